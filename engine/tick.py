@@ -1,0 +1,28 @@
+"""The scheduler tick: everything time-driven, as of an explicit `now`.
+
+Safe to run concurrently and repeatedly: every step is idempotent in the
+database (unique keys, conditional updates), so Redis may deliver the tick
+job twice or not at all without harm.
+"""
+from datetime import datetime
+
+from extensions import db
+from models import TickRun
+from models.base import utcnow
+
+# Steps run in order; each takes `now` and returns a summary dict.
+TICK_STEPS: list = []
+
+
+def run_tick(now: datetime | None = None) -> dict:
+    now = now or utcnow()
+    run = TickRun(as_of=now, started_at=utcnow())
+    db.session.add(run)
+    db.session.commit()
+    summary = {}
+    for step in TICK_STEPS:
+        summary[step.__name__] = step(now)
+    run.finished_at = utcnow()
+    run.summary = summary
+    db.session.commit()
+    return summary

@@ -1,0 +1,20 @@
+"""All models, imported here so Alembic and create_all see every table."""
+from models.account import Account
+from models.api_key import ApiKey
+from models.communication import Communication
+from models.contact import Contact
+from models.delivery import DeliveryEvent
+from models.event import Event
+from models.import_job import ImportJob
+from models.outbox import OutboxMessage
+from models.persona import Persona, PersonaMember, PersonaTransition
+from models.sink_message import SinkMessage
+from models.staff import LoginFailure, Staff
+from models.template import EmailTemplate
+from models.trigger import TickRun, Trigger, TriggerRun
+
+__all__ = [
+    "Account", "ApiKey", "Communication", "Contact", "DeliveryEvent", "EmailTemplate",
+    "Event", "ImportJob", "LoginFailure", "OutboxMessage", "Persona", "PersonaMember",
+    "PersonaTransition", "SinkMessage", "Staff", "TickRun", "Trigger", "TriggerRun",
+]

@@ -1,0 +1,41 @@
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from extensions import db
+from models.base import JSONType, utcnow
+
+
+class Contact(db.Model):
+    """An end user of a customer account: the people Nudge emails."""
+
+    __tablename__ = "contacts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(db.String(255), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(db.String(320))
+    first_name: Mapped[str | None] = mapped_column(db.String(128), nullable=True)
+    last_name: Mapped[str | None] = mapped_column(db.String(128), nullable=True)
+    role: Mapped[str | None] = mapped_column(db.String(64), nullable=True)
+    is_crm_contact: Mapped[bool] = mapped_column(default=False)
+    is_product_user: Mapped[bool] = mapped_column(default=True)
+    timezone: Mapped[str | None] = mapped_column(db.String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(db.DateTime, default=utcnow)
+    last_seen_at: Mapped[datetime | None] = mapped_column(db.DateTime, nullable=True)
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(db.DateTime, nullable=True)
+    attributes: Mapped[dict] = mapped_column(JSONType, default=dict)
+
+    account = relationship("Account", back_populates="contacts")
+
+    __table_args__ = (
+        Index("ix_contacts_account_id", "account_id"),
+        Index("ix_contacts_last_seen_at", "last_seen_at"),
+        Index("ix_contacts_email", "email"),
+        Index("ix_contacts_created_at", "created_at"),
+        Index("ix_contacts_role", "role"),
+    )
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(p for p in (self.first_name, self.last_name) if p) or self.email

@@ -1,0 +1,33 @@
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from extensions import db
+from models.base import BigIntId, utcnow
+
+KINDS = ("delivered", "opened", "clicked", "failed", "unsubscribed", "bounced")
+
+
+class DeliveryEvent(db.Model):
+    """What happened to a sent message; reports aggregate these per trigger/day."""
+
+    __tablename__ = "delivery_events"
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    message_id: Mapped[int] = mapped_column(
+        BigIntId, ForeignKey("outbox_messages.id", ondelete="CASCADE")
+    )
+    # Denormalised so reports group without joining the outbox.
+    trigger_id: Mapped[int] = mapped_column(ForeignKey("triggers.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(db.String(16))
+    at: Mapped[datetime] = mapped_column(db.DateTime, default=utcnow)
+    detail: Mapped[str | None] = mapped_column(db.Text, nullable=True)
+
+    message = relationship("OutboxMessage")
+
+    __table_args__ = (
+        Index("ix_delivery_trigger_at", "trigger_id", "at"),
+        Index("ix_delivery_message_kind", "message_id", "kind"),
+        Index("ix_delivery_kind_at", "kind", "at"),
+    )

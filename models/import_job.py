@@ -1,0 +1,26 @@
+from datetime import datetime
+
+from sqlalchemy.orm import Mapped, mapped_column
+
+from extensions import db
+from models.base import JSONType, utcnow
+
+
+class ImportJob(db.Model):
+    """A CSV upload of accounts or contacts, processed by an RQ job."""
+
+    __tablename__ = "import_jobs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(db.String(16))  # accounts | contacts
+    filename: Mapped[str] = mapped_column(db.String(255))
+    csv_text: Mapped[str] = mapped_column(db.Text)
+    mapping: Mapped[dict] = mapped_column(JSONType, default=dict)  # field -> csv column
+    status: Mapped[str] = mapped_column(db.String(16), default="pending")  # pending|running|done|failed
+    total_rows: Mapped[int] = mapped_column(default=0)
+    processed_rows: Mapped[int] = mapped_column(default=0)
+    created_rows: Mapped[int] = mapped_column(default=0)
+    updated_rows: Mapped[int] = mapped_column(default=0)
+    errors: Mapped[list] = mapped_column(JSONType, default=list)  # [{"line", "message"}]
+    created_by_id: Mapped[int | None] = mapped_column(db.ForeignKey("staff.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(db.DateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(db.DateTime, nullable=True)

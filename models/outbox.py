@@ -1,0 +1,73 @@
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from extensions import db
+from models.base import BigIntId, utcnow
+
+# Only engine/outbox.py moves messages between these states.
+STATES = (
+    "suppressed",
+    "pending_approval",
+    "approved",
+    "sending",
+    "sent",
+    "failed",
+    "uncertain",
+    "rejected",
+    "cancelled",
+)
+
+
+class OutboxMessage(db.Model):
+    __tablename__ = "outbox_messages"
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    trigger_id: Mapped[int] = mapped_column(ForeignKey("triggers.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    # Run date for schedules, transition id for personas, event id for events.
+    occurrence_key: Mapped[str] = mapped_column(db.String(64))
+    to_email: Mapped[str] = mapped_column(db.String(320), default="")
+    subject: Mapped[str | None] = mapped_column(db.String(998), nullable=True)
+    html: Mapped[str | None] = mapped_column(db.Text, nullable=True)
+    text: Mapped[str | None] = mapped_column(db.Text, nullable=True)
+    state: Mapped[str] = mapped_column(db.String(20))
+    reason: Mapped[str | None] = mapped_column(db.Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(db.DateTime, default=utcnow)
+    # Earliest moment this may be sent (schedule send time); null = as soon as approved.
+    send_after: Mapped[datetime | None] = mapped_column(db.DateTime, nullable=True)
+    approved_at: Mapped[datetime | None] = mapped_column(db.DateTime, nullable=True)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), nullable=True)
+    hold_until: Mapped[datetime | None] = mapped_column(db.DateTime, nullable=True)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(db.DateTime, nullable=True)
+    rejected_at: Mapped[datetime | None] = mapped_column(db.DateTime, nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(db.DateTime, nullable=True)
+    claim_token: Mapped[str | None] = mapped_column(db.String(64), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(db.DateTime, nullable=True)
+    failed_at: Mapped[datetime | None] = mapped_column(db.DateTime, nullable=True)
+    smtp_reply: Mapped[str | None] = mapped_column(db.Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(db.Text, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(db.DateTime, default=utcnow, onupdate=utcnow)
+
+    trigger = relationship("Trigger")
+    contact = relationship("Contact")
+    account = relationship("Account")
+    approved_by = relationship("Staff")
+
+    __table_args__ = (
+        UniqueConstraint("trigger_id", "contact_id", "occurrence_key"),
+        Index("ix_outbox_state_created", "state", "created_at"),
+        Index("ix_outbox_contact_state_created", "contact_id", "state", "created_at"),
+        Index("ix_outbox_trigger_state", "trigger_id", "state"),
+        Index("ix_outbox_account", "account_id"),
+    )
+
+    @property
+    def message_id(self) -> str:
+        """RFC 5322 Message-ID derived from the outbox id, so duplicates are traceable."""
+        from flask import current_app
+
+        host = current_app.config.get("MESSAGE_ID_DOMAIN", "nudge.local")
+        return f"<nudge-{self.id}@{host}>"

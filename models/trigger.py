@@ -1,0 +1,87 @@
+from datetime import datetime, time
+
+from sqlalchemy import ForeignKey, Index, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from extensions import db
+from models.base import JSONType, utcnow
+
+KINDS = ("schedule", "persona_enter", "persona_leave", "event")
+STATUSES = ("draft", "active", "paused", "inactive")
+
+
+class Trigger(db.Model):
+    __tablename__ = "triggers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(db.String(128))
+    description: Mapped[str | None] = mapped_column(db.Text, nullable=True)
+    # Message
+    from_email: Mapped[str | None] = mapped_column(db.String(320), nullable=True)
+    bcc: Mapped[str | None] = mapped_column(db.String(320), nullable=True)
+    reply_to_name: Mapped[str | None] = mapped_column(db.String(128), nullable=True)
+    reply_to_email: Mapped[str | None] = mapped_column(db.String(320), nullable=True)
+    no_reply: Mapped[bool] = mapped_column(default=False)
+    subject: Mapped[str | None] = mapped_column(db.String(998), nullable=True)
+    html: Mapped[str | None] = mapped_column(db.Text, nullable=True)
+    text: Mapped[str | None] = mapped_column(db.Text, nullable=True)
+    template_id: Mapped[int | None] = mapped_column(
+        ForeignKey("email_templates.id"), nullable=True
+    )
+    # Rule
+    kind: Mapped[str] = mapped_column(db.String(16), default="schedule")
+    persona_id: Mapped[int | None] = mapped_column(ForeignKey("personas.id"), nullable=True)
+    event_name: Mapped[str | None] = mapped_column(db.String(128), nullable=True)
+    rule: Mapped[dict | None] = mapped_column(JSONType, nullable=True)
+    # Controls
+    priority: Mapped[int] = mapped_column(default=1)
+    global_delay_days: Mapped[int] = mapped_column(default=0)
+    retrigger_delay_days: Mapped[int] = mapped_column(default=0)
+    never_retrigger: Mapped[bool] = mapped_column(default=False)
+    generate_at: Mapped[time] = mapped_column(db.Time, default=time(8, 0))
+    send_at: Mapped[time] = mapped_column(db.Time, default=time(9, 0))
+    timezone: Mapped[str] = mapped_column(db.String(64), default="UTC")
+    requires_approval: Mapped[bool] = mapped_column(default=True)
+    # Lifecycle
+    status: Mapped[str] = mapped_column(db.String(16), default="draft")
+    started_at: Mapped[datetime | None] = mapped_column(db.DateTime, nullable=True)
+    # Event/persona triggers fire on rows newer than these high-water marks.
+    last_event_id: Mapped[int] = mapped_column(db.BigInteger, default=0)
+    last_transition_id: Mapped[int] = mapped_column(db.BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(db.DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(db.DateTime, default=utcnow, onupdate=utcnow)
+
+    template = relationship("EmailTemplate")
+    persona = relationship("Persona")
+
+    __table_args__ = (Index("ix_triggers_status_priority", "status", "priority"),)
+
+
+class TriggerRun(db.Model):
+    """One generation of a trigger for one occurrence (a schedule trigger's day).
+
+    The unique key makes "has this trigger generated for today?" a fact in the
+    database, so two ticks at once cannot both generate.
+    """
+
+    __tablename__ = "trigger_runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    trigger_id: Mapped[int] = mapped_column(ForeignKey("triggers.id", ondelete="CASCADE"))
+    occurrence_key: Mapped[str] = mapped_column(db.String(64))
+    generated_at: Mapped[datetime] = mapped_column(db.DateTime, default=utcnow)
+    send_after: Mapped[datetime | None] = mapped_column(db.DateTime, nullable=True)
+    candidates: Mapped[int] = mapped_column(default=0)
+    created: Mapped[int] = mapped_column(default=0)
+    suppressed: Mapped[int] = mapped_column(default=0)
+
+    __table_args__ = (UniqueConstraint("trigger_id", "occurrence_key"),)
+
+
+class TickRun(db.Model):
+    """A record that the scheduler tick ran (the heartbeat shown in Settings)."""
+
+    __tablename__ = "tick_runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(db.DateTime, default=utcnow)
+    as_of: Mapped[datetime] = mapped_column(db.DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(db.DateTime, nullable=True)
+    summary: Mapped[dict] = mapped_column(JSONType, default=dict)

@@ -1,0 +1,220 @@
+"""Test fixtures: one database and one Redis per xdist worker, emptied before
+every test; the app, a logged-in client per role, factories, an SMTP sink,
+a live server and a headless Chromium."""
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+WORKER_NUM = int("".join(c for c in WORKER if c.isdigit()) or 0)
+_TMP = Path(tempfile.mkdtemp(prefix=f"nudge-test-{WORKER}-"))
+os.environ["NUDGE_INSTANCE_DIR"] = str(_TMP / "instance")
+
+
+# The xdist controller rewrites these before workers start: keep the originals.
+BASE_DATABASE_URL = os.environ.setdefault("NUDGE_BASE_DATABASE_URL", os.environ.get("DATABASE_URL", ""))
+BASE_REDIS_URL = os.environ.setdefault("NUDGE_BASE_REDIS_URL", os.environ.get("REDIS_URL", ""))
+
+
+def _worker_database_url() -> str:
+    base = BASE_DATABASE_URL
+    if not base:
+        return f"sqlite:///{_TMP / 'test.db'}"
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(base.replace("postgresql://", "postgresql+psycopg://", 1))
+    name = f"{url.database}_{WORKER}"
+    admin = psycopg.connect(
+        host=url.host, port=url.port or 5432, user=url.username, dbname=url.database,
+        password=url.password, autocommit=True,
+    )
+    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+os.environ["DATABASE_URL"] = _worker_database_url()
+if BASE_REDIS_URL:
+    # A Redis database per xdist worker keeps queues apart.
+    os.environ["REDIS_URL"] = BASE_REDIS_URL.rsplit("/", 1)[0] + f"/{1 + WORKER_NUM}"
+
+from app import create_app  # noqa: E402
+from config import TestConfig  # noqa: E402
+from extensions import db  # noqa: E402
+from tests import factories  # noqa: E402
+
+TestConfig.SQLALCHEMY_DATABASE_URI = os.environ["DATABASE_URL"]
+TestConfig.REDIS_URL = os.environ.get("REDIS_URL", "")
+
+
+@pytest.fixture(scope="session")
+def _app():
+    application = create_app(TestConfig)
+    return application
+
+
+def _empty_database():
+    tables = list(reversed(db.metadata.sorted_tables))
+    if db.engine.dialect.name == "postgresql":
+        names = ", ".join(f'"{t.name}"' for t in tables)
+        db.session.execute(db.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    else:
+        for table in tables:
+            db.session.execute(table.delete())
+        db.session.execute(db.text("DELETE FROM sqlite_sequence")) if _has_sqlite_sequence() else None
+    db.session.commit()
+
+
+def _has_sqlite_sequence() -> bool:
+    return bool(db.session.execute(
+        db.text("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")
+    ).first())
+
+
+@pytest.fixture
+def app(_app):
+    """The app with an empty database and empty Redis, inside an app context."""
+    from workers.queues import get_redis
+
+    saved = dict(_app.config)
+    with _app.app_context():
+        _empty_database()
+        get_redis().flushdb()
+        yield _app
+        db.session.remove()
+    _app.config.clear()
+    _app.config.update(saved)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def make(app):
+    """Factories: make.account(...), make.contact(...), make.staff(...), ..."""
+    return factories
+
+
+@pytest.fixture
+def login(app, client):
+    """login("manager") -> the client, signed in as a new staff member of that role."""
+
+    def _login(role="admin", email=None):
+        staff = factories.staff(role=role, email=email)
+        with client.session_transaction() as sess:
+            sess["_user_id"] = str(staff.id)
+            sess["_fresh"] = True
+        client.staff = staff
+        return client
+
+    return _login
+
+
+@pytest.fixture
+def api_key(app):
+    from models import ApiKey
+
+    key, raw = ApiKey.generate("tests")
+    db.session.add(key)
+    db.session.commit()
+    return raw
+
+
+@pytest.fixture
+def api(client, api_key):
+    """api.post(path, json=...) with the bearer key."""
+
+    class Api:
+        headers = {"Authorization": f"Bearer {api_key}"}
+
+        def get(self, path, **kw):
+            return client.get(path, headers=self.headers, **kw)
+
+        def post(self, path, **kw):
+            return client.post(path, headers=self.headers, **kw)
+
+        def put(self, path, **kw):
+            return client.put(path, headers=self.headers, **kw)
+
+        def delete(self, path, **kw):
+            return client.delete(path, headers=self.headers, **kw)
+
+    return Api()
+
+
+@pytest.fixture
+def run_jobs(app):
+    """Run every queued RQ job in this process (real Redis), until the queues are empty."""
+    from rq import SimpleWorker
+
+    from workers.queues import all_queues, get_redis
+
+    def _run():
+        SimpleWorker(all_queues(), connection=get_redis()).work(burst=True, logging_level="WARNING")
+
+    return _run
+
+
+@pytest.fixture
+def smtp_sink(app):
+    """A real aiosmtpd server on a free port that records what it receives."""
+    from tests.smtp_sink import RecordingSink
+
+    sink = RecordingSink()
+    sink.start()
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=sink.port, SMTP_STARTTLS=False)
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def live_server(app):
+    """The app served over HTTP from a thread, sharing this test's database."""
+    from tests.live_server import LiveServer
+
+    server = LiveServer(app)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def _browser():
+    from playwright.sync_api import sync_playwright
+
+    pw = sync_playwright().start()
+    browser = pw.chromium.launch(
+        executable_path="/usr/bin/chromium",
+        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    )
+    yield browser
+    browser.close()
+    pw.stop()
+
+
+@pytest.fixture
+def page(_browser, live_server):
+    """A fresh browser page; page.login(role) signs in through the real form."""
+    context = _browser.new_context(viewport={"width": 1360, "height": 900}, timezone_id="UTC")
+    pg = context.new_page()
+    pg.set_default_timeout(10_000)
+
+    def _login(role="admin"):
+        staff = factories.staff(role=role, password="correct-horse-1")
+        pg.goto(live_server.url + "/login")
+        pg.fill("input[name=email]", staff.email)
+        pg.fill("input[name=password]", "correct-horse-1")
+        pg.click("button[type=submit]")
+        pg.wait_for_url(live_server.url + "/")
+        return staff
+
+    pg.login = _login
+    pg.base = live_server.url
+    yield pg
+    context.close()
