@@ -1,0 +1,1 @@
+"""API endpoints (filled by its area)."""

@@ -1,0 +1,57 @@
+"""The JSON API (DESIGN.md "Public contracts"): bearer-key auth, no CSRF, JSON errors.
+
+Each area adds its endpoints in its own module on this blueprint.
+"""
+from functools import wraps
+
+from flask import Blueprint, current_app, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from extensions import csrf, db
+from models import ApiKey
+from models.base import utcnow
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+
+def api_error(status: int, message: str, **extra):
+    body = {"error": message}
+    body.update(extra)
+    return jsonify(body), status
+
+
+def require_api_key(view):
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        header = request.headers.get("Authorization", "")
+        scheme, _, raw = header.partition(" ")
+        key = ApiKey.find_active(raw.strip()) if scheme.lower() == "bearer" and raw else None
+        if key is None:
+            resp, status = api_error(401, "missing or invalid API key")
+            resp.headers["WWW-Authenticate"] = 'Bearer realm="nudge"'
+            return resp, status
+        key.last_used_at = utcnow()
+        db.session.commit()
+        g.api_key = key
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def json_body(required_type=dict):
+    """The request's JSON body, or None when it is missing or not valid JSON."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, required_type):
+        return None
+    return data
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc):
+    # Every API error is JSON, including 404/405/413 raised by Flask itself.
+    return api_error(exc.code or 500, exc.description or exc.name)
+
+
+# Endpoint modules register their routes on `bp` when imported.
+from blueprints.api import ingest, outbox, preview, triggers  # noqa: E402,F401
