@@ -13,7 +13,7 @@ from extensions import csrf, db, htmx, login_manager, migrate
 # Each area is a blueprint package with routes.py exposing `bp`.
 BLUEPRINTS = (
     "auth", "dashboard", "accounts", "personas", "email_templates", "triggers",
-    "outbox", "reports", "settings", "api", "tracking",
+    "outbox", "reports", "settings", "api", "tracking", "rules",
 )
 # Command modules, each exposing `register(group)` to add `flask nudge ...` commands.
 COMMAND_MODULES = ("commands.core", "commands.demo", "commands.services", "commands.engine")
