@@ -26,3 +26,8 @@ def run_tick(now: datetime | None = None) -> dict:
     run.summary = summary
     db.session.commit()
     return summary
+
+# Persona membership refresh: enqueues one job per due persona (engine/personas.py).
+from engine.personas import personas_refresh_step  # noqa: E402
+
+TICK_STEPS.append(personas_refresh_step)

@@ -42,6 +42,8 @@ class OutboxMessage(db.Model):
     hold_until: Mapped[datetime | None] = mapped_column(db.DateTime, nullable=True)
     next_attempt_at: Mapped[datetime | None] = mapped_column(db.DateTime, nullable=True)
     rejected_at: Mapped[datetime | None] = mapped_column(db.DateTime, nullable=True)
+    # Who rejected it (or dismissed it from the Uncertain tab).
+    rejected_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), nullable=True)
     claimed_at: Mapped[datetime | None] = mapped_column(db.DateTime, nullable=True)
     claim_token: Mapped[str | None] = mapped_column(db.String(64), nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(db.DateTime, nullable=True)
@@ -54,7 +56,8 @@ class OutboxMessage(db.Model):
     trigger = relationship("Trigger")
     contact = relationship("Contact")
     account = relationship("Account")
-    approved_by = relationship("Staff")
+    approved_by = relationship("Staff", foreign_keys=[approved_by_id])
+    rejected_by = relationship("Staff", foreign_keys=[rejected_by_id])
 
     __table_args__ = (
         UniqueConstraint("trigger_id", "contact_id", "occurrence_key"),

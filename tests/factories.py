@@ -54,3 +54,39 @@ def contact(account=None, **kw):
 def event(contact, name="login", occurred_at=None, **kw):
     kw.setdefault("properties", {})
     return _save(Event(contact_id=contact.id, name=name, occurred_at=occurred_at or utcnow(), **kw))
+
+
+def trigger(**kw):
+    from datetime import time
+
+    from models import Trigger
+
+    n = _n()
+    kw.setdefault("name", f"Trigger {n}")
+    kw.setdefault("from_email", "success@example.com")
+    kw.setdefault("subject", "Hello {{ contact.first_name }}")
+    kw.setdefault("html", "<p>Hello {{ contact.first_name }}</p>")
+    kw.setdefault("kind", "schedule")
+    kw.setdefault("rule", {"user_types": ["product_user"], "all": []})
+    kw.setdefault("generate_at", time(8, 0))
+    kw.setdefault("send_at", time(9, 0))
+    kw.setdefault("timezone", "UTC")
+    kw.setdefault("status", "active")
+    return _save(Trigger(**kw))
+
+
+def outbox_message(trigger=None, contact=None, state="pending_approval", **kw):
+    """An outbox row in any state, rendered content included (tests set states directly)."""
+    from models import OutboxMessage
+
+    n = _n()
+    con = contact or globals()["contact"]()
+    trg = trigger or globals()["trigger"]()
+    kw.setdefault("occurrence_key", f"occ-{n}")
+    kw.setdefault("to_email", con.email)
+    kw.setdefault("subject", f"Hello {con.first_name}")
+    kw.setdefault("html", '<p>Hello</p><p><a href="https://example.com/docs">Read the docs</a></p>')
+    kw.setdefault("text", "Hello\n\nRead the docs: https://example.com/docs")
+    return _save(OutboxMessage(
+        trigger_id=trg.id, contact_id=con.id, account_id=con.account_id, state=state, **kw
+    ))

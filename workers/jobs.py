@@ -29,3 +29,38 @@ def tick_job(now_iso: str | None = None):
     with app_context():
         now = datetime.fromisoformat(now_iso) if now_iso else None
         return run_tick(now)
+
+
+def refresh_persona_job(persona_id: int, contact_ids=None, now_iso: str | None = None):
+    """Refresh one persona's membership (all contacts, or just `contact_ids`)."""
+    from datetime import datetime
+
+    from engine.personas import refresh_persona
+    from models.base import utcnow
+
+    with app_context():
+        now = datetime.fromisoformat(now_iso) if now_iso else utcnow()
+        try:
+            return refresh_persona(persona_id, now, contact_ids)
+        except LookupError:
+            return {"skipped": "persona deleted"}
+
+
+def refresh_contacts_personas_job(contact_ids, now_iso: str | None = None):
+    """Refresh every persona for just these contacts (queued after events arrive)."""
+    from datetime import datetime
+
+    from engine.personas import refresh_personas_for_contacts
+    from models.base import utcnow
+
+    with app_context():
+        now = datetime.fromisoformat(now_iso) if now_iso else utcnow()
+        return refresh_personas_for_contacts(contact_ids, now)
+
+
+def import_job(import_id: int):
+    """Run one CSV import (Settings -> Import); a duplicate delivery is a no-op."""
+    from engine.imports import run_import
+
+    with app_context():
+        return run_import(import_id)

@@ -1,1 +1,57 @@
-"""API endpoints (filled by its area)."""
+"""POST /api/v1/accounts|contacts|events: atomic batch upserts (DESIGN.md "Public contracts")."""
+from flask import current_app, jsonify
+
+from blueprints.api.routes import api_error, bp, json_body, require_api_key
+from engine.ingest import IngestError, ingest
+from models.base import utcnow
+
+
+def _ingest_endpoint(kind: str):
+    body = json_body()
+    if body is None:
+        return api_error(400, f'expected a JSON object like {{"{kind}": [...]}}')
+    items = body.get(kind)
+    if not isinstance(items, list):
+        return api_error(400, f'"{kind}" must be a list of objects')
+    limit = current_app.config.get("API_MAX_BATCH", 10_000)
+    if len(items) > limit:
+        return api_error(413, f"at most {limit} {kind} per request; split the batch")
+    touched: set[int] = set()
+    try:
+        result = ingest(kind, items, utcnow(), touched_contacts=touched)
+    except IngestError as exc:
+        return jsonify({"errors": exc.errors}), 422
+    if touched:
+        _refresh_personas(sorted(touched))
+    return jsonify(result), 200
+
+
+def _refresh_personas(contact_ids: list[int]) -> None:
+    # Persona membership depends on events; the refresh is queued after the
+    # commit so a slow or unavailable Redis never loses the stored events.
+    try:
+        from engine.personas import enqueue_refresh_for_contacts
+    except ImportError:
+        return
+    try:
+        enqueue_refresh_for_contacts(contact_ids)
+    except Exception:  # Redis is only a doorbell: the tick refreshes personas anyway
+        current_app.logger.exception("could not queue persona refresh")
+
+
+@bp.post("/accounts")
+@require_api_key
+def ingest_accounts():
+    return _ingest_endpoint("accounts")
+
+
+@bp.post("/contacts")
+@require_api_key
+def ingest_contacts():
+    return _ingest_endpoint("contacts")
+
+
+@bp.post("/events")
+@require_api_key
+def ingest_events():
+    return _ingest_endpoint("events")

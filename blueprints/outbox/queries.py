@@ -1,0 +1,228 @@
+"""Read-side queries for the outbox pages: tabs, filters, one page of rows.
+
+Only reads. State changes go through engine/outbox.py.
+"""
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import aliased, contains_eager, defer
+
+from engine import outbox as engine_outbox
+from extensions import db
+from models import Account, Contact, DeliveryEvent, OutboxMessage, Staff, Trigger
+
+# (key, label, states shown). "sending" is a moment inside Approved;
+# "cancelled" (trigger deactivated or deleted) sits next to Rejected.
+TABS = (
+    ("waiting", "Waiting for approval", ("pending_approval",)),
+    ("approved", "Approved", ("approved", "sending")),
+    ("sent", "Sent", ("sent",)),
+    ("failed", "Failed", ("failed",)),
+    ("uncertain", "Uncertain", ("uncertain",)),
+    ("suppressed", "Suppressed", ("suppressed",)),
+    ("rejected", "Rejected", ("rejected", "cancelled")),
+)
+TAB_STATES = {key: states for key, _, states in TABS}
+PER_PAGE = 50
+# Beyond an hour a ticking m:ss countdown is noise; the page shows the time instead.
+COUNTDOWN_WINDOW = timedelta(hours=1)
+M = OutboxMessage
+ApprovedBy = aliased(Staff, name="approved_by_staff")
+RejectedBy = aliased(Staff, name="rejected_by_staff")
+
+
+@dataclass
+class Filters:
+    tab: str = "waiting"
+    trigger_id: int | None = None
+    account_id: int | None = None
+    q: str = ""
+    page: int = 1
+    errors: list = field(default_factory=list)
+
+    def args(self, **override) -> dict:
+        """Query-string arguments that reproduce these filters (for links and forms)."""
+        values = {"tab": self.tab, "trigger": self.trigger_id, "account": self.account_id,
+                  "q": self.q or None, "page": self.page if self.page > 1 else None}
+        values.update(override)
+        return {k: v for k, v in values.items() if v not in (None, "")}
+
+
+def _int(value):
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number < 2**62 else None
+
+
+def parse_filters(values) -> Filters:
+    """Filters from request.args / request.form; bad values are dropped, not fatal."""
+    tab = values.get("tab") or "waiting"
+    return Filters(
+        tab=tab if tab in TAB_STATES else "waiting",
+        trigger_id=_int(values.get("trigger")),
+        account_id=_int(values.get("account")),
+        q=(values.get("q") or "").strip()[:200],
+        page=_int(values.get("page")) or 1,
+    )
+
+
+def _filter_conditions(f: Filters) -> list:
+    conditions = []
+    if f.trigger_id:
+        conditions.append(M.trigger_id == f.trigger_id)
+    if f.account_id:
+        conditions.append(M.account_id == f.account_id)
+    if f.q:
+        conditions.append(or_(
+            Account.name.icontains(f.q, autoescape=True),
+            Account.external_id == f.q,
+            Contact.email.icontains(f.q, autoescape=True),
+        ))
+    return conditions
+
+
+def tab_counts(f: Filters) -> dict:
+    """{tab key: count} under the current trigger/account/search filters."""
+    if f.q:
+        # Text search needs the account/contact join the engine's counter does not do.
+        stmt = (select(M.state, func.count()).select_from(M)
+                .join(Account, Account.id == M.account_id).join(Contact, Contact.id == M.contact_id)
+                .where(*_filter_conditions(f)).group_by(M.state))
+        by_state = dict(db.session.execute(stmt).all())
+    else:
+        by_state = engine_outbox.counts_by_state(
+            {"trigger_id": f.trigger_id, "account_id": f.account_id})
+    return {key: sum(by_state.get(s, 0) for s in states) for key, states in TAB_STATES.items()}
+
+
+def send_time_expr():
+    """When an approved message may go: the latest of hold, send time and backoff."""
+    hold = func.coalesce(M.hold_until, M.created_at)
+    after = func.coalesce(M.send_after, M.created_at)
+    retry = func.coalesce(M.next_attempt_at, M.created_at)
+    return case((and_(hold >= after, hold >= retry), hold), (after >= retry, after), else_=retry)
+
+
+def _order(tab: str):
+    if tab == "waiting":
+        return (M.created_at.asc(), M.id.asc())  # oldest first: a queue to work through
+    if tab == "approved":
+        return (send_time_expr().asc(), M.id.asc())
+    column = {"sent": M.sent_at, "failed": M.failed_at, "uncertain": M.updated_at,
+              "rejected": M.updated_at}.get(tab, M.created_at)
+    return (column.desc(), M.id.desc())
+
+
+def list_page(f: Filters) -> tuple[list, int]:
+    """One page of messages with trigger, contact, account and staff joined in (no N+1)."""
+    where = [M.state.in_(TAB_STATES[f.tab]), *_filter_conditions(f)]
+    base = (select(M).join(Trigger, Trigger.id == M.trigger_id)
+            .join(Contact, Contact.id == M.contact_id).join(Account, Account.id == M.account_id)
+            .where(*where))
+    total = db.session.execute(
+        select(func.count()).select_from(
+            select(M.id).join(Contact, Contact.id == M.contact_id)
+            .join(Account, Account.id == M.account_id).where(*where).subquery())
+    ).scalar_one()
+    pages = max(1, (total + PER_PAGE - 1) // PER_PAGE)
+    f.page = min(f.page, pages)
+    stmt = (base.outerjoin(ApprovedBy, ApprovedBy.id == M.approved_by_id)
+            .outerjoin(RejectedBy, RejectedBy.id == M.rejected_by_id)
+            .options(
+                defer(M.html), defer(M.text),
+                contains_eager(M.trigger).load_only(Trigger.id, Trigger.name, Trigger.kind),
+                contains_eager(M.contact).load_only(
+                    Contact.id, Contact.email, Contact.first_name, Contact.last_name,
+                    Contact.unsubscribed_at, Contact.external_id),
+                contains_eager(M.account).load_only(Account.id, Account.name, Account.external_id),
+                contains_eager(M.approved_by.of_type(ApprovedBy)).load_only(
+                    ApprovedBy.id, ApprovedBy.email, ApprovedBy.name),
+                contains_eager(M.rejected_by.of_type(RejectedBy)).load_only(
+                    RejectedBy.id, RejectedBy.email, RejectedBy.name),
+            )
+            .order_by(*_order(f.tab)).offset((f.page - 1) * PER_PAGE).limit(PER_PAGE))
+    return db.session.scalars(stmt).unique().all(), total
+
+
+def engagement(message_ids: list[int]) -> dict:
+    """{message id: {"opened": n, "clicked": n, ...}} for one page of sent messages."""
+    if not message_ids:
+        return {}
+    stmt = (select(DeliveryEvent.message_id, DeliveryEvent.kind, func.count())
+            .where(DeliveryEvent.message_id.in_(message_ids),
+                   DeliveryEvent.kind.in_(("opened", "clicked", "unsubscribed", "bounced")))
+            .group_by(DeliveryEvent.message_id, DeliveryEvent.kind))
+    result: dict = {}
+    for message_id, kind, n in db.session.execute(stmt):
+        result.setdefault(message_id, {})[kind] = n
+    return result
+
+
+def waiting_by_trigger(limit: int = 8) -> list:
+    """Triggers with messages waiting for approval, most waiting first (all accounts)."""
+    stmt = (select(Trigger.id, Trigger.name, func.count(M.id).label("waiting"))
+            .join(M, M.trigger_id == Trigger.id).where(M.state == "pending_approval")
+            .group_by(Trigger.id, Trigger.name).order_by(func.count(M.id).desc(), Trigger.name)
+            .limit(limit))
+    return db.session.execute(stmt).all()
+
+
+def waiting_count(trigger_id: int) -> int:
+    return db.session.execute(
+        select(func.count()).where(M.trigger_id == trigger_id, M.state == "pending_approval")
+    ).scalar_one()
+
+
+def trigger_options() -> list:
+    return db.session.execute(select(Trigger.id, Trigger.name).order_by(Trigger.name, Trigger.id)).all()
+
+
+def trigger_label(trigger_id: int | None) -> str | None:
+    if not trigger_id:
+        return None
+    return db.session.execute(select(Trigger.name).where(Trigger.id == trigger_id)).scalar()
+
+
+def account_label(account_id: int | None) -> str | None:
+    if not account_id:
+        return None
+    return db.session.execute(select(Account.name).where(Account.id == account_id)).scalar()
+
+
+def send_instant(message) -> datetime | None:
+    """The same "latest of hold, send time and backoff" for one loaded row."""
+    times = [t for t in (message.hold_until, message.send_after, message.next_attempt_at) if t]
+    return max(times) if times else None
+
+
+def hold_running(message, now: datetime) -> bool:
+    return (message.state == "approved" and message.hold_until is not None
+            and message.hold_until > now and message.claim_token is None)
+
+
+def load_message(message_id: int):
+    """One message with everything the detail page shows, in one query."""
+    stmt = (select(M).join(Trigger, Trigger.id == M.trigger_id)
+            .join(Contact, Contact.id == M.contact_id).join(Account, Account.id == M.account_id)
+            .outerjoin(ApprovedBy, ApprovedBy.id == M.approved_by_id)
+            .outerjoin(RejectedBy, RejectedBy.id == M.rejected_by_id)
+            .options(contains_eager(M.trigger), contains_eager(M.contact), contains_eager(M.account),
+                     contains_eager(M.approved_by.of_type(ApprovedBy)),
+                     contains_eager(M.rejected_by.of_type(RejectedBy)))
+            .where(M.id == message_id))
+    return db.session.scalars(stmt).unique().first()
+
+
+def delivery_events(message_id: int) -> list:
+    return db.session.scalars(
+        select(DeliveryEvent).where(DeliveryEvent.message_id == message_id)
+        .order_by(DeliveryEvent.at, DeliveryEvent.id).limit(500)
+    ).all()
+
+
+def parse_ids(values) -> list[int]:
+    """Message ids from form values; garbage is dropped, at most 500 per action."""
+    return sorted({i for i in (_int(v) for v in values) if i})[:500]

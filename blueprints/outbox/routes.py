@@ -1,0 +1,145 @@
+"""Outbox pages: review, approve, reject, unapprove, resend or dismiss triggered emails.
+
+Views parse the request, call engine/outbox.py (the only code that changes a
+message's state) and render. htmx actions re-render the list fragment and
+confirm with an HX-Trigger toast; without JavaScript they redirect back.
+"""
+import json
+
+from flask import (Blueprint, abort, current_app, flash, make_response, redirect,
+                   render_template, request, url_for)
+from flask_login import current_user
+
+from blueprints.auth.decorators import APPROVERS, role_required
+from blueprints.outbox import queries
+from blueprints.outbox.history import message_history
+from blueprints.ui import render_page
+from engine import outbox as engine_outbox
+from extensions import db
+from models import Trigger
+from models.base import utcnow
+
+bp = Blueprint("outbox", __name__, url_prefix="/outbox")
+
+
+def _plural(n: int, word: str = "email") -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def _hold_minutes() -> int:
+    return int(current_app.config.get("APPROVAL_HOLD_MINUTES", 10))
+
+
+def _list_context(f: queries.Filters) -> dict:
+    rows, total = queries.list_page(f)
+    return {
+        "f": f, "tabs": queries.TABS, "counts": queries.tab_counts(f), "rows": rows,
+        "total": total, "per_page": queries.PER_PAGE, "now": utcnow(),
+        "countdown_window": queries.COUNTDOWN_WINDOW,
+        "send_instant": queries.send_instant, "hold_running": queries.hold_running,
+        "engagement": queries.engagement([m.id for m in rows]) if f.tab == "sent" else {},
+        "by_trigger": queries.waiting_by_trigger() if f.tab == "waiting" and not f.trigger_id else [],
+        "trigger_waiting": queries.waiting_count(f.trigger_id) if f.tab == "waiting" and f.trigger_id else 0,
+        "trigger_name": queries.trigger_label(f.trigger_id),
+        "account_name": queries.account_label(f.account_id),
+        "can_act": current_user.can_approve, "hold_minutes": _hold_minutes(),
+    }
+
+
+@bp.get("/")
+def index():
+    f = queries.parse_filters(request.args)
+    context = _list_context(f)
+    context["trigger_options"] = queries.trigger_options()
+    return render_page("outbox/index.html", "outbox/_fragment.html", **context)
+
+
+def _after_action(f: queries.Filters, message: str, tone: str = "success"):
+    """htmx: the refreshed list + a toast (and the new waiting count for the nav badge).
+    Plain form post: flash and go back to the same list."""
+    if getattr(request, "htmx", False):
+        response = make_response(render_template("outbox/_fragment.html", **_list_context(f)))
+        waiting = engine_outbox.counts_by_state().get("pending_approval", 0)
+        response.headers["HX-Trigger"] = json.dumps({"toast": message, "outbox-waiting": waiting})
+        return response
+    flash(message, tone)
+    return redirect(url_for("outbox.index", **f.args()))
+
+
+def _run(action: str, ids: list[int], now) -> tuple[str, str]:
+    """Call the engine for one action; returns (message, flash tone)."""
+    asked = len(ids)
+    if action == "approve":
+        n = engine_outbox.approve(ids, current_user.id, now)
+        text = (f"Approved {_plural(n)}. Sending starts after the {_hold_minutes()}-minute hold "
+                "(you can unapprove until then).") if n else \
+            "Nothing approved: the selected emails were no longer waiting for approval."
+    elif action == "reject":
+        n = engine_outbox.reject(ids, current_user.id, now)
+        text = f"Rejected {_plural(n)}; they will not be sent." if n else \
+            "Nothing rejected: the selected emails were no longer waiting for approval."
+    elif action == "unapprove":
+        n = engine_outbox.unapprove(ids, now)
+        text = f"Unapproved {_plural(n)}; back in Waiting for approval." if n else \
+            "Too late to unapprove: the hold has ended and sending has started."
+    elif action == "resend":
+        n = engine_outbox.resend_uncertain(ids, current_user.id, now)
+        text = f"Queued {_plural(n)} to be sent again." if n else \
+            "Nothing resent: the selected emails are no longer uncertain."
+    else:
+        n = engine_outbox.dismiss_uncertain(ids, current_user.id, now)
+        text = f"Dismissed {_plural(n)}; they will not be sent again." if n else \
+            "Nothing dismissed: the selected emails are no longer uncertain."
+    if n and n < asked:
+        text += f" {_plural(asked - n)} had already moved on and {'was' if asked - n == 1 else 'were'} left alone."
+    return text, "success" if n else "warning"
+
+
+@bp.post("/<any(approve, reject, unapprove, resend, dismiss):action>")
+@role_required(*APPROVERS)
+def act(action):
+    f = queries.parse_filters(request.form)
+    # A row's own button sends one=<id>; it wins over ticked checkboxes in the same form.
+    one = request.form.get("one")
+    ids = queries.parse_ids([one] if one else request.form.getlist("ids"))
+    if not ids:
+        return _after_action(f, "Select at least one email first.", "warning")
+    text, tone = _run(action, ids, utcnow())
+    if request.form.get("next") == "detail" and len(ids) == 1:
+        flash(text, tone)
+        return redirect(url_for("outbox.message", message_id=ids[0]))
+    return _after_action(f, text, tone)
+
+
+@bp.route("/approve-all", methods=["GET", "POST"])
+@role_required(*APPROVERS)
+def approve_all():
+    """Approve every waiting email of one trigger -- only after an explicit confirmation."""
+    trigger_id = queries.parse_ids([request.values.get("trigger")])
+    trigger = db.session.get(Trigger, trigger_id[0]) if trigger_id else None
+    if trigger is None:
+        abort(404)
+    f = queries.parse_filters(request.values)
+    f.tab = "waiting"
+    if request.method == "POST" and request.form.get("confirm") == "yes":
+        n = engine_outbox.approve_all_for_trigger(trigger.id, current_user.id, utcnow())
+        text = (f"Approved all {_plural(n)} from “{trigger.name}”. Sending starts after the "
+                f"{_hold_minutes()}-minute hold.") if n else \
+            f"“{trigger.name}” has no emails waiting for approval."
+        return _after_action(f, text, "success" if n else "warning")
+    return render_template("outbox/confirm_approve_all.html", trigger=trigger, f=f,
+                           waiting=queries.waiting_count(trigger.id), hold_minutes=_hold_minutes())
+
+
+@bp.get("/<int:message_id>")
+def message(message_id):
+    m = queries.load_message(message_id)
+    if m is None:
+        abort(404)
+    now = utcnow()
+    return render_template(
+        "outbox/message.html", m=m, now=now, events=queries.delivery_events(m.id),
+        history=message_history(m), send_at=queries.send_instant(m),
+        hold_running=queries.hold_running(m, now), can_act=current_user.can_approve,
+        back=queries.parse_filters(request.args), countdown_window=queries.COUNTDOWN_WINDOW,
+    )

@@ -1,0 +1,1 @@
+"""Settings: API keys, staff, CSV import, dev inbox, scheduler status."""

@@ -1,0 +1,51 @@
+"""Settings home and scheduler status; the other pages live in sibling modules
+that register their routes on this blueprint."""
+from flask import Blueprint, current_app
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from blueprints.ui import page_args, render_page
+from extensions import db
+from models import ApiKey, ImportJob, SinkMessage, Staff, TickRun
+
+bp = Blueprint("settings", __name__, url_prefix="/settings")
+
+
+def _count(query) -> int:
+    return db.session.scalar(select(func.count()).select_from(query.subquery()))
+
+
+@bp.route("/")
+def index():
+    last_tick = db.session.scalars(select(TickRun).order_by(TickRun.id.desc()).limit(1)).first()
+    role = current_user.role
+    cards = {"scheduler": True, "import": role in ("admin", "manager"),
+             "api_keys": role == "admin", "staff": role == "admin", "inbox": role == "admin"}
+    facts = {}
+    if cards["api_keys"]:
+        facts["keys"] = _count(select(ApiKey.id).where(ApiKey.revoked_at.is_(None)))
+    if cards["staff"]:
+        facts["staff"] = _count(select(Staff.id))
+        facts["admins"] = _count(select(Staff.id).where(Staff.role == "admin"))
+    if cards["inbox"]:
+        facts["inbox"] = _count(select(SinkMessage.id))
+    if cards["import"]:
+        facts["last_import"] = db.session.scalars(
+            select(ImportJob).where(ImportJob.status != "draft").order_by(ImportJob.id.desc()).limit(1)
+        ).first()
+    return render_page("settings/index.html", cards=cards, facts=facts, last_tick=last_tick,
+                       smtp_host=current_app.config.get("SMTP_HOST"))
+
+
+@bp.route("/scheduler")
+def scheduler():
+    page, per_page = page_args(50)
+    total = _count(select(TickRun.id))
+    runs = db.session.scalars(
+        select(TickRun).order_by(TickRun.id.desc()).offset((page - 1) * per_page).limit(per_page)
+    ).all()
+    return render_page("settings/scheduler.html", runs=runs, page=page, per_page=per_page, total=total)
+
+
+# Page modules add their routes to `bp` when imported.
+from blueprints.settings import api_keys, imports, inbox, staff  # noqa: E402,F401

@@ -1,0 +1,104 @@
+"""Settings -> Staff (admins only): list, add a login, change a role, remove.
+
+There is always at least one admin: the last one can be neither demoted nor removed."""
+from flask import abort, flash, redirect, url_for
+from flask_login import current_user
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from blueprints.auth.decorators import role_required
+from blueprints.settings.forms import ConfirmForm, RoleForm, StaffForm
+from blueprints.settings.routes import bp
+from blueprints.ui import render_page
+from extensions import db
+from models import Staff
+
+LAST_ADMIN = "{} is the only admin. Make someone else an admin first, so Nudge always has one."
+
+
+def _admin_count() -> int:
+    return db.session.scalar(select(func.count(Staff.id)).where(Staff.role == "admin"))
+
+
+def _page(form, status=200):
+    members = db.session.scalars(select(Staff).order_by(Staff.role != "admin", Staff.email)).all()
+    return render_page("settings/staff.html", members=members, form=form, role_form=RoleForm,
+                       confirm=ConfirmForm(), admins=_admin_count()), status
+
+
+@bp.route("/staff")
+@role_required("admin")
+def staff():
+    return _page(StaffForm())
+
+
+@bp.route("/staff", methods=["POST"])
+@role_required("admin")
+def add_staff():
+    form = StaffForm()
+    if not form.validate_on_submit():
+        return _page(form, status=400)
+    email = form.email.data.strip().lower()
+    if db.session.scalar(select(Staff.id).where(func.lower(Staff.email) == email)):
+        form.email.errors.append("Someone with this email already has a login.")
+        return _page(form, status=400)
+    member = Staff(email=email, name=(form.name.data or "").strip() or None, role=form.role.data)
+    member.set_password(form.password.data)
+    db.session.add(member)
+    db.session.commit()
+    flash(f"{member.email} can now sign in as {member.role}.", "success")
+    return redirect(url_for("settings.staff"))
+
+
+@bp.route("/staff/<int:staff_id>/role", methods=["POST"])
+@role_required("admin")
+def change_role(staff_id):
+    member = db.session.get(Staff, staff_id) or abort(404)
+    form = RoleForm(prefix=f"m{member.id}-")  # one role form per row, as on the page
+    if not form.validate_on_submit():
+        flash("Choose one of the listed roles.", "error")
+        return redirect(url_for("settings.staff"))
+    new_role = form.role.data
+    if member.role == "admin" and new_role != "admin" and _admin_count() <= 1:
+        flash(LAST_ADMIN.format(member.email), "error")
+        return redirect(url_for("settings.staff"))
+    member.role = new_role
+    db.session.commit()
+    flash(f"{member.email} is now {new_role}.", "success")
+    if member.id == current_user.id and new_role != "admin":
+        return redirect(url_for("settings.index"))  # you just gave up this page
+    return redirect(url_for("settings.staff"))
+
+
+@bp.route("/staff/<int:staff_id>/remove", methods=["POST"])
+@role_required("admin")
+def remove_staff(staff_id):
+    member = db.session.get(Staff, staff_id) or abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    if member.id == current_user.id:
+        flash("You cannot remove your own login. Ask another admin.", "error")
+        return redirect(url_for("settings.staff"))
+    if member.role == "admin" and _admin_count() <= 1:
+        flash(LAST_ADMIN.format(member.email), "error")
+        return redirect(url_for("settings.staff"))
+    _detach(member.id)
+    db.session.delete(member)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        flash(f"{member.email} is still referenced by records that need it; change the role to viewer instead.",
+              "error")
+        return redirect(url_for("settings.staff"))
+    flash(f"{member.email} can no longer sign in.", "success")
+    return redirect(url_for("settings.staff"))
+
+
+def _detach(staff_id: int) -> None:
+    """Clear every nullable reference to this login (who created a key, approved a
+    message, ...) so the rows it touched stay; the history keeps the action, not the name."""
+    for table in db.metadata.sorted_tables:
+        for fk in table.foreign_keys:
+            if fk.column.table.name == "staff" and fk.parent.nullable:
+                db.session.execute(update(table).where(fk.parent == staff_id).values({fk.parent.name: None}))

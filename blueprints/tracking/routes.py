@@ -1,0 +1,91 @@
+"""Public tracking endpoints reached from emails: open pixel, click redirect, unsubscribe.
+
+No login and no CSRF token: the signed token in the URL is the proof. Views
+only check the token and call engine.tracking; nothing here trusts a URL.
+"""
+import base64
+import logging
+
+from flask import Blueprint, Response, redirect, render_template, request
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.urls import iri_to_uri
+
+from engine import tracking
+from extensions import csrf, db
+from models.base import utcnow
+
+bp = Blueprint("tracking", __name__)
+csrf.exempt(bp)
+log = logging.getLogger(__name__)
+
+# The smallest transparent 1x1 GIF.
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==")
+NO_CACHE = {
+    "Cache-Control": "no-store, no-cache, must-revalidate, max-age=0, private",
+    "Pragma": "no-cache",
+    "Expires": "0",
+}
+
+
+@bp.route("/t/o/<token>.gif")
+def open_pixel(token):
+    """Always the GIF (a broken image helps nobody); only valid tokens are recorded."""
+    message_id = tracking.read_open_token(token)
+    # HEAD comes from link scanners and proxies, not from a person opening the email.
+    if message_id is not None and request.method == "GET":
+        try:
+            tracking.record_open(message_id, utcnow())
+        except SQLAlchemyError:
+            db.session.rollback()
+            log.exception("could not record open of message %s", message_id)
+    return Response(PIXEL, mimetype="image/gif", headers=NO_CACHE)
+
+
+@bp.route("/t/c/<token>")
+def click(token):
+    target = tracking.read_click_token(token)
+    if target is None:
+        return _invalid(404)
+    message_id, link_index = target
+    if request.method == "GET":
+        url = tracking.record_click(message_id, link_index, utcnow())
+    else:
+        from models import OutboxMessage
+
+        message = db.session.get(OutboxMessage, message_id)
+        url = tracking.original_link(message, link_index) if message else None
+    if url is None:
+        return _invalid(404)
+    response = redirect(iri_to_uri(url), 302)
+    response.headers.update(NO_CACHE)
+    return response
+
+
+def _invalid(status):
+    return render_template("tracking/invalid.html"), status
+
+
+@bp.get("/u/<token>")
+def unsubscribe_confirm(token):
+    """A confirmation page: GET never unsubscribes (mail scanners follow links)."""
+    message_id = tracking.read_unsubscribe_token(token)
+    who = tracking.recipient(message_id) if message_id is not None else None
+    if who is None:
+        return _invalid(404)
+    if who["unsubscribed_at"] is not None:
+        return render_template("tracking/unsubscribed.html", who=who, already=True)
+    return render_template("tracking/unsubscribe.html", who=who, token=token)
+
+
+@bp.post("/u/<token>")
+def unsubscribe(token):
+    """The button on the confirmation page and RFC 8058 one-click
+    ("List-Unsubscribe=One-Click") both land here; idempotent."""
+    message_id = tracking.read_unsubscribe_token(token)
+    if message_id is None:
+        return _invalid(400)
+    who = tracking.recipient(message_id)
+    if who is None:
+        return _invalid(404)
+    changed = tracking.unsubscribe(message_id, utcnow())
+    return render_template("tracking/unsubscribed.html", who=who, already=not changed)

@@ -1,0 +1,64 @@
+"""Wizard step forms. They only parse and render: engine.triggers.validate_trigger
+is the one validation shared with the API, and its errors are attached to fields."""
+from flask_wtf import FlaskForm
+from wtforms import (BooleanField, HiddenField, IntegerField, RadioField, SelectField, StringField,
+                     TextAreaField)
+from wtforms.validators import Optional
+
+KIND_CHOICES = [
+    ("schedule", "On a schedule — evaluate the rule daily"),
+    ("persona_enter", "When a contact enters a persona"),
+    ("persona_leave", "When a contact leaves a persona"),
+    ("event", "When the product sends an API event"),
+]
+
+
+class MessageForm(FlaskForm):
+    name = StringField("Trigger name")
+    description = TextAreaField("Description", render_kw={"rows": 2})
+    from_email = StringField("From email", render_kw={"placeholder": "success@yourcompany.com"})
+    bcc = StringField("BCC (optional)")
+    reply_to_name = StringField("Reply-to name")
+    reply_to_email = StringField("Reply-to email")
+    no_reply = BooleanField("No-reply (turn replies off)")
+    template_id = SelectField("Body", coerce=str, validate_choice=False)
+    subject = StringField("Subject")
+    html = TextAreaField("HTML body", render_kw={"rows": 14, "class": "code"})
+    text = TextAreaField("Plain-text body (generated from the HTML when empty)",
+                         render_kw={"rows": 6, "class": "code"})
+
+    FIELDS = ("name", "description", "from_email", "bcc", "reply_to_name", "reply_to_email",
+              "no_reply", "template_id", "subject", "html", "text")
+
+
+class RuleStepForm(FlaskForm):
+    kind = RadioField("When", choices=KIND_CHOICES, default="schedule")
+    audience = RadioField("Who", choices=[("rule", "Contacts matching a rule"),
+                                          ("persona", "Members of a persona")], default="rule")
+    persona_id = SelectField("Persona", coerce=str, validate_choice=False)
+    event_name = StringField("Event name", render_kw={"placeholder": "payment_failed", "list": "event-names"})
+    use_filter = BooleanField("Also filter by a segment rule")
+
+    FIELDS = ("kind", "persona_id", "event_name", "rule")
+
+
+class ControlsForm(FlaskForm):
+    priority = IntegerField("Priority", validators=[Optional()],
+                            description="Higher values are evaluated first when triggers run together.")
+    global_delay_days = IntegerField("Global trigger delay (days)", validators=[Optional()],
+                                     description="Minimum days since ANY triggered email to the same contact.")
+    retrigger_delay_days = IntegerField("Re-trigger delay (days)", validators=[Optional()],
+                                        description="Minimum days before this trigger emails the same contact again.")
+    never_retrigger = BooleanField("Never re-trigger (each contact gets this email once)")
+    generate_at = StringField("Generate recipients daily at", render_kw={"type": "time"})
+    send_at = StringField("Send emails daily at", render_kw={"type": "time"})
+    timezone = StringField("Timezone", render_kw={"list": "timezones", "data-detect-tz": "1"})
+    send_automatically = BooleanField("Send automatically (skip approval)")
+
+    FIELDS = ("priority", "global_delay_days", "retrigger_delay_days", "never_retrigger",
+              "generate_at", "send_at", "timezone", "requires_approval")
+
+
+class ConfirmForm(FlaskForm):
+    """CSRF-only form for action buttons."""
+    cancel_waiting = HiddenField()

@@ -1,0 +1,116 @@
+"""Triggers list and lifecycle actions (copy, activate, deactivate, delete).
+The four-step wizard lives in blueprints/triggers/wizard.py on the same blueprint."""
+from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from blueprints.auth.decorators import EDITORS, role_required
+from blueprints.triggers.forms import ConfirmForm
+from blueprints.ui import render_page
+from engine import triggers as trigger_engine
+from extensions import db
+from models import OutboxMessage, Trigger
+from models.base import utcnow
+from models.trigger import STATUSES
+
+bp = Blueprint("triggers", __name__, url_prefix="/triggers")
+SORTS = {
+    "priority": (Trigger.priority.desc(), Trigger.name),
+    "name": (func.lower(Trigger.name),),
+    "status": (Trigger.status, Trigger.priority.desc()),
+    "created": (Trigger.created_at.desc(),),
+}
+
+
+def get_trigger(trigger_id: int) -> Trigger:
+    trigger = db.session.get(Trigger, trigger_id)
+    if trigger is None:
+        abort(404)
+    return trigger
+
+
+def waiting_count(trigger_id: int) -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.trigger_id == trigger_id,
+            OutboxMessage.state.in_(("pending_approval", "approved")),
+        )
+    )
+
+
+@bp.route("/")
+def index():
+    status = request.args.get("status", "")
+    sort = request.args.get("sort", "priority")
+    query = select(Trigger)
+    if status in STATUSES:
+        query = query.where(Trigger.status == status)
+    query = query.order_by(*SORTS.get(sort, SORTS["priority"]))
+    rows = db.session.scalars(query).all()
+    now = utcnow()
+    stats = trigger_engine.trigger_stats([t.id for t in rows], now) if rows else {}
+    status_counts = dict(db.session.execute(
+        select(Trigger.status, func.count()).group_by(Trigger.status)).all())
+    return render_page(
+        "triggers/index.html", "triggers/_list.html", triggers=rows, stats=stats, status=status,
+        sort=sort, status_counts=status_counts, statuses=STATUSES, form=ConfirmForm(),
+    )
+
+
+@bp.route("/<int:trigger_id>/copy", methods=["POST"])
+@role_required(*EDITORS)
+def copy(trigger_id):
+    original = get_trigger(trigger_id)
+    clone = trigger_engine.copy_trigger(original)
+    db.session.commit()
+    flash(f"Copied “{original.name}” to a new draft.", "success")
+    return redirect(url_for("triggers.step", trigger_id=clone.id, step="message"))
+
+
+@bp.route("/<int:trigger_id>/activate", methods=["POST"])
+@role_required(*EDITORS)
+def activate(trigger_id):
+    trigger = get_trigger(trigger_id)
+    problems = trigger_engine.activate(trigger, utcnow())
+    if problems:
+        db.session.rollback()
+        flash("This trigger can't be activated yet: " + "; ".join(problems), "error")
+        return redirect(url_for("triggers.step", trigger_id=trigger.id, step="review"))
+    db.session.commit()
+    flash(f"“{trigger.name}” is active.", "success")
+    return redirect(request.form.get("next") or url_for("triggers.index"))
+
+
+@bp.route("/<int:trigger_id>/deactivate", methods=["POST"])
+@role_required(*EDITORS)
+def deactivate(trigger_id):
+    trigger = get_trigger(trigger_id)
+    cancel = request.form.get("cancel_waiting") == "1"
+    cancelled = trigger_engine.deactivate(trigger, utcnow(), cancel_pending=cancel)
+    db.session.commit()
+    note = f" {cancelled} waiting email(s) cancelled." if cancelled else ""
+    flash(f"“{trigger.name}” is inactive.{note}", "success")
+    return redirect(request.form.get("next") or url_for("triggers.index"))
+
+
+@bp.route("/<int:trigger_id>/delete", methods=["GET", "POST"])
+@role_required(*EDITORS)
+def delete(trigger_id):
+    trigger = get_trigger(trigger_id)
+    waiting = waiting_count(trigger.id)
+    form = ConfirmForm()
+    if request.method == "POST" and form.validate_on_submit():
+        cancel = request.form.get("cancel_waiting") == "1"
+        try:
+            trigger_engine.delete_trigger(trigger, utcnow(), cancel_waiting=cancel)
+        except trigger_engine.TriggerInUse as exc:
+            db.session.rollback()
+            flash(str(exc) or "Emails are still waiting in the outbox.", "error")
+        else:
+            db.session.commit()
+            flash(f"Deleted “{trigger.name}”.", "success")
+            return redirect(url_for("triggers.index"))
+    return render_page("triggers/delete.html", trigger=trigger, waiting=waiting, form=form)
+
+
+from blueprints.triggers import wizard  # noqa: E402,F401  (registers the wizard routes)

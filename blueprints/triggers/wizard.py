@@ -1,0 +1,234 @@
+"""The four-step trigger wizard (Message, Rule, Controls, Review), as in Natero.
+
+Every step saves on its own (drafts); engine.triggers.validate_trigger is the
+single validation, and a step only refuses to save for errors in its own fields.
+"""
+from zoneinfo import available_timezones
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from blueprints.auth.decorators import EDITORS, role_required
+from blueprints.rules.builder import builder_context, read_rule_field
+from blueprints.triggers.forms import ConfirmForm, ControlsForm, MessageForm, RuleStepForm
+from blueprints.triggers.routes import bp, get_trigger, waiting_count
+from blueprints.ui import render_page
+from engine import triggers as trigger_engine
+from extensions import db
+from models import EmailTemplate, Persona, Trigger
+from models.base import utcnow
+
+STEPS = ("message", "rule", "controls", "review")
+STEP_LABELS = {"message": "Message", "rule": "Rule", "controls": "Controls", "review": "Review"}
+STEP_FIELDS = {
+    "message": MessageForm.FIELDS, "rule": RuleStepForm.FIELDS, "controls": ControlsForm.FIELDS,
+}
+# API keys that describe the trigger (not its computed status/stats).
+DATA_KEYS = ("name", "description", "from_email", "bcc", "reply_to_name", "reply_to_email",
+             "no_reply", "subject", "html", "text", "template_id", "kind", "persona_id",
+             "event_name", "rule", "priority", "global_delay_days", "retrigger_delay_days",
+             "never_retrigger", "generate_at", "send_at", "timezone", "requires_approval")
+DEFAULTS = {"kind": "schedule", "priority": 1, "global_delay_days": 0, "retrigger_delay_days": 0,
+            "never_retrigger": False, "generate_at": "08:00", "send_at": "09:00",
+            "requires_approval": True, "no_reply": False}
+
+
+def _current_data(trigger: Trigger | None) -> dict:
+    if trigger is None:
+        tz = request.cookies.get("tz") or "UTC"
+        return dict(DEFAULTS, timezone=tz if tz in available_timezones() else "UTC")
+    data = trigger_engine.trigger_to_json(trigger, utcnow())
+    return {k: data.get(k) for k in DATA_KEYS}
+
+
+def _step_errors(errors: list[dict], step: str) -> list[dict]:
+    fields = STEP_FIELDS[step]
+    return [e for e in errors if str(e.get("field", "")).split(".")[0].split("[")[0] in fields]
+
+
+def _message_data(form: MessageForm) -> dict:
+    data = {name: getattr(form, name).data for name in MessageForm.FIELDS}
+    data["template_id"] = int(data["template_id"]) if str(data["template_id"] or "").isdigit() else None
+    for key in ("description", "bcc", "reply_to_name", "reply_to_email", "text"):
+        data[key] = (data[key] or "").strip() or None
+    if data["no_reply"]:
+        data["reply_to_name"] = data["reply_to_email"] = None
+    return data
+
+
+def _rule_data(form: RuleStepForm, rule_errors: list) -> tuple[dict, list]:
+    kind = form.kind.data or "schedule"
+    data = {"kind": kind, "persona_id": None, "event_name": None, "rule": None}
+    persona_based = kind in ("persona_enter", "persona_leave") or form.audience.data == "persona"
+    if persona_based:
+        data["persona_id"] = int(form.persona_id.data) if str(form.persona_id.data or "").isdigit() else None
+    if kind == "event":
+        data["event_name"] = (form.event_name.data or "").strip() or None
+    wants_rule = (kind == "schedule" and not persona_based) or form.use_filter.data
+    if wants_rule:
+        rule, errors = read_rule_field(request.form, prefix="rule-")
+        data["rule"] = rule
+        rule_errors = [{"field": "rule" + (f".{e['path']}" if e.get("path") else ""),
+                        "message": e["message"]} for e in errors]
+    return data, rule_errors
+
+
+def _controls_data(form: ControlsForm) -> dict:
+    data = {name: getattr(form, name).data for name in ControlsForm.FIELDS if name != "requires_approval"}
+    data["requires_approval"] = not form.send_automatically.data
+    for key in ("priority", "global_delay_days", "retrigger_delay_days"):
+        if data[key] is None:
+            data[key] = DEFAULTS[key]
+    return data
+
+
+def _forms(step: str, data: dict):
+    if step == "message":
+        form = MessageForm(data=data)
+        templates = db.session.execute(select(EmailTemplate.id, EmailTemplate.name).order_by(EmailTemplate.name)).all()
+        form.template_id.choices = [("", "Write it here")] + [(str(i), f"Template: {n}") for i, n in templates]
+        if request.method == "GET":
+            form.template_id.data = str(data.get("template_id") or "")
+        return form
+    if step == "rule":
+        form = RuleStepForm(data=data)
+        personas = db.session.execute(select(Persona.id, Persona.name).order_by(Persona.name)).all()
+        form.persona_id.choices = [("", "Choose a persona…")] + [(str(i), n) for i, n in personas]
+        if request.method == "GET":
+            form.persona_id.data = str(data.get("persona_id") or "")
+            form.audience.data = "persona" if data.get("persona_id") else "rule"
+            form.use_filter.data = bool(data.get("persona_id") or data.get("kind") == "event") and bool(data.get("rule"))
+        return form
+    form = ControlsForm(data=data)
+    if request.method == "GET":
+        form.send_automatically.data = not data.get("requires_approval", True)
+    return form
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@role_required(*EDITORS)
+def new():
+    return step(None, "message")
+
+
+@bp.route("/<int:trigger_id>/edit/<step>", methods=["GET", "POST"])
+@role_required(*EDITORS)
+def step(trigger_id, step):
+    if step not in STEPS:
+        return redirect(url_for("triggers.step", trigger_id=trigger_id, step="message"))
+    trigger = get_trigger(trigger_id) if trigger_id else None
+    if step == "review":
+        return _review(trigger)
+    data = _current_data(trigger)
+    form = _forms(step, data)
+    errors: list[dict] = []
+    status = 200
+    if request.method == "POST" and form.validate_on_submit():
+        rule_errors: list = []
+        if step == "message":
+            step_data = _message_data(form)
+        elif step == "rule":
+            step_data, rule_errors = _rule_data(form, rule_errors)
+        else:
+            step_data = _controls_data(form)
+        merged = dict(data, **step_data)
+        clean, all_errors = trigger_engine.validate_trigger(merged)
+        errors = rule_errors + [e for e in _step_errors(all_errors, step) if not (rule_errors and e["field"].startswith("rule"))]
+        if not errors:
+            if trigger is None:
+                trigger = Trigger(status="draft")
+                db.session.add(trigger)
+            trigger_engine.apply_trigger(trigger, {k: clean[k] for k in STEP_FIELDS[step] if k in clean})
+            db.session.commit()
+            action = request.form.get("action", "next")
+            target = STEPS[STEPS.index(step) + 1] if action == "next" else step
+            if action != "next":
+                flash("Saved.", "success")
+            return redirect(url_for("triggers.step", trigger_id=trigger.id, step=target))
+        for error in errors:
+            field = getattr(form, str(error["field"]).split(".")[0].split("[")[0], None)
+            if field is not None and hasattr(field, "errors"):
+                field.errors = list(field.errors) + [error["message"]]
+        status = 422
+    context = {"trigger": trigger, "step": step, "steps": STEPS, "step_labels": STEP_LABELS,
+               "form": form, "errors": errors}
+    if step == "rule":
+        submitted_rule = request.form.get("rule-rule_json") if request.method == "POST" else None
+        context["rb"] = builder_context(submitted_rule or data.get("rule"), prefix="rule-")
+    if step == "controls":
+        context["timezones"] = sorted(available_timezones())
+    return render_template(f"triggers/step_{step}.html", **context), status
+
+
+def _review(trigger):
+    from engine.audience import audience_sample
+    from engine.rules import RuleError
+
+    now = utcnow()
+    problems = trigger_engine.activation_problems(trigger)
+    try:
+        audience, audience_error = audience_sample(trigger, now, limit=50), None
+    except RuleError as exc:
+        audience, audience_error = {"count": 0, "accounts": 0, "sample": []}, str(exc)
+    contact_id = request.args.get("contact_id", type=int)
+    if contact_id is None and audience["sample"]:
+        contact_id = audience["sample"][0]["contact_id"]
+    preview = _render_preview(trigger, contact_id) if contact_id else None
+    return render_page(
+        "triggers/step_review.html", "triggers/_review_preview.html", trigger=trigger,
+        step="review", steps=STEPS, step_labels=STEP_LABELS, problems=problems, audience=audience,
+        audience_error=audience_error, contact_id=contact_id, preview=preview, form=ConfirmForm(),
+        waiting=waiting_count(trigger.id),
+    )
+
+
+def _render_preview(trigger, contact_id):
+    """The email exactly as this contact would get it, or the reason it can't render."""
+    from engine.render import RenderError, TemplateError, build_context, compile_for_trigger
+    from models import Account, Contact
+
+    contact = db.session.get(Contact, contact_id)
+    if contact is None:
+        return {"error": "That contact does not exist."}
+    account = db.session.get(Account, contact.account_id)
+    try:
+        compiled = compile_for_trigger(trigger)
+        rendered = compiled.render(build_context(contact, account, unsubscribe_url="#unsubscribe-preview"))
+    except (TemplateError, RenderError) as exc:
+        return {"contact": contact, "error": str(exc)}
+    return {"contact": contact, "account": account, "email": rendered}
+
+
+@bp.route("/<int:trigger_id>/review/recipient", methods=["POST"])
+@role_required(*EDITORS)
+def pick_recipient(trigger_id):
+    """Look a recipient up by email for the review preview."""
+    from models import Contact
+
+    trigger = get_trigger(trigger_id)
+    email = (request.form.get("email") or "").strip().lower()
+    contact = db.session.scalars(select(Contact).where(Contact.email == email)).first() if email else None
+    if contact is None:
+        flash(f"No contact has the email “{email}”.", "error")
+        return redirect(url_for("triggers.step", trigger_id=trigger.id, step="review"))
+    return redirect(url_for("triggers.step", trigger_id=trigger.id, step="review", contact_id=contact.id))
+
+
+@bp.route("/<int:trigger_id>/test-send", methods=["POST"])
+@role_required(*EDITORS)
+def test_send(trigger_id):
+    from engine.mailer import send_test_email
+
+    trigger = get_trigger(trigger_id)
+    contact_id = request.form.get("contact_id", type=int)
+    if not contact_id:
+        flash("Pick a recipient to preview before sending a test.", "error")
+    else:
+        try:
+            send_test_email(trigger, contact_id, current_user.email, utcnow(), config=current_app.config)
+        except Exception as exc:  # SMTP down, render error: say what happened, keep the page
+            flash(f"The test email could not be sent: {exc}", "error")
+        else:
+            flash(f"Sent a [TEST] copy to {current_user.email}.", "success")
+    return redirect(url_for("triggers.step", trigger_id=trigger.id, step="review", contact_id=contact_id))

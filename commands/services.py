@@ -1,0 +1,37 @@
+"""Development services: `flask nudge mail-sink`."""
+import signal
+import threading
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+
+def register(group):
+    group.add_command(mail_sink)
+
+
+@click.command("mail-sink")
+@click.option("--port", type=int, default=None, help="Default: MAIL_SINK_PORT (1025).")
+@click.option("--host", default=None, help="Default: MAIL_SINK_HOST (127.0.0.1).")
+@with_appcontext
+def mail_sink(port, host):
+    """The development SMTP server; what it receives shows at Settings -> Dev inbox."""
+    from engine.mail_sink import start_sink
+
+    app = current_app._get_current_object()
+    host = host or app.config["MAIL_SINK_HOST"]
+    port = port or app.config["MAIL_SINK_PORT"]
+    try:
+        controller = start_sink(app, host, port)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc}")
+    click.echo(f"Mail sink listening on {host}:{port}; messages appear at Settings -> Dev inbox.")
+    if app.config.get("SMTP_HOST"):
+        click.echo(f"Note: SMTP_HOST is set ({app.config['SMTP_HOST']}), so Nudge sends there, not here.")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    controller.stop()
+    click.echo("Mail sink stopped.")

@@ -1,0 +1,401 @@
+"""Ingest accounts, contacts and events in batches (the API and CSV import share it).
+
+validate(kind, items) checks every item and resolves references (account and
+contact external ids) in one query per chunk; store(kind, rows, now) upserts
+the valid rows set-based (one lookup per chunk of 1,000 ids, one bulk INSERT,
+one executemany UPDATE); ingest() does both atomically and commits.
+
+Update semantics: an item upserts by external_id. Fields omitted from the
+item keep their stored value; a nullable field sent as null is cleared.
+`attributes` is merged key by key into the stored object (a key sent as null
+is removed), so a partial update does not wipe other custom data.
+Events are append-only: an event whose external_id was seen before (stored,
+or earlier in the same batch) is skipped and not counted.
+"""
+import json
+import math
+import re
+from datetime import datetime, timezone
+from zoneinfo import available_timezones
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import bindparam
+from sqlalchemy.exc import IntegrityError
+
+from extensions import db
+from models import Account, Contact, Event
+
+KINDS = ("accounts", "contacts", "events")
+CHUNK = 1000  # SQLite allows 32766 bound variables, older builds 999: stay well under both
+MAX_ARR = 10**12  # Numeric(14, 2)
+
+
+class IngestError(ValueError):
+    """A batch had invalid items; .errors -> [{"index", "field", "message"}]."""
+
+    def __init__(self, errors: list[dict]):
+        self.errors = errors
+        super().__init__(f"{len(errors)} invalid item(s)")
+
+
+class _Bad(ValueError):
+    pass
+
+
+# ---- field checks: each returns the normalized value or raises _Bad(message) ----
+
+def _string(max_len, *, required=False):
+    def check(value):
+        if value is None:
+            if required:
+                raise _Bad("is required")
+            return None
+        if not isinstance(value, str):
+            raise _Bad("must be a string")
+        value = value.strip()
+        if required and not value:
+            raise _Bad("is required")
+        if len(value) > max_len:
+            raise _Bad(f"must be at most {max_len} characters")
+        return value if value or required else None
+    return check
+
+
+def _boolean(value):
+    if not isinstance(value, bool):
+        raise _Bad("must be true or false")
+    return value
+
+
+def _object(value):
+    if not isinstance(value, dict):
+        raise _Bad("must be an object")
+    return value
+
+
+def _arr(value):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _Bad("must be a number or null")
+    if not math.isfinite(value) or abs(value) >= MAX_ARR:
+        raise _Bad("is out of range")
+    return value
+
+
+def _status(value):
+    if value not in Account.STATUSES:
+        raise _Bad("must be one of: " + ", ".join(Account.STATUSES))
+    return value
+
+
+def parse_time(value, *, required=False):
+    """ISO-8601 string -> naive UTC datetime (no offset means UTC)."""
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        raise _Bad("must be an ISO-8601 date-time string")
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+        if parsed.tzinfo is not None:
+            parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+    except (ValueError, OverflowError):
+        raise _Bad("must be an ISO-8601 date-time, e.g. 2026-01-05T09:00:00Z") from None
+    return parsed
+
+
+_ZONES: set[str] = set()
+
+
+def _timezone(value):
+    if value is None:
+        return None
+    if not _ZONES:
+        _ZONES.update(available_timezones())
+    if not isinstance(value, str) or value not in _ZONES:
+        raise _Bad("must be an IANA timezone such as Europe/Berlin")
+    return value
+
+
+# The common shape of addresses, checked by a regex that accepts only a strict
+# subset of what email-validator accepts (and normalizes identically: domain
+# lowercased). Anything else goes through email-validator itself. It keeps
+# bulk contact ingest fast; tests/unit/test_ingest.py checks the subset property.
+_FAST_EMAIL = re.compile(
+    r"([A-Za-z0-9_+\-]+(?:\.[A-Za-z0-9_+\-]+)*)@"
+    r"((?:[A-Za-z0-9](?:[A-Za-z0-9]|-(?!-)){0,61}(?<!-)\.)+[A-Za-z]{2,63})\Z"
+)
+_SPECIAL_TLDS = {"arpa", "invalid", "local", "localhost", "onion", "test"}
+
+
+def normalize_email(value) -> str:
+    if not isinstance(value, str):
+        raise _Bad("must be a string")
+    value = value.strip()
+    m = _FAST_EMAIL.match(value)
+    if m and len(m.group(1)) <= 64 and len(value) <= 254:
+        domain = m.group(2).lower()
+        if domain.rsplit(".", 1)[1] not in _SPECIAL_TLDS:
+            return f"{m.group(1)}@{domain}"
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise _Bad(f"is not a valid email address ({exc})") from None
+
+
+FIELDS = {
+    "accounts": {
+        "external_id": _string(255, required=True), "name": _string(255, required=True),
+        "arr": _arr, "plan": _string(64), "status": _status, "attributes": _object,
+    },
+    "contacts": {
+        "external_id": _string(255, required=True),
+        "account_external_id": _string(255, required=True), "email": normalize_email,
+        "first_name": _string(128), "last_name": _string(128), "role": _string(64),
+        "is_crm_contact": _boolean, "is_product_user": _boolean, "timezone": _timezone,
+        "created_at": parse_time, "last_seen_at": parse_time, "attributes": _object,
+    },
+    "events": {
+        "contact_external_id": _string(255, required=True), "name": _string(128, required=True),
+        "occurred_at": lambda v: parse_time(v, required=True), "properties": _object,
+        "external_id": _string(255),
+    },
+}
+REQUIRED = {
+    "accounts": ("external_id", "name"),
+    "contacts": ("external_id", "account_external_id", "email"),
+    "events": ("contact_external_id", "name", "occurred_at"),
+}
+# Values a new row gets for fields its item left out.
+DEFAULTS = {
+    "accounts": {"arr": None, "plan": None, "status": "active", "attributes": {}},
+    "contacts": {"first_name": None, "last_name": None, "role": None, "is_crm_contact": False,
+                 "is_product_user": True, "timezone": None, "last_seen_at": None,
+                 "attributes": {}},
+    "events": {"properties": {}, "external_id": None},
+}
+MODELS = {"accounts": Account, "contacts": Contact, "events": Event}
+
+
+def _chunks(values):
+    values = list(values)
+    for start in range(0, len(values), CHUNK):
+        yield values[start:start + CHUNK]
+
+
+def _lookup(table: str, keys, *columns) -> dict:
+    """{external_id: (column values...)} for the given external ids, one query per chunk.
+
+    Plain SQL on the session's connection: this runs for every batch, and
+    building SQLAlchemy IN-list statements cost more than the query itself.
+    """
+    conn = db.session.connection()
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    found = {}
+    for chunk in _chunks(keys):
+        sql = (f"SELECT external_id, {', '.join(columns)} FROM {table} "
+               f"WHERE external_id IN ({', '.join([mark] * len(chunk))})")
+        for row in conn.exec_driver_sql(sql, tuple(chunk)):
+            found[row[0]] = row[1:]
+    return found
+
+
+def _bulk_insert(table: str, columns: tuple, rows: list[dict]) -> None:
+    """One executemany INSERT, with values converted the way SQLAlchemy stores them
+    (SQLite: datetimes as "YYYY-MM-DD HH:MM:SS.ffffff" text and JSON as text;
+    PostgreSQL: native timestamps and jsonb). tests/unit/test_ingest.py checks
+    that rows read back exactly like ORM-written ones."""
+    conn = db.session.connection()
+    sqlite = conn.dialect.name == "sqlite"
+    if sqlite:
+        as_time, as_json = (lambda v: v and v.isoformat(" ", "microseconds")), json.dumps
+    else:
+        from psycopg.types.json import Jsonb
+        as_time, as_json = (lambda v: v), Jsonb
+    convert = [as_json if c in _JSON_COLUMNS else as_time if c in _TIME_COLUMNS else None
+               for c in columns]
+    plain = [i for i, f in enumerate(convert) if f is None]
+    special = [(i, f) for i, f in enumerate(convert) if f is not None]
+    params = []
+    for row in rows:
+        values = [row[c] for c in columns]
+        for i, f in special:
+            values[i] = f(values[i])
+        params.append(tuple(values))
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    conn.exec_driver_sql(
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})",
+        params)
+
+
+_JSON_COLUMNS = {"attributes", "properties"}
+_TIME_COLUMNS = {"created_at", "last_seen_at", "occurred_at", "received_at"}
+INSERT_COLUMNS = {
+    "accounts": ("external_id", "name", "arr", "plan", "status", "attributes", "created_at"),
+    "contacts": ("external_id", "account_id", "email", "first_name", "last_name", "role",
+                 "is_crm_contact", "is_product_user", "timezone", "created_at", "last_seen_at",
+                 "attributes"),
+    "events": ("contact_id", "name", "occurred_at", "properties", "external_id", "received_at"),
+}
+
+
+def validate(kind: str, items: list) -> tuple[list[dict], list[dict]]:
+    """Check and normalize items. Returns (rows, errors).
+
+    rows holds only the valid items, in input order, each a dict of the fields
+    the item gave (normalized) plus "_index" (its position in items) and the
+    resolved "account_id" (contacts) or "contact_id" (events). errors is a list
+    of {"index", "field", "message"}. Reads the database (reference lookups),
+    writes nothing.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}")
+    fields, required = FIELDS[kind], REQUIRED[kind]
+    rows, errors = [], []
+    seen = set()
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            errors.append({"index": index, "field": None, "message": "must be an object"})
+            continue
+        row, item_errors = {"_index": index}, []
+        for key, value in item.items():
+            check = fields.get(key)
+            if check is None:
+                item_errors.append({"index": index, "field": key, "message": "unknown field"})
+                continue
+            try:
+                row[key] = check(value)
+            except _Bad as bad:
+                item_errors.append({"index": index, "field": key, "message": str(bad)})
+        for key in required:
+            if key not in item:
+                item_errors.append({"index": index, "field": key, "message": "is required"})
+        if not item_errors and kind != "events":
+            if row["external_id"] in seen:
+                item_errors.append({"index": index, "field": "external_id",
+                                    "message": "appears more than once in this batch"})
+            seen.add(row["external_id"])
+        if item_errors:
+            errors.extend(item_errors)
+        else:
+            rows.append(row)
+    if kind == "contacts":
+        rows = _resolve(rows, errors, "account_external_id", "account_id", "accounts", "unknown account")
+    elif kind == "events":
+        rows = _resolve(rows, errors, "contact_external_id", "contact_id", "contacts", "unknown contact")
+    errors.sort(key=lambda e: e["index"])
+    return rows, errors
+
+
+def _resolve(rows, errors, ref_field, id_field, table, message):
+    ids = _lookup(table, {r[ref_field] for r in rows}, "id")
+    kept = []
+    for row in rows:
+        found = ids.get(row[ref_field])
+        if found is None:
+            errors.append({"index": row["_index"], "field": ref_field, "message": message})
+        else:
+            row[id_field] = found[0]
+            kept.append(row)
+    return kept
+
+
+def store(kind: str, rows: list[dict], now: datetime, *,
+          touched_contacts: set | None = None) -> tuple[int, int]:
+    """Upsert validated rows (from validate) by external_id; returns (created, updated).
+
+    Does not commit: the caller owns the transaction. Fields omitted from an
+    item keep their stored value on update; attributes are merged (see module doc).
+    For events, touched_contacts (if given) receives the contact ids of the
+    events actually stored.
+    """
+    if kind == "events":
+        return _store_events(rows, now, touched_contacts), 0
+    model = MODELS[kind]
+    table = model.__table__
+    existing = _lookup(table.name, [r["external_id"] for r in rows], "id", "attributes")
+    inserts, updates = [], {}
+    columns = set(table.c.keys())
+    for row in rows:
+        values = {k: v for k, v in row.items() if k in columns and k != "id"}
+        found = existing.get(row["external_id"])
+        if found is None:
+            new = {**DEFAULTS[kind], **values}
+            new["attributes"] = _merge({}, new["attributes"])
+            new.setdefault("created_at", now)
+            inserts.append(new)
+        else:
+            values.pop("external_id")
+            if "attributes" in values:
+                stored = found[1]
+                if isinstance(stored, str):  # SQLite hands back the JSON text
+                    stored = json.loads(stored)
+                values["attributes"] = _merge(stored or {}, values["attributes"])
+            values["_id"] = found[0]
+            updates.setdefault(tuple(sorted(values)), []).append(values)
+    if inserts:
+        _bulk_insert(table.name, INSERT_COLUMNS[kind], inserts)
+    for keys, group in updates.items():
+        stmt = table.update().where(table.c.id == bindparam("_id")).values(
+            {k: bindparam(k) for k in keys if k != "_id"})
+        db.session.execute(stmt, group)
+    return len(inserts), sum(len(g) for g in updates.values())
+
+
+def _merge(stored: dict, given: dict) -> dict:
+    merged = dict(stored)
+    for key, value in given.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _store_events(rows, now, touched_contacts):
+    ext_ids = [r["external_id"] for r in rows if r.get("external_id")]
+    seen = set(_lookup("events", ext_ids, "id")) if ext_ids else set()
+    inserts = []
+    for row in rows:
+        ext = row.get("external_id")
+        if ext:
+            if ext in seen:
+                continue
+            seen.add(ext)
+        inserts.append({
+            "contact_id": row["contact_id"], "name": row["name"],
+            "occurred_at": row["occurred_at"], "properties": row.get("properties") or {},
+            "external_id": ext, "received_at": now,
+        })
+    if inserts:
+        _bulk_insert("events", INSERT_COLUMNS["events"], inserts)
+    if touched_contacts is not None:
+        touched_contacts.update(r["contact_id"] for r in inserts)
+    return len(inserts)
+
+
+def ingest(kind: str, items: list, now: datetime, *, touched_contacts: set | None = None) -> dict:
+    """Validate and store one batch atomically; commits. Returns {"created", "updated"}.
+
+    Raises IngestError (nothing stored) when any item is invalid. A concurrent
+    writer inserting the same external_id between our lookup and insert makes
+    the INSERT fail on the unique key; the batch is then retried once, when the
+    lookup sees that row.
+    """
+    for attempt in (1, 2):
+        rows, errors = validate(kind, items)
+        if errors:
+            db.session.rollback()
+            raise IngestError(errors)
+        try:
+            if touched_contacts is not None:
+                touched_contacts.clear()
+            created, updated = store(kind, rows, now, touched_contacts=touched_contacts)
+            db.session.commit()
+            return {"created": created, "updated": updated}
+        except IntegrityError:
+            db.session.rollback()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+

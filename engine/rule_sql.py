@@ -1,0 +1,301 @@
+"""Rule AST -> ONE set-based SQLAlchemy select over contacts JOIN accounts.
+
+Every compiled condition is two-valued (never SQL NULL): comparisons carry
+explicit IS NOT NULL / JSON-kind guards, so `not` and `any` behave exactly
+like the Python reference evaluator. Event conditions are `contact IN
+(grouped subquery over events)` -- one scan of the events index per
+condition instead of one lookup per contact.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, case, false, func, not_, or_, select, true
+
+from engine.rule_ast import EventCond, FieldCond, Group, Not, Rule
+from engine.rule_fields import column_for
+from engine.rule_json import (
+    ISO_SECONDS, ascii_lower, attr, iso_normalized, iso_shaped, text_contains,
+)
+
+DEFAULT_INACTIVE_AFTER_DAYS = 30
+
+
+def inactive_days(value=None) -> int:
+    if value is not None:
+        return int(value)
+    try:
+        from flask import current_app
+
+        return int(current_app.config.get("INACTIVE_AFTER_DAYS", DEFAULT_INACTIVE_AFTER_DAYS))
+    except RuntimeError:  # outside an app context
+        return DEFAULT_INACTIVE_AFTER_DAYS
+
+
+class Compiler:
+    """Compiles one rule as of `now`. only_contact narrows the event
+    subqueries to one contact (the explainer), without changing the logic."""
+
+    def __init__(self, now: datetime, *, inactive_after_days=None, only_contact=None):
+        from models import Account, Contact, Event
+
+        self.now = now
+        self.inactive_after = inactive_days(inactive_after_days)
+        self.only_contact = only_contact
+        self.Contact, self.Account, self.Event = Contact, Account, Event
+
+    # -- user types ---------------------------------------------------------
+    def user_types(self, types):
+        if types is None:
+            return true()
+        C, A = self.Contact, self.Account
+        cutoff = self.now - timedelta(days=self.inactive_after)
+        checks = {
+            "product_user": C.is_product_user.is_(True),
+            "crm_contact": C.is_crm_contact.is_(True),
+            "inactive": or_(C.last_seen_at.is_(None), C.last_seen_at < cutoff),
+            "churned_account": A.status == "churned",
+        }
+        return or_(false(), *(checks[t] for t in types))
+
+    # -- tree ---------------------------------------------------------------
+    def node(self, node):
+        if isinstance(node, Group):
+            parts = [self.node(c) for c in node.children]
+            if node.kind == "all":
+                return and_(true(), *parts)
+            return or_(false(), *parts)
+        if isinstance(node, Not):
+            return not_(self.node(node.child))
+        if isinstance(node, EventCond):
+            return self.event(node)
+        return self.field(node)
+
+    # -- fields -------------------------------------------------------------
+    def field(self, n: FieldCond):
+        ref = n.field
+        if ref.column is not None:
+            col = column_for(ref.entity, ref.column)
+            return self.typed(ref.type, n.op, n.value, col, col.is_not(None))
+        model = self.Contact if ref.entity == "contact" else self.Account
+        kind, text, number = attr(model.attributes, ref.key)
+        if ref.type == "any":
+            unset = or_(kind.in_(("null", "missing")), and_(kind == "string", text == ""))
+            return not_(unset) if n.op == "is_set" else unset
+        if ref.type == "boolean":
+            return kind == ("true" if n.op == "is_true" else "false")
+        if ref.type == "number":
+            return self.typed("number", n.op, n.value, number, kind == "number")
+        if ref.type == "time":
+            guard = and_(kind == "string", iso_shaped(text))
+            return self.attr_time(n.op, n.value, iso_normalized(text), guard)
+        return self.typed("text", n.op, n.value, text, kind == "string")
+
+    def typed(self, typ, op, v, col, present):
+        """A comparison on `col`, false whenever `present` is false."""
+        if op == "is_set":
+            return and_(present, col != "") if typ == "text" else present
+        if op == "is_not_set":
+            return not_(and_(present, col != "")) if typ == "text" else not_(present)
+        if typ == "boolean":
+            return and_(present, col.is_(op == "is_true"))
+        if typ == "time":
+            return and_(present, self.time_cmp(op, v, col, self.now))
+        return and_(present, _compare(op, v, col))
+
+    @staticmethod
+    def time_cmp(op, v, col, now):
+        if op == "before":
+            return col < v
+        if op == "after":
+            return col > v
+        if op == "older_than_days":
+            return col < now - timedelta(days=v)
+        return and_(col >= now - timedelta(days=v), col <= now)
+
+    def attr_time(self, op, v, norm, guard):
+        fmt = lambda d: d.strftime(ISO_SECONDS)  # noqa: E731
+        if op in ("before", "after"):
+            cmp = norm < fmt(v) if op == "before" else norm > fmt(v)
+        elif op == "older_than_days":
+            cmp = norm < fmt(self.now - timedelta(days=v))
+        else:
+            cmp = and_(norm >= fmt(self.now - timedelta(days=v)), norm <= fmt(self.now))
+        return and_(guard, cmp)
+
+    # -- events -------------------------------------------------------------
+    def event_counts(self, n: EventCond):
+        """(current count, previous-window count) aggregate expressions + the
+        WHERE of the events scanned, for a grouped subquery."""
+        E = self.Event
+        cond = [E.name == n.event, E.occurred_at <= self.now]
+        if self.only_contact is not None:
+            cond.append(E.contact_id == self.only_contact)
+        if n.within_days is None:
+            return func.count(), None, cond
+        since = self.now - timedelta(days=n.within_days)
+        if n.op != "dropped_by_pct":
+            return func.count(), None, cond + [E.occurred_at > since]
+        prev_start = self.now - timedelta(days=2 * n.within_days)
+        prev = func.sum(case((E.occurred_at <= since, 1), else_=0))
+        return func.count() - prev, prev, cond + [E.occurred_at > prev_start]
+
+    def event(self, n: EventCond):
+        E = self.Event
+        cur, prev, where = self.event_counts(n)
+        cid = self.Contact.id
+
+        def having(h):
+            sub = select(E.contact_id).where(*where).group_by(E.contact_id).having(h)
+            return cid.in_(sub)
+
+        v = n.value
+        if n.op == "dropped_by_pct":
+            return having(and_(prev > 0, (prev - cur) * 100 >= prev * float(v)))
+        # Contacts without events in the window have count 0 and no group: express
+        # each operator as IN / NOT IN of a group set that never needs count 0.
+        if n.op == "count_gte":
+            return true() if v <= 0 else having(cur >= v)
+        if n.op == "count_gt":
+            return having(cur > v)
+        if n.op == "count_lte":
+            return not_(having(cur > v))
+        if n.op == "count_lt":
+            return false() if v <= 0 else not_(having(cur >= v))
+        return not_(having(cur >= 1)) if v == 0 else having(cur == v)
+
+    # -- whole rule ---------------------------------------------------------
+    def where(self, rule: Rule):
+        return and_(self.user_types(rule.user_types), self.node(rule.root))
+
+    def base(self, *columns):
+        C, A = self.Contact, self.Account
+        return select(*columns).select_from(C).join(A, A.id == C.account_id)
+
+
+def _compare(op, v, col):
+    if op == "eq":
+        return col == v
+    if op == "ne":
+        return col != v
+    if op == "gt":
+        return col > v
+    if op == "gte":
+        return col >= v
+    if op == "lt":
+        return col < v
+    if op == "lte":
+        return col <= v
+    if op == "between":
+        return and_(col >= v[0], col <= v[1])
+    if op == "in":
+        return col.in_(v)
+    if op == "not_in":
+        return col.not_in(v)
+    if op == "contains":
+        return text_contains(ascii_lower(col), _ascii_lower(v))
+    if op == "starts_with":
+        return func.substr(ascii_lower(col), 1, len(v)) == _ascii_lower(v)
+    raise ValueError(f"unsupported operator {op}")
+
+
+def _ascii_lower(s: str) -> str:
+    return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in s)
+
+
+def compile_select(rule: Rule, now: datetime, *, inactive_after_days=None):
+    comp = Compiler(now, inactive_after_days=inactive_after_days)
+    C = comp.Contact
+    return comp.base(C.id.label("contact_id"), C.account_id.label("account_id")).where(
+        comp.where(rule))
+
+
+def unknown_event_names(names) -> list[str]:
+    from extensions import db
+    from models import Event
+
+    names = list(names)
+    if not names:
+        return []
+    known = set(db.session.execute(
+        select(Event.name).where(Event.name.in_(names)).group_by(Event.name)).scalars())
+    return [n for n in names if n not in known]
+
+
+# -- preview ---------------------------------------------------------------
+def event_field_label(n: EventCond, previous=False) -> str:
+    if n.within_days is None:
+        return f"{n.event} (all time)"
+    return f"{n.event} ({'previous' if previous else 'last'} {n.within_days} days)"
+
+
+def event_count_columns(comp: Compiler, n: EventCond, contact_id_col):
+    """Correlated counts (current[, previous window]) for a few known contacts
+    (sample rows, the explainer) -- never used to select contacts."""
+    cur, prev, where = comp.event_counts(n)
+    where = [*where, comp.Event.contact_id == contact_id_col]
+    if prev is None:
+        return [select(cur).where(*where).scalar_subquery()]
+    return [select(func.coalesce(cur, 0)).where(*where).scalar_subquery(),
+            select(func.coalesce(prev, 0)).where(*where).scalar_subquery()]
+
+
+def json_safe(value):
+    from decimal import Decimal
+
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def field_value(row_attrs, ref, row_value):
+    if ref.column is not None:
+        return row_value
+    attrs = row_attrs if isinstance(row_attrs, dict) else {}
+    return attrs.get(ref.key)
+
+
+def run_preview(rule: Rule, now: datetime, limit: int) -> dict:
+    from extensions import db
+
+    comp = Compiler(now)
+    C, A = comp.Contact, comp.Account
+    where = comp.where(rule)
+    matched = comp.base(C.id, C.account_id).where(where).subquery()
+    count, accounts = db.session.execute(
+        select(func.count(), func.count(func.distinct(matched.c.account_id)))).one()
+    if not count:
+        return {"count": 0, "accounts": 0, "sample": []}
+    # Page first, then fetch display columns and per-row event counts for
+    # just those rows, so correlated counts never run for every match.
+    page = comp.base(C.id.label("cid")).where(where).order_by(C.id).limit(limit).subquery()
+    refs = list({n.field.path: n.field for n in rule.leaves() if isinstance(n, FieldCond)}.values())
+    events = [n for n in rule.leaves() if isinstance(n, EventCond)]
+    cols = [C.id, C.external_id, C.email, C.first_name, C.last_name, A.name, A.external_id,
+            C.attributes, A.attributes]
+    cols += [column_for(r.entity, r.column) for r in refs if r.column is not None]
+    ev_cols = [c for n in events for c in event_count_columns(comp, n, C.id)]
+    rows = db.session.execute(
+        select(*cols, *ev_cols).select_from(page).join(C, C.id == page.c.cid)
+        .join(A, A.id == C.account_id).order_by(C.id)).all()
+    sample = []
+    for row in rows:
+        (cid, ext, email, first, last, acc_name, acc_ext, c_attrs, a_attrs) = row[:9]
+        rest = list(row[9:])
+        fields = {}
+        for r in refs:
+            raw = rest.pop(0) if r.column is not None else None
+            fields[r.path] = json_safe(field_value(c_attrs if r.entity == "contact" else a_attrs,
+                                                   r, raw))
+        for n in events:
+            fields[event_field_label(n)] = int(rest.pop(0) or 0)
+            if n.op == "dropped_by_pct":
+                fields[event_field_label(n, previous=True)] = int(rest.pop(0) or 0)
+        sample.append({
+            "contact_id": cid, "external_id": ext, "email": email,
+            "name": " ".join(p for p in (first, last) if p) or email,
+            "account_name": acc_name, "account_external_id": acc_ext, "fields": fields,
+        })
+    return {"count": count, "accounts": accounts, "sample": sample}

@@ -1,0 +1,84 @@
+"""GET /api/v1/outbox: filters, paging, reasons, bad parameters."""
+from datetime import datetime
+
+import pytest
+
+from extensions import db
+from models import OutboxMessage
+
+
+@pytest.fixture
+def rows(make):
+    t1, t2 = make.trigger(), make.trigger()
+    ann = make.contact(external_id="ann")
+    bob = make.contact(external_id="bob")
+    sent = make.outbox_message(t1, ann, state="sent", created_at=datetime(2026, 1, 5, 8),
+                               approved_at=datetime(2026, 1, 5, 8, 30),
+                               sent_at=datetime(2026, 1, 5, 9, 0, 1))
+    suppressed = make.outbox_message(t1, bob, state="suppressed", reason="global delay (3 days)")
+    failed = make.outbox_message(t2, ann, state="failed", smtp_reply="550 5.1.1 mailbox unavailable",
+                                 last_error="SMTPRecipientsRefused")
+    failed_no_reply = make.outbox_message(t2, bob, state="failed", last_error="connection refused")
+    return {"t1": t1, "t2": t2, "sent": sent, "suppressed": suppressed, "failed": failed,
+            "failed_no_reply": failed_no_reply}
+
+
+def test_lists_all_in_id_order_with_contract_fields(api, rows):
+    res = api.get("/api/v1/outbox")
+    assert res.status_code == 200
+    body = res.get_json()
+    assert body["next_page"] is None
+    assert [i["id"] for i in body["items"]] == sorted(m.id for m in rows.values() if hasattr(m, "state"))
+    first = body["items"][0]
+    assert first == {
+        "id": rows["sent"].id, "trigger_id": rows["t1"].id, "contact_external_id": "ann",
+        "state": "sent", "reason": None, "created_at": "2026-01-05T08:00:00Z",
+        "approved_at": "2026-01-05T08:30:00Z", "sent_at": "2026-01-05T09:00:01Z",
+    }
+
+
+def test_reasons_for_suppressed_and_failed(api, rows):
+    by_id = {i["id"]: i for i in api.get("/api/v1/outbox").get_json()["items"]}
+    assert by_id[rows["suppressed"].id]["reason"] == "global delay (3 days)"
+    assert by_id[rows["failed"].id]["reason"] == "550 5.1.1 mailbox unavailable"
+    assert by_id[rows["failed_no_reply"].id]["reason"] == "connection refused"
+
+
+def test_filters_combine(api, rows):
+    def ids(query):
+        res = api.get("/api/v1/outbox?" + query)
+        assert res.status_code == 200
+        return [i["id"] for i in res.get_json()["items"]]
+
+    assert ids(f"trigger_id={rows['t2'].id}") == [rows["failed"].id, rows["failed_no_reply"].id]
+    assert ids("state=failed&contact_external_id=bob") == [rows["failed_no_reply"].id]
+    assert ids(f"trigger_id={rows['t1'].id}&state=sent") == [rows["sent"].id]
+    assert ids("contact_external_id=nobody") == []
+    assert ids("trigger_id=&state=") == ids("")  # empty parameters mean "any"
+
+
+def test_pages_of_100(api, make):
+    trg, con = make.trigger(), make.contact()
+    db.session.add_all([OutboxMessage(trigger_id=trg.id, contact_id=con.id, account_id=con.account_id,
+                                      occurrence_key=f"d{i}", state="pending_approval")
+                        for i in range(205)])
+    db.session.commit()
+    first = api.get("/api/v1/outbox").get_json()
+    assert len(first["items"]) == 100 and first["next_page"] == 2
+    second = api.get("/api/v1/outbox?page=2").get_json()
+    assert second["items"][0]["id"] == first["items"][-1]["id"] + 1 and second["next_page"] == 3
+    third = api.get("/api/v1/outbox?page=3").get_json()
+    assert len(third["items"]) == 5 and third["next_page"] is None
+    assert api.get("/api/v1/outbox?page=9").get_json() == {"items": [], "next_page": None}
+
+
+@pytest.mark.parametrize("query", ["state=lost", "trigger_id=abc", "trigger_id=-1", "page=0",
+                                   "page=1.5", "page=x", "trigger_id=99999999999999999999999"])
+def test_bad_parameters_are_400(api, query):
+    res = api.get("/api/v1/outbox?" + query)
+    assert res.status_code == 400
+    assert res.get_json()["error"]
+
+
+def test_needs_a_key(client):
+    assert client.get("/api/v1/outbox").status_code == 401
