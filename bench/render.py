@@ -122,7 +122,7 @@ def timed(label: str, fn, contexts) -> float:
         size += fn(ctx)
     elapsed = time.perf_counter() - start
     rate = len(contexts) / elapsed
-    print(f"  {label:<34} {rate:>10,.0f} renders/s   ({elapsed:6.2f} s, {size / len(contexts) / 1024:.1f} KB avg)")
+    print(f"  {label:<44} {rate:>10,.0f} renders/s   ({elapsed:6.2f} s, {size / len(contexts) / 1024:.1f} KB avg)")
     return rate
 
 

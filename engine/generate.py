@@ -155,10 +155,11 @@ def generate(trigger: Trigger, candidates, now: datetime, *, send_after=None, ex
                 if compile_error:
                     raise RenderError(compile_error)
                 extra = dict(extra_context or {})
-                for name in extra_cols:
-                    extra[name] = row._mapping[name]
+                if "event_name" in extra_cols:
+                    extra["event"] = {"name": row.event_name, "occurred_at": row.event_occurred_at,
+                                      "properties": row.event_properties or {}}
                 context = build_context(
-                    contact, account, extra=extra or None,
+                    contact, account, extra=extra or None, now=now,
                     unsubscribe_url=unsubscribe_url(msg_id) if wants_unsubscribe else "")
                 rendered = compiled.render(context)
                 values.update(subject=rendered.subject, html=rendered.html, text=rendered.text)

@@ -94,15 +94,25 @@ def read_records(text: str):
 
     Line numbers are the file's own (header = line 1), counting the first line
     of a record whose quoted cell spans several lines."""
-    reader = csv.reader(io.StringIO(text, newline=""), _dialect(text))
-    header = next(reader, None)
+    # strict: an unclosed quote is an error, not a cell silently swallowing the rest of the file
+    reader = csv.reader(io.StringIO(text, newline=""), _dialect(text), strict=True)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise ImportFileError(f"The file is not valid CSV: {exc} (line {reader.line_num}).")
     if header is None:
         raise ImportFileError("The file is empty.")
     columns = [c.strip() for c in header]
 
     def records():
         line = reader.line_num
-        for cells in reader:
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise ImportFileError(f"The file is not valid CSV: {exc} (line {line + 1}).")
             start, line = line + 1, reader.line_num
             if any(c.strip() for c in cells):
                 yield start, cells
@@ -114,15 +124,12 @@ def inspect_file(text: str, kind: str, preview_rows: int = 5) -> dict:
     """Check an uploaded file before mapping: header, rows, the right kind."""
     if kind not in KINDS:
         raise ImportFileError("Choose whether the file holds contacts or accounts.")
-    try:
-        columns, records = read_records(text)
-        preview, total = [], 0
-        for _line, cells in records:
-            total += 1
-            if len(preview) < preview_rows:
-                preview.append(cells)
-    except csv.Error as exc:
-        raise ImportFileError(f"The file is not valid CSV: {exc}.")
+    columns, records = read_records(text)
+    preview, total = [], 0
+    for _line, cells in records:
+        total += 1
+        if len(preview) < preview_rows:
+            preview.append(cells)
     named = [c for c in columns if c]
     if not named or any(_EMAIL.match(c) or _FLOAT.match(c) for c in named):
         raise ImportFileError("The first line must be a header row naming the columns (e.g. external_id, email).")

@@ -256,6 +256,16 @@ def mark_retry(message_id, claim_token, reply: str, now: datetime) -> str:
     return "retry" if changed == 1 else "lost"
 
 
+def mark_not_sent(message_id, claim_token, now: datetime) -> bool:
+    """sending -> approved, still reserved by this worker: the connection was
+    lost before the message content went out, so nothing was delivered and the
+    worker may try it again on a new connection (caller commits)."""
+    stmt = (update(OutboxMessage)
+            .where(M.id == message_id, M.claim_token == claim_token, M.state == "sending")
+            .values(state="approved", updated_at=now))
+    return db.session.execute(stmt, execution_options={"synchronize_session": False}).rowcount == 1
+
+
 def mark_uncertain(message_id, claim_token, reason: str, now: datetime) -> bool:
     """sending -> uncertain: the connection was lost after the message data went
     out, so it may have been delivered. Staff decide (resend or dismiss)."""
@@ -309,6 +319,12 @@ def counts_by_state(filters: dict | None = None) -> dict:
 def count_due(now: datetime) -> int:
     """How many messages could be claimed right now (the sweep's doorbell count)."""
     return db.session.execute(select(func.count()).where(due_condition(now))).scalar_one()
+
+
+def schedule_auto_sends(trigger_id, now: datetime) -> None:
+    """Ring the doorbell for the auto-approved messages a generation run just made."""
+    _schedule_sends(and_(M.trigger_id == trigger_id, M.approved_at == now,
+                         M.approved_by_id.is_(None)), now)
 
 
 def _schedule_sends(where, now: datetime) -> None:

@@ -231,3 +231,40 @@ def enqueue_refresh_for_contacts(contact_ids: list[int]) -> None:
         "workers.jobs.refresh_contacts_personas_job", ids,
         result_ttl=0, failure_ttl=3600, job_timeout=900,
     )
+
+
+def transition_counts(persona_ids: list[int], since: datetime) -> dict:
+    """{persona_id: {"enter": n, "leave": m}} for transitions at or after `since`."""
+    if not persona_ids:
+        return {}
+    rows = db.session.execute(
+        select(PersonaTransition.persona_id, PersonaTransition.kind, func.count())
+        .where(PersonaTransition.persona_id.in_(persona_ids), PersonaTransition.at >= since)
+        .group_by(PersonaTransition.persona_id, PersonaTransition.kind)
+    ).all()
+    out = {pid: {"enter": 0, "leave": 0} for pid in persona_ids}
+    for pid, kind, n in rows:
+        out[pid][kind] = n
+    return out
+
+
+def daily_transitions(persona_id: int, now: datetime, days: int = 30) -> list[dict]:
+    """One row per UTC day of the last `days` days (oldest first): {"day", "enter", "leave"}."""
+    first = (now - timedelta(days=days - 1)).date()
+    day = func.date(PersonaTransition.at)
+    rows = db.session.execute(
+        select(day, PersonaTransition.kind, func.count())
+        .where(PersonaTransition.persona_id == persona_id,
+               PersonaTransition.at >= datetime.combine(first, datetime.min.time()))
+        .group_by(day, PersonaTransition.kind)
+    ).all()
+    counts = {}
+    for d, kind, n in rows:  # SQLite returns text, PostgreSQL a date
+        counts[(str(d)[:10], kind)] = n
+    out = []
+    for i in range(days):
+        d = first + timedelta(days=i)
+        key = d.isoformat()
+        out.append({"day": d, "enter": counts.get((key, "enter"), 0),
+                    "leave": counts.get((key, "leave"), 0)})
+    return out

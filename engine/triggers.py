@@ -1,45 +1,399 @@
-"""Triggers: one validation for the wizard and the API, lifecycle, JSON shape, stats.
+"""Triggers: the one validation shared by the wizard and the API, the JSON shape,
+list statistics and the lifecycle (activate, deactivate, copy, delete).
 
-(Signatures first so other areas can import; bodies are being filled in.)
+None of these functions commit: the caller (a view) commits or rolls back.
 """
-from datetime import datetime
+import re
+from datetime import datetime, time, timedelta
+from zoneinfo import available_timezones
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import case, func, select
+
+from extensions import db
+from models import EmailTemplate, Event, OutboxMessage, Persona, PersonaTransition, Trigger
+from models.trigger import KINDS
+
+# The wizard's fields = the API's fields (DESIGN.md "Public contracts").
+FIELDS = ("name", "description", "from_email", "bcc", "reply_to_name", "reply_to_email",
+          "no_reply", "subject", "html", "text", "template_id", "kind", "persona_id",
+          "event_name", "rule", "priority", "global_delay_days", "retrigger_delay_days",
+          "never_retrigger", "generate_at", "send_at", "timezone", "requires_approval")
+# Computed fields a client may send back unchanged (GET -> edit -> PUT); ignored.
+READ_ONLY = ("id", "status", "started_at", "last_send_at", "next_send_at", "recipients_30d")
+DEFAULTS = {"description": None, "from_email": None, "bcc": None, "reply_to_name": None,
+            "reply_to_email": None, "no_reply": False, "subject": None, "html": None, "text": None,
+            "template_id": None, "kind": "schedule", "persona_id": None, "event_name": None,
+            "rule": None, "priority": 1, "global_delay_days": 0, "retrigger_delay_days": 0,
+            "never_retrigger": False, "generate_at": "08:00", "send_at": "09:00",
+            "timezone": "UTC", "requires_approval": True}
+LABELS = {"name": "Name", "from_email": "From email", "bcc": "BCC", "reply_to_name": "Reply-to name",
+          "reply_to_email": "Reply-to email", "subject": "Subject", "html": "HTML body",
+          "text": "Plain-text body", "template_id": "Template", "kind": "Trigger kind",
+          "persona_id": "Persona", "event_name": "Event name", "rule": "Rule",
+          "generate_at": "Generate time", "send_at": "Send time", "timezone": "Timezone"}
+WAITING_STATES = ("pending_approval", "approved")
+MAX_DELAY_DAYS = 3650
+_HHMM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)\Z")
+_ZONES: set[str] = set()
 
 
 class TriggerInUse(Exception):
-    """Refused: messages of this trigger still wait in the outbox."""
+    """Refused: messages of this trigger still wait in (or are leaving) the outbox."""
+
+    def __init__(self, message: str, waiting: int):
+        super().__init__(message)
+        self.waiting = waiting
+
+
+class _Bad(ValueError):
+    pass
+
+
+def _text(max_len, *, single_line=False, required=False):
+    def check(value):
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                raise _Bad("is required")
+            return None
+        if not isinstance(value, str):
+            raise _Bad("must be a string")
+        if single_line and ("\r" in value or "\n" in value):
+            raise _Bad("must be a single line (no line breaks)")
+        if len(value) > max_len:
+            raise _Bad(f"must be at most {max_len:,} characters")
+        return value.strip() if single_line else value
+    return check
+
+
+def _email(value):
+    value = _text(320, single_line=True)(value)
+    if value is None:
+        return None
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise _Bad(f"is not a valid email address ({exc})") from None
+
+
+def _bool(value):
+    if not isinstance(value, bool):
+        raise _Bad("must be true or false")
+    return value
+
+
+def _int(low, high, *, nullable=False):
+    def check(value):
+        if value is None and nullable:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _Bad("must be a whole number")
+        if not low <= value <= high:
+            raise _Bad(f"must be between {low} and {high:,}")
+        return value
+    return check
+
+
+def _clock(value):
+    if isinstance(value, time):
+        return value.replace(second=0, microsecond=0, tzinfo=None)
+    if not isinstance(value, str) or not _HHMM.match(value.strip()):
+        raise _Bad('must be a time of day like "08:00" (HH:MM, 24-hour)')
+    hours, minutes = value.strip().split(":")
+    return time(int(hours), int(minutes))
+
+
+def _timezone(value):
+    if not _ZONES:
+        _ZONES.update(available_timezones())
+    if not isinstance(value, str) or value not in _ZONES:
+        raise _Bad("must be an IANA timezone such as Europe/Berlin")
+    return value
+
+
+def _kind(value):
+    if value not in KINDS:
+        raise _Bad("must be one of: " + ", ".join(KINDS))
+    return value
+
+
+def _rule(value):
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _Bad("must be a rule object")
+    return value
+
+
+CHECKS = {
+    "name": _text(128, single_line=True, required=True), "description": _text(10_000),
+    "from_email": _email, "bcc": _email, "reply_to_name": _text(128, single_line=True),
+    "reply_to_email": _email, "no_reply": _bool, "subject": _text(998, single_line=True),
+    "html": _text(1_000_000), "text": _text(1_000_000),
+    "template_id": _int(1, 2**31 - 1, nullable=True), "kind": _kind,
+    "persona_id": _int(1, 2**31 - 1, nullable=True), "event_name": _text(128, single_line=True),
+    "rule": _rule, "priority": _int(-1_000_000, 1_000_000),
+    "global_delay_days": _int(0, MAX_DELAY_DAYS), "retrigger_delay_days": _int(0, MAX_DELAY_DAYS),
+    "never_retrigger": _bool, "generate_at": _clock, "send_at": _clock, "timezone": _timezone,
+    "requires_approval": _bool,
+}
 
 
 def validate_trigger(data: dict, *, for_activation: bool = False) -> tuple[dict, list[dict]]:
-    raise NotImplementedError
+    """Check a trigger given as API/wizard fields -> (clean, errors[{"field", "message"}]).
+
+    clean holds the normalized values of the fields present in `data` (times
+    as datetime.time, emails normalized); errors name the field ("rule.<path>"
+    for a bad rule node). Cross-field checks read absent fields as null, so
+    pass the whole trigger (see trigger_data). Drafts may be incomplete;
+    for_activation=True also requires what sending needs (from address,
+    subject, body, audience). With no_reply, reply-to is cleared.
+    """
+    if not isinstance(data, dict):
+        return {}, [{"field": None, "message": "expected a JSON object with the trigger's fields"}]
+    clean, errors = {}, []
+    for key, value in data.items():
+        if key in READ_ONLY:
+            continue
+        check = CHECKS.get(key)
+        if check is None:
+            errors.append({"field": key, "message": "unknown field"})
+            continue
+        try:
+            clean[key] = check(value)
+        except _Bad as bad:
+            errors.append({"field": key, "message": str(bad)})
+    if "name" not in data:
+        errors.append({"field": "name", "message": "is required"})
+    bad = {e["field"] for e in errors}
+    value = {k: clean.get(k) for k in FIELDS}
+    if value["no_reply"]:
+        clean["reply_to_name"] = clean["reply_to_email"] = None
+    errors += _audience_errors(value, bad, for_activation)
+    errors += _content_errors(value, bad, for_activation)
+    if value["kind"] == "schedule" and value["generate_at"] and value["send_at"] \
+            and value["send_at"] < value["generate_at"]:
+        errors.append({"field": "send_at", "message": "is before the generate time "
+                       "(emails are sent on the day they are generated)"})
+    if for_activation and "from_email" not in bad and not value["from_email"]:
+        errors.append({"field": "from_email", "message": "a from address is required to activate"})
+    return clean, errors
+
+
+def _audience_errors(value, bad, for_activation):
+    errors = []
+    kind = value["kind"]
+    if value["persona_id"] and "persona_id" not in bad \
+            and db.session.get(Persona, value["persona_id"]) is None:
+        errors.append({"field": "persona_id", "message": "no such persona"})
+    elif kind in ("persona_enter", "persona_leave") and not value["persona_id"] and "persona_id" not in bad:
+        errors.append({"field": "persona_id", "message": "choose the persona this trigger watches"})
+    if kind == "event" and not value["event_name"] and "event_name" not in bad:
+        errors.append({"field": "event_name", "message": "name the API event this trigger fires on"})
+    rule = value["rule"]
+    if rule is not None and "rule" not in bad:
+        from engine.rules import RuleError, parse_rule
+
+        try:
+            parse_rule(rule)
+        except RuleError as exc:
+            errors += [{"field": "rule" + (f".{e['path']}" if e.get("path") else ""),
+                        "message": e["message"]} for e in exc.errors]
+    if for_activation and "rule" not in bad:
+        if kind == "schedule" and not value["persona_id"] and rule is None:
+            errors.append({"field": "rule", "message": "choose a persona or write a rule"})
+        elif rule is not None and rule.get("user_types") == []:
+            errors.append({"field": "rule.user_types",
+                           "message": "no user types are checked, so nobody would match"})
+    return errors
+
+
+def _content_errors(value, bad, for_activation):
+    """Compile subject/html/text (or the template's body) to report template errors
+    with their line; a draft's empty parts are not errors until activation."""
+    from engine.render import TemplateError, compile_email
+
+    template = None
+    if value["template_id"] and "template_id" not in bad:
+        template = db.session.get(EmailTemplate, value["template_id"])
+        if template is None:
+            return [{"field": "template_id", "message": "no such template"}]
+    if template is not None:
+        subject = value["subject"] or template.subject or ""
+        html, text, body_field = template.html or "", template.text or "", "template_id"
+    else:
+        subject, html, text, body_field = value["subject"] or "", value["html"] or "", value["text"] or "", None
+    if {"subject", "html", "text"} & bad:
+        return []
+    if not for_activation:
+        if not (subject.strip() or html.strip() or text.strip()):
+            return []
+        subject = subject if subject.strip() else "-"  # placeholders: a draft may lack a part
+        html = html if (html.strip() or text.strip()) else "<p></p>"
+    try:
+        compile_email(subject, html, text)
+    except TemplateError as exc:
+        out = []
+        for e in exc.errors:
+            field = body_field if body_field and e["field"] != "subject" else e["field"]
+            where = f"line {e['line']}: " if e.get("line") else ""
+            prefix = "the template's " + e["field"] + " " if field == "template_id" else ""
+            out.append({"field": field, "message": f"{prefix}{where}{e['message']}"})
+        return out
+    return []
+
+
+def trigger_data(trigger) -> dict:
+    """The trigger's editable fields in API form (times as "HH:MM")."""
+    data = {k: getattr(trigger, k) for k in FIELDS}
+    for key in ("generate_at", "send_at"):
+        data[key] = data[key].strftime("%H:%M") if data[key] is not None else None
+    return data
+
+
+def activation_errors(trigger) -> list[dict]:
+    """Field errors that keep this trigger from being activated."""
+    return validate_trigger(trigger_data(trigger), for_activation=True)[1]
 
 
 def activation_problems(trigger) -> list[str]:
-    raise NotImplementedError
+    """Specific, readable reasons the trigger cannot be activated (empty = it can)."""
+    out = []
+    for e in activation_errors(trigger):
+        field = str(e.get("field") or "")
+        label = LABELS.get(field.split(".")[0], field.replace("_", " ").capitalize())
+        out.append(f"{label}: {e['message']}")
+    return out
 
 
-def trigger_to_json(trigger, now: datetime) -> dict:
-    raise NotImplementedError
+def iso(value):
+    return value.isoformat(timespec="seconds") + "Z" if isinstance(value, datetime) else value
+
+
+def trigger_to_json(trigger, now: datetime, stats: dict | None = None) -> dict:
+    """The API shape: the editable fields plus id, status, started_at and the stats.
+    Pass `stats` (from trigger_stats) when listing many triggers."""
+    if stats is None:
+        stats = trigger_stats([trigger.id], now).get(trigger.id, {})
+    data = trigger_data(trigger)
+    data.update(id=trigger.id, status=trigger.status, started_at=iso(trigger.started_at),
+                last_send_at=iso(stats.get("last_send_at")),
+                next_send_at=iso(stats.get("next_send_at")),
+                recipients_30d=stats.get("recipients_30d", 0))
+    return data
 
 
 def trigger_stats(trigger_ids, now: datetime) -> dict:
-    raise NotImplementedError
+    """{id: {"last_send_at", "next_send_at", "recipients_30d"}} in one grouped query.
+
+    next_send_at: for an active schedule trigger the next send instant (today's
+    if generated but not yet sent, else the next day's); "on event" for active
+    persona/event triggers; None when the trigger is not active.
+    """
+    ids = list(trigger_ids)
+    if not ids:
+        return {}
+    from engine.scheduling import next_run, occurrence_for
+
+    m = OutboxMessage
+    since = now - timedelta(days=30)
+    rows = db.session.execute(
+        select(m.trigger_id, func.max(m.sent_at),
+               func.count(func.distinct(case((m.sent_at >= since, m.contact_id)))))
+        .where(m.trigger_id.in_(ids), m.sent_at.is_not(None)).group_by(m.trigger_id)).all()
+    sent = {r[0]: (r[1], r[2]) for r in rows}
+    schedule = db.session.execute(
+        select(Trigger.id, Trigger.kind, Trigger.status, Trigger.generate_at, Trigger.send_at,
+               Trigger.timezone).where(Trigger.id.in_(ids))).all()
+    out = {}
+    for tid, kind, status, generate_at, send_at, tz in schedule:
+        next_send = None
+        if status == "active" and kind != "schedule":
+            next_send = "on event"
+        elif status == "active":
+            today = occurrence_for(now, generate_at, tz, send_at)
+            if today is not None and today[2] >= now:
+                next_send = today[2]
+            else:
+                next_send = next_run(generate_at, send_at, tz, now)["send"]
+        last, recipients = sent.get(tid, (None, 0))
+        out[tid] = {"last_send_at": last, "next_send_at": next_send, "recipients_30d": recipients}
+    return out
 
 
 def apply_trigger(trigger, clean: dict) -> None:
-    raise NotImplementedError
+    """Copy validated fields (validate_trigger's clean) onto the trigger."""
+    for key, value in clean.items():
+        if key in FIELDS:
+            setattr(trigger, key, value)
 
 
 def activate(trigger, now: datetime) -> list[str]:
-    raise NotImplementedError
+    """Make the trigger active, or return why it can't be (nothing changes then).
+
+    started_at records the first activation. Event and persona triggers start
+    from the newest event / transition: they react to what happens from now
+    on, not to history (nor to what happened while they were inactive).
+    """
+    problems = activation_problems(trigger)
+    if problems:
+        return problems
+    if trigger.status != "active":
+        trigger.last_event_id = db.session.scalar(select(func.max(Event.id))) or 0
+        trigger.last_transition_id = db.session.scalar(select(func.max(PersonaTransition.id))) or 0
+    trigger.status = "active"
+    trigger.started_at = trigger.started_at or now
+    return []
 
 
 def deactivate(trigger, now: datetime, cancel_pending: bool = False) -> int:
-    raise NotImplementedError
+    """Make the trigger inactive; with cancel_pending, its waiting messages are
+    cancelled. Returns how many were cancelled."""
+    trigger.status = "inactive"
+    if not cancel_pending:
+        return 0
+    try:
+        from engine.outbox import cancel_waiting_for_trigger
+    except ImportError:
+        return 0
+    return cancel_waiting_for_trigger(trigger.id, now)
 
 
-def copy_trigger(trigger):
-    raise NotImplementedError
+def waiting_count(trigger_id: int, states=WAITING_STATES) -> int:
+    return db.session.scalar(select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.trigger_id == trigger_id, OutboxMessage.state.in_(states)))
+
+
+def copy_trigger(trigger) -> Trigger:
+    """A new draft with the same fields, named "Copy of …" (added and flushed, not committed)."""
+    clone = Trigger(**{k: getattr(trigger, k) for k in FIELDS})
+    clone.name = f"Copy of {trigger.name}"[:128]
+    clone.rule = dict(trigger.rule) if isinstance(trigger.rule, dict) else trigger.rule
+    clone.status, clone.started_at = "draft", None
+    db.session.add(clone)
+    db.session.flush()
+    return clone
 
 
 def delete_trigger(trigger, now: datetime, cancel_waiting: bool = False) -> int:
-    raise NotImplementedError
+    """Delete the trigger with its outbox history and delivery events (the
+    accounts' communication log keeps its rows). Refused with TriggerInUse
+    while messages wait for approval or sending, unless cancel_waiting: then
+    they are cancelled first. Messages being sent right now always block.
+    Returns how many messages were cancelled."""
+    cancelled = 0
+    waiting = waiting_count(trigger.id)
+    if waiting and not cancel_waiting:
+        raise TriggerInUse(f"{waiting} email(s) of this trigger are waiting in the outbox; "
+                           "cancel them to delete the trigger.", waiting)
+    if waiting:
+        from engine.outbox import cancel_waiting_for_trigger
+
+        cancelled = cancel_waiting_for_trigger(trigger.id, now, reason="trigger deleted")
+    busy = waiting_count(trigger.id, WAITING_STATES + ("sending",))
+    if busy:
+        raise TriggerInUse(f"{busy} email(s) of this trigger are being sent right now; "
+                           "try again in a minute.", busy)
+    db.session.delete(trigger)
+    db.session.flush()
+    return cancelled

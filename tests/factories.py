@@ -90,3 +90,25 @@ def outbox_message(trigger=None, contact=None, state="pending_approval", **kw):
     return _save(OutboxMessage(
         trigger_id=trg.id, contact_id=con.id, account_id=con.account_id, state=state, **kw
     ))
+
+
+def persona(name=None, rule=None, **kw):
+    """A persona (members are not computed: call engine.personas.refresh_persona)."""
+    from models import Persona
+
+    n = _n()
+    return _save(Persona(name=name or f"Persona {n}",
+                         rule=rule if rule is not None else {"user_types": ["product_user"], "all": []},
+                         **kw))
+
+
+def email_template(**kw):
+    """A saved email template (valid Jinja) with a unique name."""
+    from models import EmailTemplate
+
+    n = _n()
+    kw.setdefault("name", f"Template {n}")
+    kw.setdefault("subject", "Hello {{ contact.first_name }}")
+    kw.setdefault("html", '<p>Hi {{ contact.first_name }},</p><p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>')
+    kw.setdefault("text", "")
+    return _save(EmailTemplate(**kw))

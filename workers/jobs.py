@@ -64,3 +64,17 @@ def import_job(import_id: int):
 
     with app_context():
         return run_import(import_id)
+
+
+def send_batch_job(now_iso: str | None = None, budget_seconds: float | None = None):
+    """Claim due outbox messages in batches and send each batch over one SMTP
+    connection (queue "emails"). A duplicate or late job finds nothing to claim.
+    `now_iso`: the enqueuing tick's clock, used when it is ahead of real time."""
+    from datetime import datetime
+
+    from engine.sending import JOB_BUDGET_SECONDS, offset_clock, send_due
+
+    with app_context():
+        as_of = datetime.fromisoformat(now_iso) if now_iso else None
+        return send_due(clock=offset_clock(as_of),
+                        budget_seconds=budget_seconds or JOB_BUDGET_SECONDS)

@@ -115,7 +115,7 @@ def act(action):
 @role_required(*APPROVERS)
 def approve_all():
     """Approve every waiting email of one trigger -- only after an explicit confirmation."""
-    trigger_id = queries.parse_ids([request.values.get("trigger")])
+    trigger_id = queries.parse_ids([request.values.get("trigger_id")])
     trigger = db.session.get(Trigger, trigger_id[0]) if trigger_id else None
     if trigger is None:
         abort(404)

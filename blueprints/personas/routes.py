@@ -1,0 +1,195 @@
+"""Personas: saved rules whose membership is refreshed and diffed into enter/leave
+transitions. Everyone signed in may look; managers and admins change."""
+import json
+from datetime import timedelta
+
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from blueprints.auth.decorators import EDITORS, role_required
+from blueprints.personas.forms import PersonaForm
+from blueprints.rules.builder import builder_context, catalog_index, read_rule_field, rule_to_tree, tree_view
+from blueprints.ui import page_args
+from engine import personas as engine
+from engine.rule_fields import USER_TYPE_LABELS
+from extensions import db
+from models import Account, Contact, Persona, PersonaMember, PersonaTransition, Trigger
+from models.base import utcnow
+
+bp = Blueprint("personas", __name__, url_prefix="/personas")
+RULE_PREFIX = ""  # the persona form has one builder: its field is plain "rule_json"
+
+
+def _can_edit() -> bool:
+    return current_user.is_authenticated and current_user.role in EDITORS
+
+
+def _persona_or_404(persona_id: int) -> Persona:
+    persona = db.session.get(Persona, persona_id)
+    if persona is None:
+        abort(404)
+    return persona
+
+
+@bp.get("/")
+def index():
+    now = utcnow()
+    personas = db.session.scalars(select(Persona).order_by(func.lower(Persona.name))).all()
+    ids = [p.id for p in personas]
+    week = engine.transition_counts(ids, now - timedelta(days=7))
+    used = dict(db.session.execute(
+        select(Trigger.persona_id, func.count()).where(Trigger.persona_id.in_(ids))
+        .group_by(Trigger.persona_id)
+    ).all()) if ids else {}
+    return render_template("personas/index.html", personas=personas, week=week, used=used,
+                           can_edit=_can_edit())
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@role_required(*EDITORS)
+def create():
+    form = PersonaForm()
+    return _edit_form(Persona(), form, is_new=True)
+
+
+@bp.route("/<int:persona_id>/edit", methods=["GET", "POST"])
+@role_required(*EDITORS)
+def edit(persona_id):
+    persona = _persona_or_404(persona_id)
+    form = PersonaForm(obj=persona)
+    return _edit_form(persona, form, is_new=False)
+
+
+def _edit_form(persona: Persona, form: PersonaForm, *, is_new: bool):
+    status, rule_errors = 200, []
+    if request.method == "POST":
+        rule, rule_errors = read_rule_field(request.form, RULE_PREFIX)
+        form_ok = form.validate()
+        name_taken = form_ok and db.session.scalar(
+            select(Persona.id).where(func.lower(Persona.name) == form.name.data.lower(),
+                                     Persona.id != (persona.id or 0)))
+        if name_taken:
+            form.name.errors.append("Another persona already has this name.")
+        if form_ok and not name_taken and not rule_errors:
+            changed_rule = persona.rule != rule
+            persona.name, persona.description = form.name.data, (form.description.data or "").strip() or None
+            persona.rule = rule
+            db.session.add(persona)
+            try:
+                db.session.commit()
+            except IntegrityError:  # the same name saved at the same moment
+                db.session.rollback()
+                form.name.errors.append("Another persona already has this name.")
+            else:
+                if is_new or changed_rule:
+                    engine.enqueue_refresh(persona.id)
+                    flash(f"“{persona.name}” saved. Its members are being refreshed.", "success")
+                else:
+                    flash(f"“{persona.name}” saved.", "success")
+                return redirect(url_for("personas.detail", persona_id=persona.id))
+        status = 422
+        rb = builder_context(prefix=RULE_PREFIX, errors=rule_errors,
+                             json_text=request.form.get(f"{RULE_PREFIX}rule_json", ""))
+    else:
+        rb = builder_context(persona.rule if persona.rule else None, RULE_PREFIX)
+    html = render_template("personas/edit.html", form=form, persona=persona, is_new=is_new, rb=rb,
+                           rule_errors=rule_errors)
+    return html, status
+
+
+@bp.get("/<int:persona_id>")
+def detail(persona_id):
+    persona = _persona_or_404(persona_id)
+    now = utcnow()
+    page, per_page = page_args(25)
+    search = (request.args.get("q") or "").strip()
+    members = (select(Contact, Account, PersonaMember.entered_at)
+               .join(PersonaMember, PersonaMember.contact_id == Contact.id)
+               .join(Account, Account.id == Contact.account_id)
+               .where(PersonaMember.persona_id == persona.id))
+    if search:
+        like = f"%{search.lower()}%"
+        members = members.where(or_(func.lower(Contact.email).like(like),
+                                    func.lower(Contact.first_name + " " + Contact.last_name).like(like),
+                                    func.lower(Account.name).like(like)))
+    total = db.session.scalar(select(func.count()).select_from(members.subquery()))
+    rows = db.session.execute(members.order_by(PersonaMember.entered_at.desc(), Contact.id)
+                              .limit(per_page).offset((page - 1) * per_page)).all()
+    ctx = {"persona": persona, "rows": rows, "total": total, "page": page, "per_page": per_page,
+           "q": search}
+    if request.headers.get("HX-Target") == "members":
+        return render_template("personas/_members.html", **ctx)
+    daily = engine.daily_transitions(persona.id, now, 30)
+    week = engine.transition_counts([persona.id], now - timedelta(days=7))[persona.id]
+    recent = db.session.execute(
+        select(PersonaTransition, Contact).join(Contact, Contact.id == PersonaTransition.contact_id)
+        .where(PersonaTransition.persona_id == persona.id)
+        .order_by(PersonaTransition.id.desc()).limit(10)
+    ).all()
+    triggers = db.session.scalars(select(Trigger).where(Trigger.persona_id == persona.id)
+                                  .order_by(Trigger.name)).all()
+    tree = _summary_tree(persona.rule)
+    chart = {"labels": [d["day"].strftime("%d %b") for d in daily],
+             "enter": [d["enter"] for d in daily], "leave": [d["leave"] for d in daily]}
+    return render_template(
+        "personas/detail.html", daily=daily, chart=chart, week=week, recent=recent,
+        triggers=triggers, tree=tree, can_edit=_can_edit(), user_type_labels=USER_TYPE_LABELS,
+        rule_text=json.dumps(persona.rule or {}, separators=(",", ":")), **ctx)
+
+
+def _summary_tree(rule):
+    from engine.rules import RuleError, field_catalog, parse_rule
+
+    try:
+        parse_rule(rule or {})
+    except RuleError:
+        return None
+    return tree_view(rule_to_tree(rule or {}), catalog_index(field_catalog()))
+
+
+@bp.post("/<int:persona_id>/refresh")
+@role_required(*EDITORS)
+def refresh(persona_id):
+    from rq.exceptions import DuplicateJobError
+
+    persona = _persona_or_404(persona_id)
+    try:
+        engine.enqueue_refresh(persona.id)
+        message = f"Refresh of “{persona.name}” queued: members update in a moment."
+    except DuplicateJobError:
+        message = f"A refresh of “{persona.name}” is already queued."
+    if request.headers.get("HX-Request"):
+        resp = make_response("", 204)
+        resp.headers["HX-Trigger"] = json.dumps({"toast": message})
+        return resp
+    flash(message, "info")
+    return redirect(url_for("personas.detail", persona_id=persona.id))
+
+
+@bp.post("/<int:persona_id>/delete")
+@role_required(*EDITORS)
+def remove(persona_id):
+    persona = _persona_or_404(persona_id)
+    users = db.session.scalars(select(Trigger.name).where(Trigger.persona_id == persona.id)
+                               .order_by(Trigger.name)).all()
+    if users:
+        names = ", ".join(f"“{n}”" for n in users[:5]) + (" and others" if len(users) > 5 else "")
+        flash(f"“{persona.name}” cannot be deleted: it is used by "
+              f"{len(users)} trigger{'s' if len(users) != 1 else ''} ({names}). "
+              "Change or delete those triggers first.", "error")
+        return redirect(url_for("personas.detail", persona_id=persona.id)), 303
+    name = persona.name
+    try:
+        # Explicit deletes: do not rely on ON DELETE CASCADE being enabled on SQLite.
+        db.session.execute(delete(PersonaTransition).where(PersonaTransition.persona_id == persona.id))
+        db.session.execute(delete(PersonaMember).where(PersonaMember.persona_id == persona.id))
+        db.session.delete(persona)
+        db.session.commit()
+    except IntegrityError:  # a trigger started using it a moment ago
+        db.session.rollback()
+        flash(f"“{name}” is now used by a trigger and was not deleted.", "error")
+        return redirect(url_for("personas.detail", persona_id=persona_id)), 303
+    flash(f"Persona “{name}” deleted.", "success")
+    return redirect(url_for("personas.index")), 303

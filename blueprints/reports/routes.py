@@ -1,0 +1,130 @@
+"""Reports: per-trigger daily trends with drill-down and CSV, and the overview."""
+import csv
+import io
+from datetime import date, timedelta
+
+from flask import Blueprint, Response, abort, request, stream_with_context
+from sqlalchemy import func, select
+
+from blueprints.ui import page_args, render_page
+from engine import reports
+from engine.scheduling import local_date
+from extensions import db
+from models import Trigger
+from models.base import utcnow
+
+bp = Blueprint("reports", __name__, url_prefix="/reports")
+RANGES = (7, 30, 90)
+METRIC_LABELS = {"recipients": "Recipients", "delivered": "Delivered", "opened": "Opened",
+                 "clicked": "Clicked", "failed": "Failed", "unsubscribed": "Unsubscribed"}
+
+
+def _trigger(trigger_id) -> Trigger:
+    trigger = db.session.get(Trigger, trigger_id)
+    if trigger is None:
+        abort(404)
+    return trigger
+
+
+def _parse_date(value):
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+@bp.route("/")
+def index():
+    now = utcnow()
+    triggers = db.session.scalars(select(Trigger).order_by(Trigger.priority.desc(), Trigger.name)).all()
+    summaries = reports.trigger_summaries(now, 30)
+    return render_page("reports/index.html", triggers=triggers, summaries=summaries,
+                       overview=reports.overview(now, 30), labels=METRIC_LABELS)
+
+
+@bp.route("/triggers/<int:trigger_id>")
+def trigger(trigger_id):
+    from engine.audience import audience_sample
+    from engine.rules import RuleError
+    from engine.scheduling import next_run
+    from engine.triggers import trigger_stats
+
+    trigger = _trigger(trigger_id)
+    now = utcnow()
+    tz = trigger.timezone or "UTC"
+    days = request.args.get("days", 30, type=int)
+    start, end = _parse_date(request.args.get("start")), _parse_date(request.args.get("end"))
+    error = None
+    if (request.args.get("start") or request.args.get("end")) and not (start and end):
+        error = "Enter both dates of the custom range as YYYY-MM-DD."
+    if start and end:
+        if start > end:
+            start, end = end, start
+        if (end - start).days > 366:
+            error, start, end = "A custom range can cover at most 366 days.", None, None
+    if not (start and end):
+        days = days if days in RANGES else 30
+        start, end = reports.range_for(days, tz, now)
+    rows = reports.daily_trends(trigger, start, end)
+    stats = trigger_stats([trigger.id], now).get(trigger.id, {})
+    upcoming = None
+    if trigger.kind == "schedule":
+        upcoming = next_run(trigger.generate_at, trigger.send_at, tz, now)
+    try:
+        matching, match_error = audience_sample(trigger, now, limit=1)["count"], None
+    except RuleError as exc:
+        matching, match_error = None, str(exc)
+    context = dict(trigger=trigger, rows=rows, totals=reports.totals(rows), start=start, end=end,
+                   days=days, ranges=RANGES, custom=bool(request.args.get("start")), error=error,
+                   stats=stats, upcoming=upcoming, matching=matching, match_error=match_error,
+                   status_rows=reports.daily_status(trigger), labels=METRIC_LABELS,
+                   chart=_chart_data(rows))
+    return render_page("reports/trigger.html", "reports/_trends.html", **context)
+
+
+def _chart_data(rows):
+    ordered = list(reversed(rows))
+    return {"labels": [r["day"].strftime("%d %b") for r in ordered],
+            **{m: [r[m] for r in ordered] for m in ("recipients", "delivered", "opened", "clicked", "failed", "unsubscribed")}}
+
+
+@bp.route("/triggers/<int:trigger_id>/recipients")
+def recipients(trigger_id):
+    trigger = _trigger(trigger_id)
+    day = _parse_date(request.args.get("day"))
+    metric = request.args.get("metric", "")
+    if day is None or metric not in METRIC_LABELS:
+        abort(404)
+    query = reports.recipients_query(trigger, day, metric)
+    if request.args.get("format") == "csv":
+        return _csv_response(trigger, day, metric, query)
+    page, per_page = page_args(50)
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    rows = db.session.execute(query.limit(per_page).offset((page - 1) * per_page)).all()
+    return render_page("reports/recipients.html", "reports/_recipients_table.html", trigger=trigger,
+                       day=day, metric=metric, label=METRIC_LABELS[metric], rows=rows, total=total,
+                       page=page, per_page=per_page)
+
+
+def _csv_response(trigger, day, metric, query):
+    """Stream the rows as CSV: constant memory, however many there are."""
+    header = ["contact_external_id", "email", "first_name", "last_name", "account", "at_utc", "event", "detail"]
+
+    def generate():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(header)
+        result = db.session.execute(query.execution_options(yield_per=2000))
+        for n, row in enumerate(result, 1):
+            writer.writerow([row.external_id, row.email, row.first_name or "", row.last_name or "",
+                             row.account_name, row.at.isoformat(sep=" ", timespec="seconds"),
+                             row.kind, row.detail or ""])
+            if n % 500 == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    filename = f"trigger-{trigger.id}-{day.isoformat()}-{metric}.csv"
+    return Response(stream_with_context(generate()), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})

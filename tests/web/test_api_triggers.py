@@ -1,0 +1,133 @@
+"""Triggers API: create/read/update/delete/activate/deactivate with the wizard's validation."""
+from datetime import time
+
+from extensions import db
+from models import OutboxMessage, Trigger
+from engine.triggers import FIELDS, READ_ONLY
+
+RULE = {"user_types": ["product_user"], "all": [{"field": "account.arr", "op": "gt", "value": 50000}]}
+BODY = {
+    "name": "Big accounts weekly", "description": "Nudge admins of big accounts",
+    "from_email": "cs@example.com", "bcc": None, "reply_to_name": "Customer Success",
+    "reply_to_email": "help@example.com", "no_reply": False,
+    "subject": "Hi {{ contact.first_name }}", "html": "<p>Hello {{ account.name }}</p>",
+    "text": None, "template_id": None, "kind": "schedule", "persona_id": None,
+    "event_name": None, "rule": RULE, "priority": 5, "global_delay_days": 2,
+    "retrigger_delay_days": 7, "never_retrigger": False, "generate_at": "08:00",
+    "send_at": "09:30", "timezone": "Europe/Berlin", "requires_approval": True,
+}
+
+
+def test_create_read_list(api):
+    res = api.post("/api/v1/triggers", json=BODY)
+    assert res.status_code == 201, res.get_json()
+    data = res.get_json()
+    assert set(data) == set(FIELDS) | set(READ_ONLY)
+    assert {k: data[k] for k in BODY} == BODY
+    assert (data["status"], data["started_at"], data["last_send_at"], data["next_send_at"],
+            data["recipients_30d"]) == ("draft", None, None, None, 0)
+    got = api.get(f"/api/v1/triggers/{data['id']}")
+    assert got.status_code == 200 and got.get_json() == data
+    listing = api.get("/api/v1/triggers").get_json()["triggers"]
+    assert [t["id"] for t in listing] == [data["id"]]
+    assert api.get("/api/v1/triggers?status=active").get_json() == {"triggers": []}
+    assert api.get("/api/v1/triggers?status=weird").status_code == 400
+
+
+def test_create_with_only_a_name_uses_defaults(api):
+    res = api.post("/api/v1/triggers", json={"name": "Later"})
+    assert res.status_code == 201
+    data = res.get_json()
+    assert (data["kind"], data["generate_at"], data["requires_approval"], data["timezone"]) == (
+        "schedule", "08:00", True, "UTC")
+
+
+def test_invalid_create_is_422_and_nothing_saved(api):
+    bad = dict(BODY, from_email="nope", subject="Hi\nBcc: x@y.io", generate_at="25:00",
+               rule={"all": [{"field": "account.arr", "op": "gt", "value": "x"}]}, extra=1)
+    res = api.post("/api/v1/triggers", json=bad)
+    assert res.status_code == 422
+    fields = {e["field"] for e in res.get_json()["errors"]}
+    assert {"from_email", "subject", "generate_at", "extra"} <= fields
+    assert any(f.startswith("rule.") for f in fields)
+    assert all(set(e) == {"field", "message"} for e in res.get_json()["errors"])
+    assert Trigger.query.count() == 0
+
+
+def test_template_error_reports_line(api):
+    res = api.post("/api/v1/triggers", json=dict(BODY, html="<p>\n{% for x in %}</p>"))
+    assert res.status_code == 422
+    assert any(e["field"] == "html" and "line 2" in e["message"] for e in res.get_json()["errors"])
+
+
+def test_bad_body_is_400(api):
+    assert api.post("/api/v1/triggers", data="nope", content_type="application/json").status_code == 400
+    assert api.post("/api/v1/triggers", json=[BODY]).status_code == 400
+
+
+def test_put_merges_and_validates(api):
+    tid = api.post("/api/v1/triggers", json=BODY).get_json()["id"]
+    res = api.put(f"/api/v1/triggers/{tid}", json={"priority": 9, "send_at": "10:00"})
+    assert res.status_code == 200
+    data = res.get_json()
+    assert (data["priority"], data["send_at"], data["name"]) == (9, "10:00", BODY["name"])
+    # A GET body sent back (computed fields included) is accepted as is.
+    assert api.put(f"/api/v1/triggers/{tid}", json=data).status_code == 200
+    res = api.put(f"/api/v1/triggers/{tid}", json={"send_at": "07:00"})
+    assert res.status_code == 422 and res.get_json()["errors"][0]["field"] == "send_at"
+    db.session.expire_all()
+    assert db.session.get(Trigger, tid).send_at == time(10, 0)
+
+
+def test_activate_deactivate(api):
+    tid = api.post("/api/v1/triggers", json=dict(BODY, from_email=None)).get_json()["id"]
+    res = api.post(f"/api/v1/triggers/{tid}/activate")
+    assert res.status_code == 422
+    assert [e["field"] for e in res.get_json()["errors"]] == ["from_email"]
+    api.put(f"/api/v1/triggers/{tid}", json={"from_email": "cs@example.com"})
+    res = api.post(f"/api/v1/triggers/{tid}/activate")
+    assert res.status_code == 200
+    data = res.get_json()
+    assert data["status"] == "active" and data["started_at"].endswith("Z")
+    assert data["next_send_at"].endswith("Z")
+    # An active trigger must stay activatable.
+    assert api.put(f"/api/v1/triggers/{tid}", json={"subject": ""}).status_code == 422
+    res = api.post(f"/api/v1/triggers/{tid}/deactivate")
+    assert res.status_code == 200 and res.get_json()["status"] == "inactive"
+    assert res.get_json()["next_send_at"] is None
+
+
+def test_deactivate_cancelling_waiting(api, make):
+    trg = make.trigger()
+    msg = make.outbox_message(trg, state="pending_approval")
+    res = api.post(f"/api/v1/triggers/{trg.id}/deactivate?cancel_pending=true")
+    assert res.status_code == 200 and res.headers["X-Cancelled-Messages"] == "1"
+    db.session.expire_all()
+    assert db.session.get(OutboxMessage, msg.id).state == "cancelled"
+
+
+def test_delete_refused_while_waiting_then_cancelled(api, make):
+    trg = make.trigger()
+    make.outbox_message(trg, state="pending_approval")
+    make.outbox_message(trg, state="sent")
+    res = api.delete(f"/api/v1/triggers/{trg.id}")
+    assert res.status_code == 409
+    assert "cancel_waiting=true" in res.get_json()["error"] and res.get_json()["waiting"] == 1
+    assert db.session.get(Trigger, trg.id) is not None
+    res = api.delete(f"/api/v1/triggers/{trg.id}?cancel_waiting=true")
+    assert res.status_code == 200 and res.get_json() == {"deleted": trg.id, "cancelled": 1}
+    db.session.expire_all()
+    assert db.session.get(Trigger, trg.id) is None
+
+
+def test_unknown_id_is_404(api):
+    for method, path in [("get", ""), ("put", ""), ("delete", ""), ("post", "/activate"),
+                         ("post", "/deactivate")]:
+        res = getattr(api, method)(f"/api/v1/triggers/12345{path}", json={})
+        assert res.status_code == 404, (method, path)
+        assert "12345" in res.get_json()["error"]
+
+
+def test_needs_a_key(client):
+    assert client.get("/api/v1/triggers").status_code == 401
+    assert client.post("/api/v1/triggers", json=BODY).status_code == 401
