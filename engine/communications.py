@@ -33,5 +33,5 @@ class CommunicationLog:
         ins = insert_ignoring_duplicates(Communication, ["account_id", "trigger_id", "day"]).values(
             account_id=account_id, trigger_id=trigger.id, day=day, category="Emails",
             type="Trigger", subject=subject_of(trigger), created_at=sent_at)
-        db.session.execute(ins)
+        db.session.connection().execute(ins)
         self.seen.add(key)

@@ -181,7 +181,7 @@ def _insert(ins, rows):
     # executemany needs one key set; only failed rows carry last_error.
     for r in rows:
         r.setdefault("last_error", None)
-    db.session.execute(ins, rows)
+    db.session.connection().execute(ins, rows)  # Core executemany (no ORM bookkeeping)
 
 
 def lock_schedule_run(trigger_id: int, occurrence_key: str, now: datetime, send_after) -> bool:
@@ -189,7 +189,7 @@ def lock_schedule_run(trigger_id: int, occurrence_key: str, now: datetime, send_
     ins = insert_ignoring_duplicates(TriggerRun, ["trigger_id", "occurrence_key"]).values(
         trigger_id=trigger_id, occurrence_key=occurrence_key, generated_at=now,
         send_after=send_after, candidates=0, created=0, suppressed=0)
-    return db.session.execute(ins).rowcount == 1
+    return db.session.connection().execute(ins).rowcount == 1
 
 
 def _count_run(trigger_id, occurrence_key, counts):

@@ -14,20 +14,22 @@ Another area adds its own without editing the accounts templates or routes:
         return {"messages": ...}
 
 Account page: tabs show in `order` (Contacts 10, Recent events 20); `?tab=<key>` picks
-one; tab links and paging inside a tab swap `#account-tabs` with htmx (the tab strip plus
-the panel). Build links in a tab with
-`url_for('accounts.detail', account_id=account.id, tab='<key>', ...)` and
-`hx-target="#account-tabs"`.
+one (an unknown key is a 404). Tab links and paging inside a tab swap the inside of
+`#account-tabs` (tab strip + panel) with htmx: an htmx GET whose HX-Target is
+`account-tabs` gets just that. Links inside a tab:
+`url_for('accounts.detail', account_id=account.id, tab='<key>', page=2)` with
+`hx-target="#account-tabs"` (ui.pager(..., target="#account-tabs") does this).
+`count(account) -> int | None` on a tab adds a number badge to it.
 
-Contact page: sections show in `order` in the main column (Event timeline is 50).
-An htmx GET with `?section=<key>` returns only that section's card, so a section can
-page itself: `hx-get="{{ url_for('accounts.contact_detail', contact_id=contact.id,
-section='<key>', emails_page=2) }}" hx-target="#section-<key>" hx-swap="outerHTML"`.
-Use a page parameter of your own (`events_page` is taken).
+Contact page: sections show in `order` as cards in the main column (Event timeline is 50),
+each in `<section id="section-<key>">` with a header showing the label (and the loader's
+optional `summary` text). An htmx GET with `?section=<key>` returns only the inside of
+that card, so a section can page itself: `hx-get="{{ url_for('accounts.contact_detail',
+contact_id=contact.id, section='<key>', emails_page=2) }}" hx-target="#section-<key>"`.
+Use a page parameter of your own (`events_page` is taken; `page` too, by convention).
 
 `args` is request.args. The template sees the loader's keys plus `account` / `contact`,
 `panel` (this Panel) and `now`; those names win over a loader key of the same name.
-`count(account) -> int | None` on a tab adds a number badge to it.
 """
 from dataclasses import dataclass
 from typing import Callable

@@ -68,6 +68,10 @@ def contact_stats(account_ids: list[int]) -> dict[int, dict]:
     return {aid: {"contacts": n, "last_seen_at": seen} for aid, n, seen in rows}
 
 
+def count_contacts(account_id: int) -> int:
+    return db.session.scalar(select(func.count()).select_from(Contact).where(Contact.account_id == account_id))
+
+
 def account_summary(account_id: int, now: datetime, inactive_days: int) -> dict:
     """Headline numbers for one account: contacts, product users, active, events in 30 days."""
     active_since = now - timedelta(days=inactive_days)

@@ -135,3 +135,22 @@ def test_fast_path_accepts_only_what_email_validator_accepts(local, domain):
     except ing._Bad:
         got = None
     assert got == expected
+
+
+def test_bulk_insert_stores_values_exactly_like_the_orm(app, make):
+    # Ingest bypasses SQLAlchemy's type processing for speed; the stored form must match.
+    acc = make.account(external_id="acme")
+    seen = datetime(2026, 1, 4, 8, 30)
+    orm = make.contact(acc, external_id="orm", last_seen_at=seen, attributes={"seats": 3})
+    ing.ingest("contacts", [{"external_id": "api", "account_external_id": "acme", "email": "a@x.io",
+                             "last_seen_at": "2026-01-04T08:30:00Z", "attributes": {"seats": 3}}], NOW)
+    raw = db.session.execute(db.text(
+        "SELECT external_id, last_seen_at, created_at, attributes, is_product_user FROM contacts "
+        "ORDER BY external_id")).all()
+    api_row, orm_row = raw
+    assert api_row[1] == orm_row[1]  # same stored datetime representation
+    assert api_row[3] == orm_row[3] and api_row[4] == orm_row[4]
+    db.session.expire_all()
+    got = Contact.query.filter(Contact.last_seen_at >= seen, Contact.created_at == NOW).one()
+    assert (got.external_id, got.attributes, got.is_product_user) == ("api", {"seats": 3}, True)
+    assert orm.id != got.id

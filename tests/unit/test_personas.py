@@ -118,6 +118,7 @@ def test_invalid_rule_raises_and_refresh_all_goes_on(app, make, people):
 
 def test_concurrent_refreshes_do_not_duplicate(app, make, people):
     p = make.persona(rule=ADMINS)
+    pid = p.id  # threads must not touch the test's session (or its objects)
     barrier = threading.Barrier(3)
     results, errors = [], []
 
@@ -125,7 +126,7 @@ def test_concurrent_refreshes_do_not_duplicate(app, make, people):
         with app.app_context():
             try:
                 barrier.wait(timeout=10)
-                results.append(engine.refresh_persona(p.id, NOW))
+                results.append(engine.refresh_persona(pid, NOW))
             except Exception as exc:  # surfaced below
                 errors.append(exc)
             finally:
