@@ -7,6 +7,8 @@ from flask.cli import with_appcontext
 
 def register(group):
     group.add_command(tick)
+    group.add_command(send_due_command)
+    group.add_command(outbox_counts)
 
 
 def parse_instant(value: str | None) -> datetime | None:
@@ -31,3 +33,27 @@ def tick(now_text):
 
     summary = run_tick(parse_instant(now_text))
     click.echo(f"Tick done: {summary}")
+
+
+@click.command("send-due")
+@click.option("--now", "now_text", help="Send what is due as of this instant (default: now).")
+@with_appcontext
+def send_due_command(now_text):
+    """Send every due outbox message from this process (no worker needed)."""
+    from engine.sending import offset_clock, send_due
+
+    stats = send_due(clock=offset_clock(parse_instant(now_text)), budget_seconds=3600)
+    click.echo(f"Sent {stats['sent']}, failed {stats['failed']}, retry later {stats['retry']}, "
+               f"uncertain {stats['uncertain']} ({stats['batches']} batches)")
+    if stats.get("connect_error"):
+        raise click.ClickException(f"could not reach the mail server: {stats['connect_error']}")
+
+
+@click.command("outbox")
+@with_appcontext
+def outbox_counts():
+    """How many outbox messages are in each state."""
+    from engine.outbox import counts_by_state
+
+    for state, count in counts_by_state().items():
+        click.echo(f"{state:>17}  {count}")

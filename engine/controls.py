@@ -19,18 +19,21 @@ when it was generated.
 whatever the time of day (daily triggers run at the same wall-clock time, so
 a 24-hour window would drift by seconds and skip a day).
 
-The decision is one CASE expression per candidate row, computed by the
-database together with correlated lookups on the outbox's (trigger_id,
-contact_id, ...) and (contact_id, state, created_at) indexes; Python only turns
-the chosen code into the sentence staff read.
+Everything is SQL: correlated lookups on the outbox's (trigger_id,
+contact_id, ...) and (contact_id, state, created_at) indexes give each
+candidate its latest emails (control_columns), and one CASE turns them into
+the state and the sentence staff read (state_and_reason). The day counts in
+those sentences use the timezone's offset at `now` (a DST change inside the
+window can shift an "N days ago" by one near midnight; the decision itself
+uses exact window boundaries computed with zoneinfo).
 """
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import Date, Integer, String, case, cast, func, literal, select
 
 from engine.outbox import COUNTED_STATES
-from engine.scheduling import local_date, local_instant
-from models import OutboxMessage
+from engine.scheduling import local_date, local_instant, zone
+from models import OutboxMessage, Trigger
 
 O = OutboxMessage.__table__.c
 # The moment a row "emailed" its contact, for the delay windows.
@@ -46,97 +49,105 @@ def window_start(days: int, now: datetime, tz: str) -> datetime | None:
     return local_instant(first_day, time(0, 0), tz)
 
 
-def control_columns(trigger, contact_id_col, unsubscribed_col, now: datetime) -> list:
-    """Labelled columns to add to the candidate select:
+def uses_history(trigger) -> bool:
+    return bool(trigger.never_retrigger or (trigger.retrigger_delay_days or 0) > 0
+                or (trigger.global_delay_days or 0) > 0)
 
-    suppress_code ("unsubscribed" | "never" | "retrigger" | "global" | NULL),
-    prev_at / prev_state (this trigger's latest counted email to the contact),
-    other_at / other_trigger_id (the latest counted email of any trigger inside
-    the global window). Unused lookups are NULL literals so the query stays cheap.
-    """
-    tz = trigger.timezone or "UTC"
-    null_time = literal(None, type_=O.created_at.type)
+
+def control_columns(trigger, contact_id_col, now: datetime) -> list:
+    """Labelled columns for the candidate select: prev_at / prev_state (this
+    trigger's latest counted email to the contact) and other_at /
+    other_trigger_id (the latest counted email of any trigger inside the
+    global window). Lookups a trigger does not need are NULL literals."""
     counted = O.state.in_(COUNTED_STATES)
-
-    own_needed = trigger.never_retrigger or (trigger.retrigger_delay_days or 0) > 0
-    if own_needed:
-        own = (select(EMAILED_AT).where(O.trigger_id == trigger.id, O.contact_id == contact_id_col,
-                                        counted)
-               .order_by(EMAILED_AT.desc()).limit(1).correlate_except(OutboxMessage))
-        own_state = (select(O.state).where(O.trigger_id == trigger.id,
-                                           O.contact_id == contact_id_col, counted)
-                     .order_by(EMAILED_AT.desc()).limit(1).correlate_except(OutboxMessage))
-        prev_at, prev_state = own.scalar_subquery(), own_state.scalar_subquery()
+    null_time = literal(None, type_=O.created_at.type)
+    if trigger.never_retrigger or (trigger.retrigger_delay_days or 0) > 0:
+        own = (O.trigger_id == trigger.id, O.contact_id == contact_id_col, counted)
+        latest = select(EMAILED_AT).where(*own).order_by(EMAILED_AT.desc()).limit(1)
+        state = select(O.state).where(*own).order_by(EMAILED_AT.desc()).limit(1)
+        prev_at = latest.correlate_except(OutboxMessage).scalar_subquery()
+        prev_state = state.correlate_except(OutboxMessage).scalar_subquery()
     else:
-        prev_at, prev_state = null_time, literal(None, type_=O.state.type)
-
-    global_from = window_start(trigger.global_delay_days or 0, now, tz)
-    if global_from is not None:
-        recent = (O.contact_id == contact_id_col, counted, EMAILED_AT >= global_from)
-        other = (select(EMAILED_AT).where(*recent).order_by(EMAILED_AT.desc()).limit(1)
-                 .correlate_except(OutboxMessage))
-        other_trigger = (select(O.trigger_id).where(*recent).order_by(EMAILED_AT.desc()).limit(1)
-                         .correlate_except(OutboxMessage))
-        other_at, other_trigger_id = other.scalar_subquery(), other_trigger.scalar_subquery()
+        prev_at, prev_state = null_time, literal(None, type_=String)
+    since = window_start(trigger.global_delay_days or 0, now, trigger.timezone or "UTC")
+    if since is not None:
+        recent = (O.contact_id == contact_id_col, counted, EMAILED_AT >= since)
+        latest = select(EMAILED_AT).where(*recent).order_by(EMAILED_AT.desc()).limit(1)
+        which = select(O.trigger_id).where(*recent).order_by(EMAILED_AT.desc()).limit(1)
+        other_at = latest.correlate_except(OutboxMessage).scalar_subquery()
+        other_trigger_id = which.correlate_except(OutboxMessage).scalar_subquery()
     else:
-        other_at, other_trigger_id = null_time, literal(None, type_=O.trigger_id.type)
-
-    whens = [(unsubscribed_col.is_not(None), literal("unsubscribed"))]
-    if trigger.never_retrigger:
-        whens.append((prev_at.is_not(None), literal("never")))
-    retrigger_from = window_start(trigger.retrigger_delay_days or 0, now, tz)
-    if retrigger_from is not None:
-        whens.append((prev_at >= retrigger_from, literal("retrigger")))
-    if global_from is not None:
-        whens.append((other_at.is_not(None), literal("global")))
-    return [
-        case(*whens, else_=literal(None)).label("suppress_code"),
-        prev_at.label("prev_at"), prev_state.label("prev_state"),
-        other_at.label("other_at"), other_trigger_id.label("other_trigger_id"),
-    ]
+        other_at, other_trigger_id = null_time, literal(None, type_=Integer)
+    return [prev_at.label("prev_at"), prev_state.label("prev_state"),
+            other_at.label("other_at"), other_trigger_id.label("other_trigger_id")]
 
 
-def _days_ago(then: datetime, now: datetime, tz: str) -> str:
-    days = (local_date(now, tz) - local_date(then, tz)).days
-    if days <= 0:
-        return "today"
-    return "1 day ago" if days == 1 else f"{days} days ago"
+class _Days:
+    """Local calendar days in SQL, for SQLite and PostgreSQL."""
+
+    def __init__(self, dialect: str, now: datetime, tz: str):
+        offset = now.replace(tzinfo=zone("UTC")).astimezone(zone(tz)).utcoffset()
+        self.seconds = int(offset.total_seconds())
+        self.offset = offset
+        self.pg = dialect == "postgresql"
+        self.today = local_date(now, tz)
+
+    def day(self, col):
+        """'YYYY-MM-DD' of col in the trigger's timezone."""
+        if self.pg:
+            return func.to_char(col + self.offset, "YYYY-MM-DD")
+        return func.date(col, f"{self.seconds:+d} seconds")
+
+    def ago(self, col):
+        """'today' / '1 day ago' / 'N days ago'."""
+        if self.pg:
+            days = literal(self.today, Date) - cast(col + self.offset, Date)
+        else:
+            days = cast(func.julianday(self.today.isoformat())
+                        - func.julianday(func.date(col, f"{self.seconds:+d} seconds")), Integer)
+        return case((days <= 0, "today"), (days == 1, "1 day ago"),
+                    else_=cast(days, String) + " days ago")
 
 
-def _verb(state) -> str:
-    return "sent" if state in (None, "sent") else "emailed"
-
-
-def reason_text(code: str, row, trigger, now: datetime, trigger_names: dict) -> str:
-    """The sentence staff read on a suppressed message, e.g.
-    'global delay: emailed by “Welcome” 1 day ago (3-day delay)'."""
+def state_and_reason(trigger, c, now: datetime, dialect: str, *, duplicate=None):
+    """(state, reason) SQL expressions over the candidate columns `c`
+    (unsubscribed_at, email, prev_*, other_*): the live state (pending
+    approval, or approved for auto-send triggers) or "suppressed" with why.
+    `duplicate`: true for a contact's second candidate row in the same run
+    (two events at once), held back when the trigger has any control."""
     tz = trigger.timezone or "UTC"
-    if code == "unsubscribed":
-        return "unsubscribed"
-    if code == "never":
-        state = row.prev_state
-        if state == "sent":
-            return f"never re-trigger: already sent on {local_date(row.prev_at, tz).isoformat()}"
-        return (f"never re-trigger: already emailed on {local_date(row.prev_at, tz).isoformat()} "
-                f"({state.replace('_', ' ')})")
-    if code == "retrigger":
-        return (f"re-trigger delay: {_verb(row.prev_state)} {_days_ago(row.prev_at, now, tz)} "
-                f"({trigger.retrigger_delay_days}-day delay)")
-    if code == "global":
-        name = trigger_names.get(row.other_trigger_id) or f"trigger #{row.other_trigger_id}"
-        return (f"global delay: emailed by “{name}” {_days_ago(row.other_at, now, tz)} "
-                f"({trigger.global_delay_days}-day delay)")
-    return code
+    days = _Days(dialect, now, tz)
+    live = "pending_approval" if trigger.requires_approval else "approved"
+    r, g = trigger.retrigger_delay_days or 0, trigger.global_delay_days or 0
+    emailed = case((c.prev_state == "sent", "sent "), else_="emailed ")
+    rules = [(c.unsubscribed_at.is_not(None), literal("unsubscribed"))]
+    if trigger.never_retrigger:
+        rules.append((c.prev_at.is_not(None), case(
+            (c.prev_state == "sent", "never re-trigger: already sent on " + days.day(c.prev_at)),
+            else_="never re-trigger: already emailed on " + days.day(c.prev_at) + " ("
+            + func.replace(c.prev_state, "_", " ") + ")")))
+    since = window_start(r, now, tz)
+    if since is not None:
+        rules.append((c.prev_at >= since, "re-trigger delay: " + emailed + days.ago(c.prev_at)
+                      + f" ({r}-day delay)"))
+    if window_start(g, now, tz) is not None:
+        name = (select(Trigger.name).where(Trigger.id == c.other_trigger_id)
+                .correlate_except(Trigger).scalar_subquery())
+        who = func.coalesce(name, "trigger #" + cast(c.other_trigger_id, String))
+        rules.append((c.other_at.is_not(None), "global delay: emailed by “" + who + "” "
+                      + days.ago(c.other_at) + f" ({g}-day delay)"))
+    if duplicate is not None and uses_history(trigger):
+        rules.append((duplicate, literal(in_run_reason(trigger))))
+    rules.append((func.coalesce(c.email, "") == "", literal("no email address")))
+    reason = case(*rules, else_=literal(None, type_=String))
+    state = case((reason.is_(None), live), else_="suppressed")
+    return state, reason
 
 
-def in_run_reason(trigger) -> str | None:
-    """Why a second candidate row for a contact already emailed in THIS run
-    (e.g. two events at once) is held back; None when the trigger allows it."""
+def in_run_reason(trigger) -> str:
+    """Why a contact's second candidate in one run (two events at once) is held back."""
     if trigger.never_retrigger:
         return "never re-trigger: already emailed by this trigger today"
     if (trigger.retrigger_delay_days or 0) > 0:
         return f"re-trigger delay: emailed today ({trigger.retrigger_delay_days}-day delay)"
-    if (trigger.global_delay_days or 0) > 0:
-        return (f"global delay: emailed by “{trigger.name}” today "
-                f"({trigger.global_delay_days}-day delay)")
-    return None
+    return f"global delay: emailed by “{trigger.name}” today ({trigger.global_delay_days}-day delay)"

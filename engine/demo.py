@@ -8,6 +8,7 @@ objects) and written in bulk: psycopg COPY on PostgreSQL, executemany in chunks 
 import json
 import random
 import time
+from bisect import bisect_right
 from datetime import datetime, timedelta
 from itertools import accumulate
 
@@ -17,7 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 from engine.demo_words import (
     ACTIVITY_LEVELS, COMPANY_FIRST, COMPANY_SECOND, COMPANY_SUFFIX, CSM_OWNERS, DOMAIN_TLDS,
     EVENT_PROPERTIES, EVENT_WEIGHTS, FIRST_NAMES, INDUSTRIES, LAST_NAMES, OWNER_TITLES, PLANS,
-    REGIONS, ROLES,
+    REGIONS, ROLES, UTC_OFFSETS,
 )
 from models.base import utcnow
 
@@ -28,8 +29,10 @@ DECLINING_SHARE = 0.10      # active accounts whose usage is falling off
 INACTIVE_SHARE = 0.22       # product users of active accounts not seen for > 30 days
 UNSUBSCRIBED_SHARE = 0.03
 PAYMENT_FAILED_SHARE = 0.04  # paying accounts with a recent failed payment
+PAID_SHARE = 1 - PLANS["free"][0]
 EVENT_DAYS = 90
 CHUNK = 10_000
+BULK_REINDEX_ROWS = 50_000  # loads this big into an empty table rebuild its indexes afterwards
 DAY = 86_400.0
 
 ACCOUNT_COLUMNS = ("id", "external_id", "name", "arr", "plan", "status", "attributes", "created_at")
@@ -76,15 +79,21 @@ def _generate(conn, n_accounts, n_contacts, n_events, seed, now, log):
     first_account = _max_id(conn, "accounts") + 1
     first_contact = _max_id(conn, "contacts") + 1
 
-    accts = _make_accounts(rng, n_accounts, first_account)
+    accts = _make_accounts(rng, n_accounts, first_account, now_ts)
     _copy(conn, "accounts", ACCOUNT_COLUMNS, (_account_row(a, now_ts) for a in accts))
     say(f"accounts: {len(accts):,} ({time.perf_counter() - started:.1f}s)")
 
     people = _make_contacts(rng, accts, n_contacts, first_contact)
+    rebuild = _drop_indexes_if_empty(conn, "contacts") if n_contacts >= BULK_REINDEX_ROWS else []
     _copy(conn, "contacts", CONTACT_COLUMNS, (_contact_row(c, now_ts) for c in people))
+    for create in rebuild:  # building an index once is cheaper than updating it per row
+        conn.execute(text(create))
     say(f"contacts: {len(people):,} ({time.perf_counter() - started:.1f}s)")
 
+    rebuild = _drop_indexes_if_empty(conn, "events") if n_events >= BULK_REINDEX_ROWS else []
     written = _copy(conn, "events", EVENT_COLUMNS, _event_rows(rng, accts, people, n_events, now_ts))
+    for create in rebuild:  # building an index once is cheaper than updating it per row
+        conn.execute(text(create))
     say(f"events: {written:,} ({time.perf_counter() - started:.1f}s)")
     if conn.dialect.name == "postgresql":
         for table in ("accounts", "contacts"):
@@ -94,6 +103,25 @@ def _generate(conn, n_accounts, n_contacts, n_events, seed, now, log):
         conn.execute(text("ANALYZE accounts, contacts, events"))
     return {"accounts": len(accts), "contacts": len(people), "events": written,
             "seconds": round(time.perf_counter() - started, 2)}
+
+
+def _drop_indexes_if_empty(conn, table):
+    """Drop an empty table's plain indexes (not those behind constraints); return their DDL."""
+    if conn.execute(text(f"SELECT 1 FROM {table} LIMIT 1")).first() is not None:
+        return []
+    if conn.dialect.name == "postgresql":
+        found = conn.execute(text(
+            "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x "
+            "JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = CAST(:t AS regclass) "
+            "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)"
+        ), {"t": table}).all()
+    else:
+        found = conn.execute(text(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = :t AND sql IS NOT NULL"
+        ), {"t": table}).all()
+    for name, _create in found:
+        conn.execute(text(f'DROP INDEX "{name}"'))
+    return [create for _name, create in found]
 
 
 def _max_id(conn, table):
@@ -140,7 +168,7 @@ def _company(rng, used_names, used_domains):
     return name, domain
 
 
-def _make_accounts(rng, n, first_id):
+def _make_accounts(rng, n, first_id, now_ts):
     plans, plan_cw = _pick(PLANS)
     regions, region_cw = _pick(REGIONS)
     names, domains, out = set(), set(), []
@@ -150,7 +178,7 @@ def _make_accounts(rng, n, first_id):
         region = rng.choices(regions, cum_weights=region_cw)[0]
         _share, lo, hi, size = PLANS[plan]
         arr = round(lo * (hi / lo) ** rng.random(), -2) if hi else 0  # log-uniform in the band
-        churned = rng.random() < CHURN_SHARE
+        churned = hi > 0 and rng.random() < CHURN_SHARE / PAID_SHARE  # free plans do not churn
         created_ago = rng.uniform(90, 730) if churned else rng.uniform(3, 730)
         churned_ago = rng.uniform(10, min(created_ago - 45, 300)) if churned else 0.0
         declining = not churned and created_ago > 45 and rng.random() < DECLINING_SHARE
@@ -160,6 +188,7 @@ def _make_accounts(rng, n, first_id):
         if churned:
             attrs["churn_reason"] = rng.choice(("budget", "switched vendor", "low adoption",
                                                 "company closed", "missing features"))
+            attrs["churned_on"] = _stamp(now_ts - churned_ago * DAY)[:10]
         out.append({"id": first_id + i, "name": name, "domain": domain, "plan": plan, "arr": arr,
                     "region": region, "churned": churned, "created_ago": created_ago,
                     "churned_ago": churned_ago, "declining": declining, "attributes": attrs,
@@ -197,6 +226,7 @@ def _make_contacts(rng, accts, total, first_id):
                 span = acct["created_ago"] - alive_ago
                 created_ago = alive_ago + span * rng.random() ** 0.6
             product = product or not crm  # everyone is at least one kind of contact
+            tz = rng.choice(tzs)
             seen_ago = _last_seen_ago(rng, acct, created_ago) if product else None
             unsub_ago = rng.uniform(0, created_ago) if rng.random() < UNSUBSCRIBED_SHARE else None
             attrs = {"beta": rng.random() < (0.2 if acct["plan"] in ("pro", "enterprise") else 0.06),
@@ -204,18 +234,11 @@ def _make_contacts(rng, accts, total, first_id):
                      "language": rng.choice(langs)}
             out.append({"id": next_id, "account": acct, "email": _email(rng, first, last, acct, emails),
                         "first": first, "last": last, "role": role, "crm": crm, "product": product,
-                        "tz": rng.choice(tzs), "created_ago": created_ago, "seen_ago": seen_ago,
-                        "unsub_ago": unsub_ago, "attributes": attrs,
-                        "level": levels[min(len(levels) - 1, _bisect(level_cw, rng.random()))]})
+                        "tz": tz, "utc_offset": UTC_OFFSETS[tz], "created_ago": created_ago,
+                        "seen_ago": seen_ago, "unsub_ago": unsub_ago, "attributes": attrs,
+                        "level": levels[min(len(levels) - 1, bisect_right(level_cw, rng.random()))]})
             next_id += 1
     return out
-
-
-def _bisect(cw, u):
-    for i, edge in enumerate(cw):
-        if u < edge:
-            return i
-    return len(cw) - 1
 
 
 def _last_seen_ago(rng, acct, created_ago):
@@ -275,16 +298,20 @@ def _event_rows(rng, accts, people, total, now_ts):
         n, cid = counts.get(idx, 0), c["id"]
         if n:
             newest, oldest = spans[idx]
-            length, declining = oldest - newest, c["account"]["declining"]
+            hi, lo = now_ts - newest * DAY, now_ts - oldest * DAY
+            span, declining, shift = hi - lo, c["account"]["declining"], c["utc_offset"] * 3600.0
             # The most recent event is the login that set last_seen_at.
-            stamp = _stamp(now_ts - newest * DAY)
+            stamp = _stamp(hi)
             yield (cid, "login", stamp, props["login"][0], stamp)
             for name in rng.choices(names, cum_weights=name_cw, k=n - 1):
-                u = rng.random()
-                ts = now_ts - (newest + length * (u ** 0.5 if declining else u)) * DAY
-                if (int(ts // DAY) + 3) % 7 >= 5 and rng.random() < 0.6:  # quieter weekends
+                u = rng.random()  # declining accounts: denser further back, thinning towards now
+                ts = hi - span * (u ** 0.5 if declining else u)
+                if (int((ts + shift) // DAY) + 3) % 7 >= 5 and rng.random() < 0.6:  # quiet weekends
                     u = rng.random()
-                    ts = now_ts - (newest + length * (u ** 0.5 if declining else u)) * DAY
+                    ts = hi - span * (u ** 0.5 if declining else u)
+                if rng.random() < 0.8:  # most work happens in local office hours
+                    office = (ts + shift) // DAY * DAY - shift + rng.uniform(28_800, 66_600)
+                    ts = office if lo <= office <= hi else ts
                 stamp = _stamp(ts)
                 yield (cid, name, stamp, rng.choice(props[name]), stamp)
         for _ in range(billing.get(idx, 0)):

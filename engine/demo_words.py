@@ -101,3 +101,12 @@ EVENT_PROPERTIES = {
                        '{"amount": 1290.0, "currency": "USD", "reason": "insufficient_funds"}',
                        '{"amount": 5400.0, "currency": "USD", "reason": "expired_card"}'),
 }
+# Standard-time UTC offsets (hours) so activity lands in each contact's office hours.
+UTC_OFFSETS = {
+    "America/New_York": -5, "America/Chicago": -6, "America/Denver": -7, "America/Los_Angeles": -8,
+    "America/Toronto": -5, "Europe/London": 0, "Europe/Berlin": 1, "Europe/Paris": 1,
+    "Europe/Madrid": 1, "Europe/Amsterdam": 1, "Europe/Stockholm": 1, "Africa/Lagos": 1,
+    "Asia/Tokyo": 9, "Asia/Singapore": 8, "Australia/Sydney": 10, "Asia/Kolkata": 5.5,
+    "Asia/Seoul": 9, "America/Sao_Paulo": -3, "America/Mexico_City": -6, "America/Bogota": -5,
+    "America/Argentina/Buenos_Aires": -3,
+}

@@ -189,11 +189,12 @@ def lock_schedule_run(trigger_id: int, occurrence_key: str, now: datetime, send_
     ins = insert_ignoring_duplicates(TriggerRun, ["trigger_id", "occurrence_key"]).values(
         trigger_id=trigger_id, occurrence_key=occurrence_key, generated_at=now,
         send_after=send_after, candidates=0, created=0, suppressed=0)
-    return db.session.connection().execute(ins).rowcount == 1
+    # RETURNING, not rowcount: psycopg reports -1 for an INSERT that returns rows.
+    return db.session.connection().execute(ins.returning(TriggerRun.id)).first() is not None
 
 
 def _count_run(trigger_id, occurrence_key, counts):
-    db.session.execute(update(TriggerRun).where(TriggerRun.trigger_id == trigger_id,
+    db.session.connection().execute(update(TriggerRun.__table__).where(TriggerRun.trigger_id == trigger_id,
                                                 TriggerRun.occurrence_key == occurrence_key)
                        .values(candidates=counts["candidates"], suppressed=counts["suppressed"],
                                created=counts["created"]))
@@ -253,9 +254,9 @@ def run_schedule(trigger, now) -> dict | None:
 
 def _advance_mark(trigger, column, old, new) -> bool:
     """Move a high-water mark forward as the run's first statement (its lock)."""
-    stmt = (update(Trigger).where(Trigger.id == trigger.id, column == old).values({column: new})
-            .execution_options(synchronize_session=False))
-    return db.session.execute(stmt).rowcount == 1
+    stmt = (update(Trigger.__table__).where(Trigger.id == trigger.id, column == old)
+            .values({column.key: new}))
+    return db.session.connection().execute(stmt).rowcount == 1
 
 
 def run_transitions(trigger, now) -> dict | None:

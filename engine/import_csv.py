@@ -3,6 +3,7 @@ columns to Nudge fields, and turn each record's cells into a typed ingest item.
 engine.imports runs the job; this module touches no database."""
 import csv
 import io
+import math
 import re
 from dataclasses import dataclass
 
@@ -50,6 +51,7 @@ TRUE_WORDS = {"true", "yes", "y", "1"}
 FALSE_WORDS = {"false", "no", "n", "0"}
 _INT = re.compile(r"^[+-]?\d+$")
 _FLOAT = re.compile(r"^[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?$")
+_LEADING_ZERO = re.compile(r"^[+-]?0\d")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -141,7 +143,8 @@ def inspect_file(text: str, kind: str, preview_rows: int = 5) -> dict:
     other = "accounts" if kind == "contacts" else "contacts"
     mine, theirs = auto_mapping(kind, columns), auto_mapping(other, columns)
     if _complete(other, theirs) and (not _complete(kind, mine) or len(theirs) > len(mine)):
-        raise ImportFileError(f"This looks like an {other} file, not {kind}. Choose “{other.capitalize()}” and upload it again.")
+        raise ImportFileError(f"This file looks like {other}, not {kind} (see its columns). "
+                              f"Choose “{other.capitalize()}” and upload it again.")
     return {"columns": columns, "preview": preview, "total_rows": total, "mapping": mine,
             "attributes": default_attribute_columns(kind, columns, mine)}
 
@@ -198,7 +201,7 @@ def _number(raw: str):
     cleaned = raw.replace(",", "").replace("_", "").lstrip("$€£").strip()
     if _INT.match(cleaned):
         return int(cleaned)
-    if _FLOAT.match(cleaned):
+    if _FLOAT.match(cleaned) and math.isfinite(float(cleaned)):
         return float(cleaned)
     raise ValueError(f"“{raw}” is not a number")
 
@@ -213,15 +216,18 @@ def _boolean(raw: str) -> bool:
 
 
 def _guess(raw: str):
+    """A custom attribute's type from its text: boolean, number, else text."""
     word = raw.lower()
     if word in ("true", "yes"):
         return True
     if word in ("false", "no"):
         return False
-    if _INT.match(raw) and len(raw.lstrip("+-")) < 16 and not (len(raw) > 1 and raw.startswith("0")):
-        return int(raw)  # leading zeros (zip codes, ids) stay text
-    if _FLOAT.match(raw) and not raw.startswith("0") or re.match(r"^0\.\d+$", raw):
-        return float(raw)
+    if _LEADING_ZERO.match(raw):
+        return raw  # zip codes, phone numbers and ids keep their zeros
+    if _INT.match(raw):
+        return int(raw) if len(raw.lstrip("+-")) < 16 else raw  # long digit strings are ids, not amounts
+    if _FLOAT.match(raw) and math.isfinite(float(raw)):
+        return float(raw)  # (1e999 would be Infinity, which JSON columns refuse)
     return raw
 
 

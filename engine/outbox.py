@@ -27,7 +27,8 @@ from models import DeliveryEvent, OutboxMessage
 from models.outbox import STATES
 
 log = logging.getLogger(__name__)
-M = OutboxMessage.__table__.c
+T = OutboxMessage.__table__
+M = T.c
 
 # States that count as "this contact was (or is about to be) emailed" for the
 # frequency controls. Failed messages never reached the person, so they do not
@@ -62,11 +63,16 @@ def due_condition(now: datetime):
     )
 
 
+def _exec(stmt, params=None):
+    """Core execution on the session's connection/transaction (no ORM bookkeeping)."""
+    return db.session.connection().execute(stmt, params)
+
+
 def _update_many(ids, where, values) -> int:
     changed = 0
     for chunk in _chunks(ids):
-        stmt = update(OutboxMessage).where(M.id.in_(chunk), where).values(**values)
-        changed += db.session.execute(stmt, execution_options={"synchronize_session": False}).rowcount
+        stmt = update(T).where(M.id.in_(chunk), where).values(**values)
+        changed += _exec(stmt).rowcount
     return changed
 
 
@@ -89,11 +95,11 @@ def approve(message_ids, staff_id, now: datetime) -> int:
 def approve_all_for_trigger(trigger_id, staff_id, now: datetime) -> int:
     """Approve every message of one trigger that waits for approval."""
     hold_until = now + timedelta(minutes=int(_cfg("APPROVAL_HOLD_MINUTES", 10)))
-    stmt = (update(OutboxMessage)
+    stmt = (update(T)
             .where(M.trigger_id == trigger_id, M.state == "pending_approval")
             .values(state="approved", approved_by_id=staff_id, approved_at=now,
                     hold_until=hold_until, claim_token=None, updated_at=now))
-    changed = db.session.execute(stmt, execution_options={"synchronize_session": False}).rowcount
+    changed = _exec(stmt).rowcount
     db.session.commit()
     if changed:
         _schedule_sends(and_(M.trigger_id == trigger_id, M.approved_at == now), now)
@@ -125,13 +131,13 @@ def cancel_waiting_for_trigger(trigger_id, now: datetime, reason: str = "trigger
     """pending_approval / unreserved approved -> cancelled (trigger deleted or
     deactivated with "cancel waiting messages"). Reserved rows are already
     being sent and are left alone."""
-    stmt = (update(OutboxMessage)
+    stmt = (update(T)
             .where(M.trigger_id == trigger_id,
                    or_(M.state == "pending_approval",
                        and_(M.state == "approved",
                             or_(M.claim_token.is_(None), M.claimed_at <= _lease(now)))))
             .values(state="cancelled", reason=reason, claim_token=None, updated_at=now))
-    changed = db.session.execute(stmt, execution_options={"synchronize_session": False}).rowcount
+    changed = _exec(stmt).rowcount
     db.session.commit()
     return changed
 
@@ -173,13 +179,14 @@ def claim_due_batch(now: datetime, limit: int) -> tuple[str, list[int]]:
     pick = select(M.id).where(due).order_by(M.id).limit(limit)
     values = dict(claim_token=token, claimed_at=now, updated_at=now)
     if db.engine.dialect.name == "postgresql":
-        pick = pick.with_for_update(skip_locked=True)
-        stmt = update(OutboxMessage).where(M.id.in_(pick.scalar_subquery()), due)
-        ids = db.session.execute(stmt.values(**values).returning(M.id),
-                                 execution_options={"synchronize_session": False}).scalars().all()
+        # A CTE, not "id IN (subquery)": PostgreSQL may re-run an IN subquery
+        # and update more than `limit` rows; a locking CTE is evaluated once.
+        picked = pick.with_for_update(skip_locked=True).cte("picked")
+        stmt = update(T).where(M.id == picked.c.id)
+        ids = _exec(stmt.values(**values).returning(M.id)).scalars().all()
     else:
-        stmt = update(OutboxMessage).where(M.id.in_(pick.scalar_subquery()), due).values(**values)
-        db.session.execute(stmt, execution_options={"synchronize_session": False})
+        stmt = update(T).where(M.id.in_(pick.scalar_subquery()), due).values(**values)
+        _exec(stmt)
         ids = db.session.execute(select(M.id).where(M.claim_token == token)).scalars().all()
     db.session.commit()
     return token, sorted(ids)
@@ -188,25 +195,25 @@ def claim_due_batch(now: datetime, limit: int) -> tuple[str, list[int]]:
 def mark_sending(message_id, claim_token, now: datetime) -> bool:
     """Reserved approved -> sending, right before its SMTP transaction (caller commits).
     False when the reservation was lost (lease ran out and another worker took it)."""
-    stmt = (update(OutboxMessage)
+    stmt = (update(T)
             .where(M.id == message_id, M.claim_token == claim_token, M.state == "approved")
             .values(state="sending", claimed_at=now, updated_at=now))
-    return db.session.execute(stmt, execution_options={"synchronize_session": False}).rowcount == 1
+    return _exec(stmt).rowcount == 1
 
 
 def _delivery_event(message_id, kind, now, detail):
     src = select(M.id, M.trigger_id, M.contact_id, db.literal(kind), db.literal(now),
                  db.literal(detail)).where(M.id == message_id)
     cols = ["message_id", "trigger_id", "contact_id", "kind", "at", "detail"]
-    db.session.execute(insert(DeliveryEvent).from_select(cols, src))
+    _exec(insert(DeliveryEvent.__table__).from_select(cols, src))
 
 
 def mark_sent(message_id, claim_token, reply: str, now: datetime) -> bool:
     """sending -> sent with the server's reply, plus a "delivered" event (caller commits)."""
-    stmt = (update(OutboxMessage)
+    stmt = (update(T)
             .where(M.id == message_id, M.claim_token == claim_token, M.state == "sending")
             .values(state="sent", sent_at=now, smtp_reply=reply[:2000], updated_at=now))
-    ok = db.session.execute(stmt, execution_options={"synchronize_session": False}).rowcount == 1
+    ok = _exec(stmt).rowcount == 1
     if ok:
         _delivery_event(message_id, "delivered", now, reply[:2000])
     return ok
@@ -215,12 +222,12 @@ def mark_sent(message_id, claim_token, reply: str, now: datetime) -> bool:
 def mark_failed(message_id, claim_token, reason: str, now: datetime, reply: str | None = None) -> bool:
     """sending (or still-reserved approved, e.g. the message cannot be built) ->
     failed with the reason, plus a "failed" event (caller commits)."""
-    stmt = (update(OutboxMessage)
+    stmt = (update(T)
             .where(M.id == message_id, M.claim_token == claim_token,
                    M.state.in_(("sending", "approved")))
             .values(state="failed", failed_at=now, reason=reason[:2000], last_error=reason[:2000],
                     smtp_reply=reply, updated_at=now))
-    ok = db.session.execute(stmt, execution_options={"synchronize_session": False}).rowcount == 1
+    ok = _exec(stmt).rowcount == 1
     if ok:
         _delivery_event(message_id, "failed", now, reason[:2000])
     return ok
@@ -243,16 +250,16 @@ def mark_retry(message_id, claim_token, reply: str, now: datetime) -> str:
     attempts = row.attempts + 1
     if attempts >= int(_cfg("SEND_MAX_ATTEMPTS", 5)):
         reason = f"gave up after {attempts} attempts: {reply}"
-        stmt = (update(OutboxMessage)
+        stmt = (update(T)
                 .where(M.id == message_id, M.claim_token == claim_token, M.state == "sending")
                 .values(attempts=attempts))
-        db.session.execute(stmt, execution_options={"synchronize_session": False})
+        _exec(stmt)
         return "failed" if mark_failed(message_id, claim_token, reason, now, reply) else "lost"
-    stmt = (update(OutboxMessage)
+    stmt = (update(T)
             .where(M.id == message_id, M.claim_token == claim_token, M.state == "sending")
             .values(state="approved", attempts=attempts, next_attempt_at=now + retry_delay(attempts),
                     last_error=reply[:2000], claim_token=None, updated_at=now))
-    changed = db.session.execute(stmt, execution_options={"synchronize_session": False}).rowcount
+    changed = _exec(stmt).rowcount
     return "retry" if changed == 1 else "lost"
 
 
@@ -260,19 +267,19 @@ def mark_not_sent(message_id, claim_token, now: datetime) -> bool:
     """sending -> approved, still reserved by this worker: the connection was
     lost before the message content went out, so nothing was delivered and the
     worker may try it again on a new connection (caller commits)."""
-    stmt = (update(OutboxMessage)
+    stmt = (update(T)
             .where(M.id == message_id, M.claim_token == claim_token, M.state == "sending")
             .values(state="approved", updated_at=now))
-    return db.session.execute(stmt, execution_options={"synchronize_session": False}).rowcount == 1
+    return _exec(stmt).rowcount == 1
 
 
 def mark_uncertain(message_id, claim_token, reason: str, now: datetime) -> bool:
     """sending -> uncertain: the connection was lost after the message data went
     out, so it may have been delivered. Staff decide (resend or dismiss)."""
-    stmt = (update(OutboxMessage)
+    stmt = (update(T)
             .where(M.id == message_id, M.claim_token == claim_token, M.state == "sending")
             .values(state="uncertain", reason=reason[:2000], last_error=reason[:2000], updated_at=now))
-    return db.session.execute(stmt, execution_options={"synchronize_session": False}).rowcount == 1
+    return _exec(stmt).rowcount == 1
 
 
 def release_claim(claim_token, now: datetime, retry_after: timedelta | None = None) -> int:
@@ -281,9 +288,9 @@ def release_claim(claim_token, now: datetime, retry_after: timedelta | None = No
     values = dict(claim_token=None, updated_at=now)
     if retry_after is not None:
         values["next_attempt_at"] = now + retry_after
-    stmt = (update(OutboxMessage)
+    stmt = (update(T)
             .where(M.claim_token == claim_token, M.state == "approved").values(**values))
-    changed = db.session.execute(stmt, execution_options={"synchronize_session": False}).rowcount
+    changed = _exec(stmt).rowcount
     db.session.commit()
     return changed
 
@@ -292,12 +299,12 @@ def expire_stuck_sending(now: datetime) -> int:
     """sending rows older than SENDING_LEASE_SECONDS -> uncertain (their worker
     died mid-send). Never re-sent silently. Commits; returns how many."""
     lease = int(_cfg("SENDING_LEASE_SECONDS", 600))
-    stmt = (update(OutboxMessage)
+    stmt = (update(T)
             .where(M.state == "sending", M.claimed_at <= now - timedelta(seconds=lease))
             .values(state="uncertain", updated_at=now,
                     reason=f"no outcome recorded within {lease} s of sending (worker stopped "
                            "mid-send); it may or may not have been delivered"))
-    changed = db.session.execute(stmt, execution_options={"synchronize_session": False}).rowcount
+    changed = _exec(stmt).rowcount
     db.session.commit()
     return changed
 

@@ -20,7 +20,7 @@ from sqlalchemy import and_, delete, exists, func, insert, literal, select, upda
 from sqlalchemy.dialects import postgresql, sqlite
 
 from extensions import db
-from models import Persona, PersonaMember, PersonaTransition
+from models import Contact, Persona, PersonaMember, PersonaTransition
 
 log = logging.getLogger(__name__)
 
@@ -70,44 +70,45 @@ def _diff(persona_id, rule, now, contact_ids, matching_contacts_select, *, full:
             select(func.coalesce(func.max(PersonaTransition.id), 0))
             .where(PersonaTransition.persona_id == persona_id)
         )
-        matches = matching_contacts_select(rule, now).subquery("matches")
-        match_ids = select(matches.c.contact_id)
+        rule_select = matching_contacts_select(rule, now)  # contacts JOIN accounts
         members = select(PersonaMember.contact_id).where(PersonaMember.persona_id == persona_id)
         if contact_ids is not None:
-            match_ids = match_ids.where(matches.c.contact_id.in_(contact_ids))
+            # Restrict inside the rule's select so the planner can start from these ids.
+            rule_select = rule_select.where(Contact.id.in_(contact_ids))
             members = members.where(PersonaMember.contact_id.in_(contact_ids))
+        matches = rule_select.subquery("matches")
+        match_ids = select(matches.c.contact_id)
         columns = ["persona_id", "contact_id", "kind", "at"]
 
         # 2. Entered: matches EXCEPT current members.
         entered = match_ids.except_(members).subquery("entered")
-        session.execute(insert(PersonaTransition).from_select(columns, select(
+        n_entered = session.execute(insert(PersonaTransition).from_select(columns, select(
             literal(persona_id), entered.c.contact_id, literal("enter"), literal(now)
-        )))
-        # 3. Left: current members EXCEPT matches.
-        left = members.except_(match_ids).subquery("left")
-        session.execute(insert(PersonaTransition).from_select(columns, select(
-            literal(persona_id), left.c.contact_id, literal("leave"), literal(now)
-        )))
+        ))).rowcount
+        # 3. Left: current members EXCEPT matches (nobody can leave an empty persona,
+        #    which spares the first refresh a second evaluation of the rule).
+        n_left = 0
+        if session.scalar(select(members.exists())):
+            left = members.except_(match_ids).subquery("left")
+            n_left = session.execute(insert(PersonaTransition).from_select(columns, select(
+                literal(persona_id), left.c.contact_id, literal("leave"), literal(now)
+            ))).rowcount
 
         # 4. Apply the transitions written just now to the membership table.
         new_rows = and_(PersonaTransition.persona_id == persona_id,
                         PersonaTransition.id > high_water)
-        add_members = _insert_ignoring_duplicates(PersonaMember).from_select(
-            ["persona_id", "contact_id", "entered_at"],
-            select(PersonaTransition.persona_id, PersonaTransition.contact_id, PersonaTransition.at)
-            .where(new_rows, PersonaTransition.kind == "enter"),
-        )
-        session.execute(add_members)
-        session.execute(delete(PersonaMember).where(
-            PersonaMember.persona_id == persona_id,
-            PersonaMember.contact_id.in_(
-                select(PersonaTransition.contact_id).where(new_rows, PersonaTransition.kind == "leave")
-            ),
-        ))
-        counts = dict(session.execute(
-            select(PersonaTransition.kind, func.count()).where(new_rows)
-            .group_by(PersonaTransition.kind)
-        ).all())
+        if n_entered:
+            session.execute(_insert_ignoring_duplicates(PersonaMember).from_select(
+                ["persona_id", "contact_id", "entered_at"],
+                select(PersonaTransition.persona_id, PersonaTransition.contact_id,
+                       PersonaTransition.at).where(new_rows, PersonaTransition.kind == "enter"),
+            ))
+        if n_left:
+            session.execute(delete(PersonaMember).where(
+                PersonaMember.persona_id == persona_id,
+                PersonaMember.contact_id.in_(select(PersonaTransition.contact_id)
+                                             .where(new_rows, PersonaTransition.kind == "leave")),
+            ))
 
         values = {"member_count": select(func.count()).select_from(PersonaMember)
                   .where(PersonaMember.persona_id == persona_id).scalar_subquery()}
@@ -118,7 +119,7 @@ def _diff(persona_id, rule, now, contact_ids, matching_contacts_select, *, full:
     except Exception:
         session.rollback()
         raise
-    return {"entered": counts.get("enter", 0), "left": counts.get("leave", 0)}
+    return {"entered": n_entered, "left": n_left}
 
 
 def _insert_ignoring_duplicates(model):

@@ -28,10 +28,10 @@ VARIABLES: list[dict] = [
     {"expr": "account.arr", "label": "ARR (raw number)", "group": "Account"},
     {"expr": "account.plan", "label": "Plan", "group": "Account"},
     {"expr": "account.status", "label": "Status", "group": "Account"},
-    {"expr": "unsubscribe_url", "label": "Unsubscribe link", "group": "Links"},
-    {"expr": "now|date", "label": "Today's date", "group": "Links"},
-    {"expr": "event.name", "label": "Event name (event triggers)", "group": "Event"},
-    {"expr": "event.occurred_at|date", "label": "Event date (event triggers)", "group": "Event"},
+    {"expr": "unsubscribe_url", "label": "Unsubscribe link", "group": "Other"},
+    {"expr": "now|date", "label": "Today's date", "group": "Other"},
+    {"expr": "event.name", "label": "Event name", "group": "Event"},
+    {"expr": "event.occurred_at|date", "label": "Event date", "group": "Event"},
 ]
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _SAMPLE_ROWS = 2000  # discovery looks at the newest rows only: cheap on any table size
@@ -61,14 +61,14 @@ def discover_attribute_keys(session, table: str, limit: int = 100) -> list[str]:
 
 def variable_catalog(session=None) -> list[dict]:
     """VARIABLES plus `contact.attributes.<key>` / `account.attributes.<key>` for the
-    custom attributes present in the data (group "Custom attributes")."""
+    custom attributes present in the data (in the Contact / Account groups, "custom": True)."""
     catalog = list(VARIABLES)
     if session is None:
         return catalog
     for owner, table in (("contact", "contacts"), ("account", "accounts")):
         for key in discover_attribute_keys(session, table):
             catalog.append({"expr": attribute_expr(owner, key),
-                            "label": f"{owner.capitalize()}: {key}", "group": "Custom attributes"})
+                            "label": key, "group": owner.capitalize(), "custom": True})
     return catalog
 
 

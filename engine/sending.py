@@ -118,7 +118,7 @@ def send_batch(token, ids, smtp, *, config, clock, bucket, stats, comms):
     for row in rows:
         trigger = triggers[row.trigger_id]
         try:
-            data = mailer.as_bytes(mailer.build_message(row._mapping, trigger, config=config))
+            data = mailer.message_bytes(row._mapping, trigger, config=config)
         except Exception as exc:  # noqa: BLE001 - a bad message fails alone
             outbox.mark_failed(row.id, token, f"could not build the message: {exc}", clock())
             stats["failed"] += 1

@@ -34,6 +34,8 @@ class Contact(db.Model):
         Index("ix_contacts_email", "email"),
         Index("ix_contacts_created_at", "created_at"),
         Index("ix_contacts_role", "role"),
+        # The contacts list's default order (last name, first name) reads this instead of sorting.
+        Index("ix_contacts_name", "last_name", "first_name"),
     )
 
     @property

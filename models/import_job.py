@@ -13,7 +13,7 @@ class ImportJob(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(db.String(16))  # accounts | contacts
     filename: Mapped[str] = mapped_column(db.String(255))
-    csv_text: Mapped[str] = mapped_column(db.Text)
+    csv_text: Mapped[str] = mapped_column(db.Text, deferred=True)  # up to 20 MB: loaded only when read
     mapping: Mapped[dict] = mapped_column(JSONType, default=dict)  # field -> csv column; "attributes" -> [columns]
     # draft (uploaded, being mapped) | pending (queued) | running | done | failed
     status: Mapped[str] = mapped_column(db.String(16), default="pending")

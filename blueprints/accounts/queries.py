@@ -8,9 +8,11 @@ from models import Account, Contact, Event
 
 PLAN_ORDER = ("free", "starter", "pro", "enterprise")
 ROLE_ORDER = ("owner", "admin", "manager", "analyst", "developer", "user")
-ACCOUNT_SORTS = {"name": Account.name, "arr": Account.arr, "created": Account.created_at}
-CONTACT_SORTS = {"name": (Contact.last_name, Contact.first_name), "last_seen": (Contact.last_seen_at,),
-                 "created": (Contact.created_at,)}
+# sort key -> (columns, whether rows without a value go last in both directions)
+ACCOUNT_SORTS = {"name": ((Account.name,), False), "arr": ((Account.arr,), True),
+                 "created": ((Account.created_at,), False)}
+CONTACT_SORTS = {"name": ((Contact.last_name, Contact.first_name), False),
+                 "last_seen": ((Contact.last_seen_at,), True), "created": ((Contact.created_at,), False)}
 RECENT_EVENTS = 50
 
 
@@ -20,14 +22,30 @@ def _like(term: str) -> str:
     return f"%{escaped}%"
 
 
-def _ordered(columns, direction: str):
-    # Rows without a value (no ARR, never seen) go last in both directions.
-    return [(c.desc() if direction == "desc" else c.asc()).nulls_last() for c in columns]
+def _contains(column, term: str):
+    """Case-insensitive "contains". SQLite's LIKE already ignores ASCII case (its lower() is
+    ASCII-only too), and skipping lower() keeps the scan cheap; PostgreSQL uses ILIKE."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        return column.like(_like(term), escape="\\")
+    return column.ilike(_like(term), escape="\\")
 
 
-def _page(stmt, page: int, per_page: int):
-    """(paged statement, total, page): a page past the end shows the last page."""
-    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+def _order_by(spec, direction: str, tiebreak):
+    columns, nulls_last = spec
+    desc = direction == "desc"
+    order = [c.desc() if desc else c.asc() for c in columns]
+    if nulls_last:  # no ARR / never seen: last whichever way the list is sorted
+        order = [o.nulls_last() for o in order]
+    # The id tie-breaker runs the same way, so an index on the sort columns is read in order.
+    return [*order, tiebreak.desc() if desc else tiebreak.asc()]
+
+
+def _page(stmt, page: int, per_page: int, count=None):
+    """(paged statement, total, page): a page past the end shows the last page.
+    `count` is a cheaper statement counting the same rows (e.g. without a join)."""
+    if count is None:
+        count = select(func.count()).select_from(stmt.order_by(None).subquery())
+    total = db.session.scalar(count)
     page = max(1, min(page, (total + per_page - 1) // per_page))
     return stmt.limit(per_page).offset((page - 1) * per_page), total, page
 
@@ -42,13 +60,12 @@ def search_accounts(q="", status="", plan="", sort="name", direction="asc", page
     """(rows, total, page): rows are dicts with the account, its contact count and last activity."""
     stmt = select(Account)
     if q:
-        stmt = stmt.where(or_(Account.name.ilike(_like(q), escape="\\"),
-                              Account.external_id.ilike(_like(q), escape="\\")))
+        stmt = stmt.where(or_(_contains(Account.name, q), _contains(Account.external_id, q)))
     if status:
         stmt = stmt.where(Account.status == status)
     if plan:
         stmt = stmt.where(Account.plan == plan)
-    stmt = stmt.order_by(*_ordered([ACCOUNT_SORTS[sort]], direction), Account.id)
+    stmt = stmt.order_by(*_order_by(ACCOUNT_SORTS[sort], direction, Account.id))
     stmt, total, page = _page(stmt, page, per_page)
     accounts = db.session.scalars(stmt).all()
     stats = contact_stats([a.id for a in accounts])
@@ -98,24 +115,23 @@ def search_contacts(q="", role="", product=None, crm=None, unsubscribed=None, ac
     Each word of `q` must match the first name, last name, email or external id, so
     "ann smith" finds Ann Smith.
     """
-    stmt = select(Contact, Account).join(Account, Account.id == Contact.account_id)
-    for word in q.split():
-        pattern = _like(word)
-        stmt = stmt.where(or_(*(col.ilike(pattern, escape="\\") for col in (
-            Contact.first_name, Contact.last_name, Contact.email, Contact.external_id))))
+    where = [or_(*(_contains(col, word) for col in (
+        Contact.first_name, Contact.last_name, Contact.email, Contact.external_id))) for word in q.split()]
     if role:
-        stmt = stmt.where(Contact.role == role)
+        where.append(Contact.role == role)
     if product is not None:
-        stmt = stmt.where(Contact.is_product_user.is_(product))
+        where.append(Contact.is_product_user.is_(product))
     if crm is not None:
-        stmt = stmt.where(Contact.is_crm_contact.is_(crm))
+        where.append(Contact.is_crm_contact.is_(crm))
     if unsubscribed is not None:
-        stmt = stmt.where(Contact.unsubscribed_at.isnot(None) if unsubscribed
-                          else Contact.unsubscribed_at.is_(None))
+        where.append(Contact.unsubscribed_at.isnot(None) if unsubscribed
+                     else Contact.unsubscribed_at.is_(None))
     if account_id is not None:
-        stmt = stmt.where(Contact.account_id == account_id)
-    stmt = stmt.order_by(*_ordered(CONTACT_SORTS[sort], direction), Contact.id)
-    stmt, total, page = _page(stmt, page, per_page)
+        where.append(Contact.account_id == account_id)
+    stmt = (select(Contact, Account).join(Account, Account.id == Contact.account_id).where(*where)
+            .order_by(*_order_by(CONTACT_SORTS[sort], direction, Contact.id)))
+    count = select(func.count()).select_from(Contact).where(*where)  # every contact has its account
+    stmt, total, page = _page(stmt, page, per_page, count)
     return db.session.execute(stmt).all(), total, page
 
 

@@ -47,7 +47,8 @@ def props_summary(props, limit: int = 3) -> str:
     if not isinstance(props, dict):
         return str(props)[:80]
     parts = []
-    for key, value in list(props.items())[:limit]:
+    # Sorted keys: PostgreSQL's JSONB does not keep the order the event was sent in.
+    for key, value in sorted(props.items())[:limit]:
         shown = value if isinstance(value, (str, int, float, bool)) else json.dumps(value)
         shown = str(shown)
         parts.append(f"{key}: {shown[:40] + '…' if len(shown) > 40 else shown}")

@@ -1,6 +1,6 @@
 """Email templates: saved subject + HTML + text that triggers send. Everyone signed
 in may look and preview; managers and admins create, edit, copy and delete."""
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -13,7 +13,9 @@ from extensions import db
 from models import Account, Contact, EmailTemplate, Trigger
 
 bp = Blueprint("email_templates", __name__, url_prefix="/templates")
-PREVIEW_UNSUBSCRIBE = "#unsubscribe-link"
+# Mail apps show a fragment in their own sans-serif font; the preview frame does the same.
+FRAGMENT_STYLE = ('<style>body{margin:16px;font:14px/1.55 -apple-system,"Segoe UI",Helvetica,Arial,'
+                  'sans-serif;color:#1c2033}</style>')
 # Shown when there are no contacts yet, labelled as sample data in the preview.
 SAMPLE_CONTACT = {"external_id": "sample", "email": "jane@example.com", "first_name": "Jane", "last_name": "Doe",
                   "role": "admin", "attributes": {}}
@@ -205,7 +207,12 @@ def _preview_context(subject, html, text, contact_id: int | None = None) -> dict
         try:
             compiled = compile_email(subject or "", html or "", text or "")
             result["text_generated"] = compiled.text_is_generated
-            result["email"] = compiled.render(build_context(contact, account, unsubscribe_url=PREVIEW_UNSUBSCRIBE))
+            # Looks like the real link; the token is not valid, so following it changes nothing.
+            unsubscribe = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + "/u/preview"
+            email = compiled.render(build_context(contact, account, unsubscribe_url=unsubscribe))
+            result["email"] = email
+            is_document = "<body" in email.html.lower() or "<html" in email.html.lower()
+            result["frame"] = email.html if is_document else FRAGMENT_STYLE + email.html
         except TemplateError as exc:
             result["errors"] = exc.errors
         except RenderError as exc:

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from flask import Blueprint, Response, abort, request, stream_with_context
 from sqlalchemy import func, select
 
+from blueprints.reports import panels  # noqa: F401  (registers the accounts tab and section)
 from blueprints.ui import page_args, render_page
 from engine import reports
 from engine.scheduling import local_date

@@ -128,8 +128,9 @@ def preview():
             db.session.rollback()
             log.exception("preview failed for rule %s", rule)
             errors = EVALUATION_FAILED
+    labels = {item["path"]: item["label"] for item in _catalog()} if fields else {}
     return render_template(
-        "rules/_preview.html", result=result, errors=errors, fields=fields,
+        "rules/_preview.html", result=result, errors=errors, fields=fields, field_labels=labels,
         warnings=[] if errors else _warnings(rule),
         rule_text=json.dumps(rule, separators=(",", ":")) if result is not None else "",
         user_types_empty=isinstance(rule, dict) and rule.get("user_types") == [],
@@ -142,7 +143,7 @@ def explain():
     from engine.rules import RuleError, explain as run_explain
 
     prefix = _prefix(request.form)
-    needle = (request.form.get("email") or "").strip()
+    needle = (request.form.get("rb_explain") or "").strip()
     if not needle:
         return render_template("rules/_explain.html", result=None, contact=None, needle="")
     contacts = db.session.scalars(
@@ -195,10 +196,12 @@ def matches():
     fields = rule_fields_used(rule)
     items = [{"contact": c, "account": a, "fields": field_values(c, a, fields)} for c, a in rows]
     tree = rule_to_tree(rule)
+    catalog = _catalog()
     return render_page("rules/matches.html", "rules/_matches_table.html", items=items,
                        total=total, accounts=accounts, page=page, per_page=per_page,
                        fields=fields, rule_text=text, rule=rule, user_type_labels=USER_TYPE_LABELS,
-                       tree=tree_view(tree, catalog_index(_catalog())))
+                       field_labels={i["path"]: i["label"] for i in catalog},
+                       tree=tree_view(tree, catalog_index(catalog)))
 
 
 def _catalog():

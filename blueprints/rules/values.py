@@ -27,7 +27,9 @@ def show(value) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, datetime):
-        return value.strftime("%d %b %Y, %H:%M")
+        from blueprints.ui import to_local  # shown in the viewer's timezone
+
+        return to_local(value).strftime("%d %b %Y, %H:%M")
     if isinstance(value, date):
         return value.strftime("%d %b %Y")
     if isinstance(value, (int, float, Decimal)):

@@ -9,6 +9,7 @@ from extensions import db
 from models import ApiKey, ImportJob, SinkMessage, Staff, TickRun
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
+NEWEST_TICK = (TickRun.started_at.desc(), TickRun.id.desc())
 
 
 def _count(query) -> int:
@@ -17,7 +18,7 @@ def _count(query) -> int:
 
 @bp.route("/")
 def index():
-    last_tick = db.session.scalars(select(TickRun).order_by(TickRun.id.desc()).limit(1)).first()
+    last_tick = db.session.scalars(select(TickRun).order_by(*NEWEST_TICK).limit(1)).first()
     role = current_user.role
     cards = {"scheduler": True, "import": role in ("admin", "manager"),
              "api_keys": role == "admin", "staff": role == "admin", "inbox": role == "admin"}
@@ -42,7 +43,7 @@ def scheduler():
     page, per_page = page_args(50)
     total = _count(select(TickRun.id))
     runs = db.session.scalars(
-        select(TickRun).order_by(TickRun.id.desc()).offset((page - 1) * per_page).limit(per_page)
+        select(TickRun).order_by(*NEWEST_TICK).offset((page - 1) * per_page).limit(per_page)
     ).all()
     return render_page("settings/scheduler.html", runs=runs, page=page, per_page=per_page, total=total)
 

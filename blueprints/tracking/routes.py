@@ -12,6 +12,7 @@ from werkzeug.urls import iri_to_uri
 
 from engine import tracking
 from extensions import csrf, db
+from models import OutboxMessage
 from models.base import utcnow
 
 bp = Blueprint("tracking", __name__)
@@ -47,18 +48,27 @@ def click(token):
     if target is None:
         return _invalid(404)
     message_id, link_index = target
-    if request.method == "GET":
-        url = tracking.record_click(message_id, link_index, utcnow())
+    url = None
+    if request.method == "GET":  # HEAD is a link scanner, not a click
+        try:
+            url = tracking.record_click(message_id, link_index, utcnow())
+        except SQLAlchemyError:
+            # Failing to count a click must not strand the person who clicked.
+            db.session.rollback()
+            log.exception("could not record click on message %s", message_id)
+            url = _link(message_id, link_index)
     else:
-        from models import OutboxMessage
-
-        message = db.session.get(OutboxMessage, message_id)
-        url = tracking.original_link(message, link_index) if message else None
+        url = _link(message_id, link_index)
     if url is None:
         return _invalid(404)
     response = redirect(iri_to_uri(url), 302)
     response.headers.update(NO_CACHE)
     return response
+
+
+def _link(message_id, link_index):
+    message = db.session.get(OutboxMessage, message_id)
+    return tracking.original_link(message, link_index) if message else None
 
 
 def _invalid(status):

@@ -151,6 +151,9 @@ def test_template_that_skipped_validation_is_still_sandboxed():
     ("{{ contact.first_name.ljust(10**9) }}", "'ljust'"),
     ("{{ '{:>999999999}'.format(1) }}", "'format'"),
     ("{% macro f() %}{{ f() }}{{ f() }}{% endmacro %}{{ f() }}", "recursed"),
+    ("{{ ('a' * 900000).translate({97: 'x' * 900000}) }}", "'translate'"),
+    ("{{ ('a ' * 400000)|wordwrap(1, true, 'x' * 900000) }}", "No filter named 'wordwrap'"),
+    ("{{ [1, 2]|tojson(999999999) }}", "No filter named 'tojson'"),
 ])
 def test_resource_exhaustion_is_refused_at_save_time_quickly(src, expected):
     started = time.monotonic()

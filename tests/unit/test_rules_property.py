@@ -15,8 +15,9 @@ from tests.unit.rules_reference import Reference
 
 NOW = datetime(2026, 1, 10, 12, 0, 0)
 D, S = timedelta(days=1), timedelta(seconds=1)
-OFFSETS = [-D, 0 * D, S, 3600 * S, D, D + S, 3 * D, 5 * D, 7 * D, 7 * D + S, 7 * D - S,
-           10 * D, 14 * D, 14 * D + S, 30 * D, 30 * D + S, 31 * D, 400 * D]
+# Offsets from NOW, mostly on the window edges the rules below use (1, 3, 7, 14, 30 days).
+OFFSETS = [7 * D, 7 * D + S, 14 * D, 30 * D, 30 * D + S, D, -D, 0 * D, S, 3 * D, 7 * D - S,
+           14 * D + S, 6 * D, 400 * D]
 times = st.sampled_from(OFFSETS).map(lambda off: NOW - off)
 maybe_times = st.none() | times
 TEXTS = ["admin", "Admin", "ADMIN", "user", "", "ädmin", "Ädmin", "ad%min", "ad_min", "a b",
@@ -139,7 +140,7 @@ def load(accounts, contacts, events):
     db.session.commit()
 
 
-@settings(max_examples=100, deadline=None,
+@settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=datasets(), rule=rules(), more=st.lists(leaf, min_size=1, max_size=6))
 def test_compiled_sql_matches_reference(app, data, rule, more):

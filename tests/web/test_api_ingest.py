@@ -1,5 +1,5 @@
 """Ingest API contract (DESIGN.md "Public contracts"): every bad input is a clear 4xx and stores nothing."""
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -89,6 +89,23 @@ def test_events_queue_persona_refresh_for_touched_contacts(api, make, monkeypatc
     assert calls == [[c.id]]
 
 
+def test_events_refresh_personas_end_to_end(api, make, run_jobs):
+    # Events through the API -> RQ job on real Redis -> the contact enters the persona.
+    from models import Persona, PersonaMember
+
+    persona = Persona(name="Reporters", rule={"all": [
+        {"event": "report_created", "op": "count_gte", "value": 1, "within_days": 30}]})
+    db.session.add(persona)
+    db.session.commit()
+    c = make.contact(external_id="u7")
+    yesterday = (utcnow() - timedelta(days=1)).isoformat() + "Z"
+    res = api.post("/api/v1/events", json={"events": [
+        {"contact_external_id": "u7", "name": "report_created", "occurred_at": yesterday}]})
+    assert res.status_code == 200
+    run_jobs()
+    assert PersonaMember.query.filter_by(persona_id=persona.id, contact_id=c.id).count() == 1
+
+
 @pytest.mark.parametrize("data", [b"{not json", b"[]", b'"text"', b""])
 def test_bad_json_is_400(api, data):
     res = api.post("/api/v1/accounts", data=data, content_type="application/json")
@@ -137,8 +154,10 @@ def test_invalid_account_items_are_422(api, item, field):
     (_contact(timezone="Mars/Olympus"), "timezone", "IANA"),
     (_contact(last_seen_at="yesterday"), "last_seen_at", "ISO-8601"),
     (_contact(created_at=1700000000), "created_at", "ISO-8601"),
+    (_contact(created_at=None), "created_at", "ISO-8601"),
     (_contact(account_external_id="nope"), "account_external_id", "unknown account"),
     (_contact(attributes="x"), "attributes", "object"),
+    (_contact(attributes={"score": float("nan")}), "attributes", "no NaN"),
 ])
 def test_invalid_contact_items_are_422(api, item, field, message):
     api.post("/api/v1/accounts", json={"accounts": [_account()]})

@@ -140,11 +140,17 @@ def test_read_only_roles_cannot_change_anything(login, make, role):
     assert db.session.scalar(db.select(db.func.count()).select_from(EmailTemplate)) == 1
 
 
-def test_pages_need_login_and_unknown_ids_404(client, login):
+def test_pages_need_login(client):
     assert client.get("/templates/").status_code == 302
     assert client.post("/templates/preview", data=GOOD).status_code == 302
-    assert login("admin").get("/templates/999").status_code == 404
+    assert client.get("/templates/sample-contacts").status_code == 302
+
+
+def test_unknown_ids_404(login):
+    client = login("admin")
+    assert client.get("/templates/999").status_code == 404
     assert client.get("/templates/999/edit").status_code == 404
+    assert client.post("/templates/999/copy").status_code == 404
 
 
 def test_live_preview_renders_for_the_chosen_contact(login, make):
@@ -158,7 +164,8 @@ def test_live_preview_renders_for_the_chosen_contact(login, make):
     assert res.status_code == 200
     assert "Hi Zed" in page and "zed@example.com" in page
     # The HTML goes into srcdoc attribute-escaped (double escaped for the account name).
-    assert "srcdoc=\"&lt;p&gt;Hello Zed at Globex &amp;lt;Corp&amp;gt;&lt;/p&gt;" in page
+    assert "&lt;p&gt;Hello Zed at Globex &amp;lt;Corp&amp;gt;&lt;/p&gt;" in page
+    assert 'srcdoc="&lt;style&gt;body{' in page  # a fragment gets a mail-app-like default font
     assert "Generated from the HTML" in page
 
 
@@ -183,11 +190,12 @@ def test_preview_without_contacts_uses_labelled_sample_data(login):
 def test_sample_contact_search(login, make):
     make.contact(email="alice@acme.test", first_name="Alice")
     make.contact(email="bob@globex.test", first_name="Bob")
-    res = login("viewer").get("/templates/sample-contacts?sample_q=ALICE")
+    client = login("viewer")
+    res = client.get("/templates/sample-contacts?sample_q=ALICE")
     page = res.get_data(as_text=True)
     assert "alice@acme.test" in page and "bob@globex.test" not in page
     assert res.headers["HX-Trigger-After-Swap"] == "sample-contacts-loaded"
-    assert "No contact matches" in login("viewer").get("/templates/sample-contacts?sample_q=zzz").get_data(as_text=True)
+    assert "No contact matches" in client.get("/templates/sample-contacts?sample_q=zzz").get_data(as_text=True)
 
 
 def test_editor_page_has_variable_picker_with_custom_attributes(login, make):

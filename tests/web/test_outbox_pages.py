@@ -93,7 +93,7 @@ def test_viewer_sees_no_controls_and_gets_403(login, make):
     client = login("viewer")
     message = make.outbox_message()
     body = client.get("/outbox/").get_data(as_text=True)
-    assert "/outbox/approve" not in body and ">Approve<" not in body and "Reject" not in body
+    assert "/outbox/approve" not in body and ">Approve<" not in body and ">Reject<" not in body
     assert 'name="ids"' not in body and "needs the approver role" in body
     for action in ("approve", "reject", "unapprove", "resend", "dismiss"):
         assert client.post(f"/outbox/{action}", data={"one": message.id}).status_code == 403
@@ -293,11 +293,24 @@ def test_list_queries_do_not_grow_with_rows(login, make, app):
         make.outbox_message(trigger=trigger, state="approved", approved_by_id=staff.id,
                             approved_at=utcnow(), hold_until=utcnow() + timedelta(minutes=5))
     few = _count_queries(app, lambda: client.get("/outbox/?tab=approved"))
-    for _ in range(12):
-        make.outbox_message(state="approved", approved_by_id=make.staff(role="approver").id,
+    colleague = make.staff(role="approver")
+    for i in range(12):
+        make.outbox_message(state="approved", approved_by_id=(colleague if i % 2 else staff).id,
                             approved_at=utcnow(), hold_until=utcnow() + timedelta(minutes=5))
     many = _count_queries(app, lambda: client.get("/outbox/?tab=approved"))
     assert many == few
     for tab in ("sent", "rejected"):
         make.outbox_message(state=TAB_STATES[tab])
         assert _count_queries(app, lambda: client.get(f"/outbox/?tab={tab}")) <= few + 2
+
+
+def test_actions_need_the_csrf_token(login, make, app):
+    app.config["WTF_CSRF_ENABLED"] = True
+    client = login("approver")
+    message = make.outbox_message()
+    assert client.post("/outbox/approve", data={"one": message.id}).status_code == 400
+    assert _state(message.id).state == "pending_approval"
+    page = client.get("/outbox/").get_data(as_text=True)
+    token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    resp = client.post("/outbox/approve", data={"one": message.id}, headers={**HX, "X-CSRFToken": token})
+    assert resp.status_code == 200 and _state(message.id).state == "approved"

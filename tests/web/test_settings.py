@@ -208,3 +208,24 @@ def test_remove_staff_keeps_the_rows_it_created(login, make):
     assert db.session.get(Staff, member.id) is None
     assert db.session.get(ApiKey, key.id).created_by_id is None
     assert db.session.get(ImportJob, job.id).created_by_id is None
+
+
+def test_every_settings_form_carries_a_csrf_token(login, app, make):
+    app.config["WTF_CSRF_ENABLED"] = True
+    client = login("admin")
+    member = make.staff(role="viewer")
+    assert client.post("/settings/api-keys", data={"name": "no token"}).status_code == 400
+    assert client.post(f"/settings/staff/{member.id}/role", data={f"m{member.id}-role": "admin"}).status_code == 400
+    for url in ("/settings/api-keys", "/settings/staff", "/settings/import"):
+        page = client.get(url).get_data(as_text=True)
+        forms = page.count('method="post"') - 1  # minus the sign-out form in the sidebar
+        tokens = len(re.findall(r'name="[^"]*csrf_token"', page)) - 1  # role forms are prefixed per row
+        assert forms > 0 and tokens >= forms, url
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"',
+                      client.get("/settings/api-keys").get_data(as_text=True)).group(1)
+    assert client.post("/settings/api-keys", data={"name": "with token", "csrf_token": token}).status_code == 201
+    staff_page = client.get("/settings/staff").get_data(as_text=True)
+    row_token = re.search(rf'name="m{member.id}-csrf_token" type="hidden" value="([^"]+)"', staff_page).group(1)
+    res = client.post(f"/settings/staff/{member.id}/role",
+                      data={f"m{member.id}-role": "manager", f"m{member.id}-csrf_token": row_token})
+    assert res.status_code == 302 and db.session.get(Staff, member.id).role == "manager"

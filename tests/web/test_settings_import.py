@@ -75,8 +75,8 @@ def test_upload_map_start_and_finish(login, make, run_jobs):
     ("külliäinen,x\n".encode("latin-1"), "contacts", "not UTF-8"),
     (b"PK\x03\x04\x00\x00binary", "contacts", "looks binary"),
     (b"c1,acc-x,ann@example.com\nc2,acc-x,bob@example.com\n", "contacts", "header row"),
-    (b"external_id,name,arr,plan\na1,Acme,100,pro\n", "contacts", "looks like an accounts file"),
-    (CONTACTS_CSV.encode(), "accounts", "looks like an contacts file"),
+    (b"external_id,name,arr,plan\na1,Acme,100,pro\n", "contacts", "looks like accounts, not contacts"),
+    (CONTACTS_CSV.encode(), "accounts", "looks like contacts, not accounts"),
     (b"id,id\n1,2\n", "accounts", "names a column twice"),
     (b'external_id,name\n"a1,Acme\n', "accounts", "not valid CSV"),
 ])

@@ -2,6 +2,7 @@
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
 from engine import import_csv, imports
 from engine.import_csv import ImportFileError, RowConverter, inspect_file, read_records
@@ -61,9 +62,10 @@ def test_accounts_import_in_chunks_reports_progress(app, run_jobs, monkeypatch):
     seen = []
     real = imports._process_chunk
 
-    def spy(job, converter, chunk, now):
-        real(job, converter, chunk, now)
-        seen.append(job.processed_rows)
+    def spy(import_id, *args):
+        real(import_id, *args)
+        # What the progress bar reads: committed after every chunk.
+        seen.append(db.session.scalar(select(ImportJob.processed_rows).where(ImportJob.id == import_id)))
 
     monkeypatch.setattr(imports, "_process_chunk", spy)
     rows = [f"a-{i},Company {i},\"{i * 1000:,}\",pro,active" for i in range(25)]
@@ -145,3 +147,13 @@ def test_line_numbers_follow_the_file():
 def test_unclosed_quote_is_reported_with_its_line():
     with pytest.raises(ImportFileError, match=r"not valid CSV.*line 3"):
         inspect_file('external_id,name\na1,Acme\na2,"Unclosed\n', "accounts")
+
+
+@pytest.mark.parametrize("raw, value", [
+    ("0", 0), ("007", "007"), ("0.5", 0.5), ("-2.5", -2.5), ("+5", 5), ("1e999", "1e999"),
+    ("12345678901234567", "12345678901234567"), ("Yes", True), ("no", False), ("n/a", "n/a"),
+])
+def test_attribute_values_get_a_sensible_type(raw, value):
+    conv = RowConverter("accounts", ["external_id", "x"], {"external_id": "external_id"}, ["x"])
+    item, problems = conv.convert(["a", raw])
+    assert problems == [] and item["attributes"]["x"] == value and type(item["attributes"]["x"]) is type(value)

@@ -1,0 +1,238 @@
+"""Generating outbox messages at scale: one schedule trigger with every control on.
+
+    python -m bench.tick [--accounts 2500] [--contacts 50000] [--memory-contacts 1000000]
+
+Data from engine.demo.generate (seed-demo's generator), plus history so the
+controls have work to do: another trigger emailed every 10th contact yesterday
+(global delay), this trigger emailed every 20th contact 3 days ago (re-trigger
+delay / never re-trigger); the demo data has ~3% unsubscribed contacts.
+
+In the same run it times:
+  baseline  a bare INSERT ... SELECT of the same rows (the rule's matches, the
+            template's subject/html/text as literals): the least any generator
+            has to write
+  tick      engine.generate.generate_step: rule -> controls -> render each
+            recipient -> bulk insert (pending approval or suppressed with reason)
+  again     a second tick for the same occurrence (must insert 0 rows in < 1 s)
+--memory-contacts N: a separate process ticks a trigger matching N contacts and
+reports its peak RSS (target < 300 MB: candidates stream in batches).
+Runs on a temporary SQLite database, and also on PostgreSQL when DATABASE_URL is
+set (in a temporary database created on that server and dropped afterwards).
+Targets: tick >= 0.5x the baseline's rows/s; again < 1 s.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, time as clock, timedelta
+from pathlib import Path
+
+_TMP = Path(tempfile.mkdtemp(prefix="nudge-bench-tick-"))
+os.environ["NUDGE_INSTANCE_DIR"] = str(_TMP / "instance")
+_PG_URL = os.environ.pop("DATABASE_URL", "")
+
+NOW = datetime(2026, 3, 2, 8, 0, 30)  # just after the trigger's 08:00 (UTC) generate time
+RULE = {"user_types": ["product_user", "crm_contact", "inactive", "churned_account"], "all": []}
+SUBJECT = "{{ contact.first_name }}, your {{ account.plan }} plan this week"
+HTML = """<html><body><h1>Hi {{ contact.first_name }},</h1>
+<p>{{ account.name }} has {{ account.arr | money }} ARR on the {{ account.plan }} plan.</p>
+<p>Here is what your team did this week and three things worth trying next:</p>
+<ul><li><a href="https://example.com/reports">Build a report</a></li>
+<li><a href="https://example.com/alerts">Set up alerts</a></li>
+<li><a href="https://example.com/invite">Invite a colleague</a></li></ul>
+<p>Questions? Just reply to this email.</p>
+<p style="font-size:12px"><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>
+</body></html>"""
+TEXT = ("Hi {{ contact.first_name }},\n\n{{ account.name }} is on the {{ account.plan }} plan.\n"
+        "Build a report: https://example.com/reports\nUnsubscribe: {{ unsubscribe_url }}\n")
+TARGET_RATIO = 0.5
+TARGET_MB = 300
+
+
+def make_app(url):
+    from app import create_app
+    from config import Config
+
+    class BenchConfig(Config):
+        SQLALCHEMY_DATABASE_URI = url
+        USE_CREATE_ALL = True
+        TESTING = True
+
+    return create_app(BenchConfig)
+
+
+def timed(fn):
+    started = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - started, result
+
+
+def add_trigger(name, status="active", **kw):
+    from extensions import db
+    from models import Trigger
+
+    trigger = Trigger(name=name, from_email="success@example.com", subject=SUBJECT, html=HTML,
+                      text=TEXT, kind="schedule", rule=RULE, generate_at=clock(8, 0),
+                      send_at=clock(9, 0), timezone="UTC", status=status, **kw)
+    db.session.add(trigger)
+    db.session.commit()
+    return trigger
+
+
+def history(trigger_id, every, days_ago, key):
+    """Sent messages of one trigger to every n-th contact, `days_ago` days back."""
+    from sqlalchemy import text
+
+    from extensions import db
+
+    at = NOW - timedelta(days=days_ago)
+    db.session.execute(text(
+        "INSERT INTO outbox_messages (trigger_id, contact_id, account_id, occurrence_key, to_email,"
+        " subject, state, created_at, updated_at, send_after, sent_at, attempts) "
+        "SELECT :t, id, account_id, :k, email, 'earlier', 'sent', :at, :at, :at, :at, 0 "
+        "FROM contacts WHERE id % :n = 0"), {"t": trigger_id, "k": key, "at": at, "n": every})
+    db.session.commit()
+
+
+def baseline(trigger_id):
+    """INSERT ... SELECT of the rule's matches with the template as literal text."""
+    from sqlalchemy import insert, literal, select
+
+    from engine.rules import matching_contacts_select
+    from extensions import db
+    from models import Contact, OutboxMessage
+
+    matches = matching_contacts_select(RULE, NOW).subquery()
+    src = (select(literal(trigger_id), matches.c.contact_id, matches.c.account_id,
+                  literal("baseline"), Contact.email, literal(SUBJECT), literal(HTML),
+                  literal(TEXT), literal("cancelled"), literal(NOW), literal(NOW), literal(0))
+           .join(Contact, Contact.id == matches.c.contact_id))
+    cols = ["trigger_id", "contact_id", "account_id", "occurrence_key", "to_email", "subject",
+            "html", "text", "state", "created_at", "updated_at", "attempts"]
+    rows = db.session.execute(insert(OutboxMessage).from_select(cols, src)).rowcount
+    db.session.commit()
+    return rows
+
+
+def run(label, url, args):
+    from sqlalchemy import func, select, text
+
+    from engine.demo import generate
+    from engine.generate import generate_step
+    from engine.rules import matching_contacts_select
+    from extensions import db
+
+    app = make_app(url)
+    with app.app_context():
+        seconds, made = timed(lambda: generate(accounts=args.accounts, contacts=args.contacts,
+                                               events=args.events, seed=7, now=NOW))
+        welcome = add_trigger("Welcome", status="inactive")
+        spare = add_trigger("Baseline rows", status="inactive")
+        trigger = add_trigger("Weekly summary", priority=5, global_delay_days=3,
+                              retrigger_delay_days=7, never_retrigger=True)
+        history(welcome.id, 10, 1, "yesterday")
+        history(trigger.id, 20, 3, "three-days-ago")
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()
+        matching = db.session.scalar(select(func.count()).select_from(
+            matching_contacts_select(RULE, NOW).subquery()))
+        print(f"\n{label}: {made['contacts']:,} contacts, {made['accounts']:,} accounts "
+              f"(generated in {seconds:.1f} s); the trigger matches {matching:,}")
+
+        base_s, base_rows = timed(lambda: baseline(spare.id))
+        tick_s, summary = timed(lambda: generate_step(NOW))
+        counts = summary[str(trigger.id)]
+        rows = counts["created"] + counts["suppressed"] + counts["failed"]
+        again_s, again = timed(lambda: generate_step(NOW + timedelta(minutes=1)))
+        base_rate, tick_rate = base_rows / base_s, rows / tick_s
+        ratio = tick_rate / base_rate
+        print(f"  baseline INSERT...SELECT {base_rows:8,} rows {base_s:7.2f} s {base_rate:10,.0f} rows/s")
+        print(f"  tick (controls+render)   {rows:8,} rows {tick_s:7.2f} s {tick_rate:10,.0f} rows/s"
+              f"  ({counts['created']:,} to approve, {counts['suppressed']:,} suppressed, "
+              f"{counts['failed']:,} failed)")
+        print(f"  ratio {ratio:.2f}x -> target >= {TARGET_RATIO}x "
+              f"{'met' if ratio >= TARGET_RATIO else 'NOT met'}")
+        print(f"  second tick, same occurrence: {len(again)} runs, {again_s:.3f} s -> target < 1 s "
+              f"{'met' if not again and again_s < 1 else 'NOT met'}")
+    if args.memory_contacts:
+        memory(label, url, args.memory_contacts)
+
+
+def memory(label, url, contacts):
+    """Generate for `contacts` contacts in a fresh process and report its peak RSS."""
+    from sqlalchemy import text
+
+    from engine.demo import generate
+    from extensions import db
+
+    app = make_app(url)
+    with app.app_context():
+        db.session.execute(text("DELETE FROM outbox_messages"))
+        db.session.execute(text("DELETE FROM trigger_runs"))
+        db.session.commit()
+        generate(accounts=max(1, contacts // 20), contacts=contacts, events=0, seed=8,
+                 now=NOW - timedelta(days=1))
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()
+    child = subprocess.run([sys.executable, "-m", "bench.tick", "--tick-only", url],
+                           capture_output=True, text=True, env=dict(os.environ))
+    if child.returncode:
+        print(child.stdout, child.stderr)
+        raise SystemExit("memory run failed")
+    print(f"  memory ({label}): {child.stdout.strip()} -> target < {TARGET_MB} MB")
+
+
+def tick_only(url):
+    """Child process of --memory-contacts: one tick, then its peak RSS."""
+    import resource
+
+    from engine.generate import generate_step
+
+    app = make_app(url)
+    with app.app_context():
+        seconds, summary = timed(lambda: generate_step(NOW))
+    rows = sum(c.get("created", 0) + c.get("suppressed", 0) + c.get("failed", 0)
+               for c in summary.values())
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    verdict = "met" if peak_mb < TARGET_MB else "NOT met"
+    print(f"{rows:,} rows in {seconds:.1f} s, peak RSS {peak_mb:.0f} MB ({verdict})")
+
+
+def _pg_database(url, action):
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    conn = psycopg.connect(host=u.host, port=u.port or 5432, user=u.username, password=u.password,
+                           dbname=u.database, autocommit=True)
+    name = f"{u.database}_bench_tick_{os.getpid()}"
+    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    if action == "create":
+        conn.execute(f'CREATE DATABASE "{name}"')
+    conn.close()
+    return u.set(database=name).render_as_string(hide_password=False)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=2_500)
+    parser.add_argument("--contacts", type=int, default=50_000)
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--memory-contacts", type=int, default=0)
+    parser.add_argument("--tick-only", metavar="URL", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.tick_only:
+        return tick_only(args.tick_only)
+    run("SQLite", f"sqlite:///{_TMP / 'tick.db'}", args)
+    if _PG_URL:
+        url = _pg_database(_PG_URL, "create")
+        try:
+            run("PostgreSQL", url, args)
+        finally:
+            _pg_database(_PG_URL, "drop")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""POST /api/v1/preview (DESIGN.md "Public contracts")."""
+from datetime import timedelta
+
+from models.base import utcnow
+
+
+def test_preview_returns_count_accounts_and_sample(api, make):
+    big = make.account(arr=90000, name="Big")
+    for i in range(3):
+        make.contact(account=big, role="admin", email=f"admin{i}@big.co")
+    make.contact(account=make.account(arr=1000), role="admin")
+    make.contact(account=big, role="user")
+    resp = api.post("/api/v1/preview", json={"rule": {"all": [
+        {"field": "contact.role", "op": "eq", "value": "admin"},
+        {"field": "account.arr", "op": "gt", "value": 50000}]}, "limit": 2})
+    assert resp.status_code == 200
+    body = resp.get_json()
+    assert body["count"] == 3 and body["accounts"] == 1
+    assert [s["email"] for s in body["sample"]] == ["admin0@big.co", "admin1@big.co"]
+    first = body["sample"][0]
+    assert {"external_id", "email", "name", "account_name", "account_external_id",
+            "fields"} <= set(first)
+    assert first["fields"] == {"contact.role": "admin", "account.arr": 90000}
+    assert body["warnings"] == []
+
+
+def test_preview_default_limit_and_event_warning(api, make):
+    c = make.contact()
+    make.event(c, name="login", occurred_at=utcnow() - timedelta(hours=1))
+    resp = api.post("/api/v1/preview", json={"rule": {"any": [
+        {"event": "login", "op": "count_gte", "value": 1, "within_days": 1},
+        {"event": "logn", "op": "count_gte", "value": 1}]}})
+    body = resp.get_json()
+    assert resp.status_code == 200 and body["count"] == 1
+    assert body["warnings"] == ['no event named "logn" has been received yet']
+
+
+def test_bad_rule_is_422_with_paths(api):
+    resp = api.post("/api/v1/preview", json={"rule": {"all": [
+        {"field": "contact.role", "op": "eq", "value": "admin"},
+        {"field": "account.arr", "op": "gt", "value": "lots"},
+        {"field": "contact.nope", "op": "eq", "value": 1}]}})
+    assert resp.status_code == 422
+    assert resp.get_json()["errors"] == [
+        {"path": "all[1].value", "message": "expected a number"},
+        {"path": "all[2].field", "message": 'unknown field "contact.nope"'}]
+
+
+def test_missing_rule_malformed_body_and_bad_limits(api, client):
+    assert api.post("/api/v1/preview", json={}).status_code == 422
+    assert api.post("/api/v1/preview", data="{nope", content_type="application/json").status_code == 400
+    for limit in (0, 101, "5", True, 2.5):
+        resp = api.post("/api/v1/preview", json={"rule": {}, "limit": limit})
+        assert resp.status_code == 400, limit
+        assert "limit" in resp.get_json()["error"]
+    assert api.post("/api/v1/preview", json={"rule": "{oops"}).get_json()["errors"][0]["path"] == ""
+    assert client.post("/api/v1/preview", json={"rule": {}}).status_code == 401

@@ -1,0 +1,137 @@
+"""Persona pages: list, create/edit with the builder, detail, refresh, delete, roles."""
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from engine.personas import refresh_persona
+from extensions import db
+from models import Persona, PersonaMember, PersonaTransition
+from models.base import utcnow
+
+ADMINS = {"user_types": ["product_user"], "all": [{"field": "contact.role", "op": "eq", "value": "admin"}]}
+
+
+@pytest.fixture
+def admins(make):
+    acc = make.account(name="Bigco")
+    return [make.contact(acc, role="admin", email=f"admin{i}@bigco.test") for i in range(3)]
+
+
+def save(client, url, name="Admins", rule=ADMINS, **extra):
+    text = rule if isinstance(rule, str) else json.dumps(rule)
+    return client.post(url, data={"name": name, "description": "", "rule_json": text, **extra})
+
+
+def test_create_enqueues_a_refresh_and_shows_members(app, login, admins, run_jobs):
+    c = login("manager")
+    page = c.get("/personas/new").get_data(as_text=True)
+    assert 'name="rule_json"' in page and "Visual builder" in page and "Why / why not?" in page
+    res = save(c, "/personas/new", name="  Dormant   admins ", description="Who we miss")
+    assert res.status_code == 302
+    persona = db.session.scalars(select(Persona)).one()
+    assert persona.name == "Dormant admins" and persona.rule == ADMINS
+    run_jobs()
+    detail = c.get(res.headers["Location"]).get_data(as_text=True)
+    assert "admin0@bigco.test" in detail and "persona-chart" in detail
+    db.session.refresh(persona)
+    assert persona.member_count == 3 and persona.last_refreshed_at is not None
+    listing = c.get("/personas/").get_data(as_text=True)
+    assert "Dormant admins" in listing and "+3" in listing
+
+
+def test_bad_input_is_refused_and_nothing_saved(app, login, make):
+    c = login("admin")
+    make.persona(name="Taken")
+    res = save(c, "/personas/new", name="taken")
+    assert res.status_code == 422 and "already has this name" in res.get_data(as_text=True)
+    res = save(c, "/personas/new", name="Broken",
+               rule={"all": [{"field": "account.arr", "op": "gt", "value": "lots"}]})
+    body = res.get_data(as_text=True)
+    assert res.status_code == 422 and "all[0].value" in body and "expected a number" in body
+    res = save(c, "/personas/new", name="Broken", rule='{"all": [')
+    assert res.status_code == 422 and "malformed JSON" in res.get_data(as_text=True)
+    res = save(c, "/personas/new", name="   ")
+    assert res.status_code == 422 and "Give the persona a name" in res.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Persona)) == 1
+
+
+def test_edit_keeps_the_rule_and_refreshes_when_it_changes(app, login, make, admins, run_jobs):
+    c = login("manager")
+    p = make.persona(name="Admins", rule=ADMINS)
+    page = c.get(f"/personas/{p.id}/edit").get_data(as_text=True)
+    assert "contact.role" in page and 'value="admin"' in page
+    nobody = {"user_types": [], "all": []}
+    assert save(c, f"/personas/{p.id}/edit", name="Admins", rule=nobody).status_code == 302
+    run_jobs()
+    db.session.refresh(p)
+    assert p.rule == nobody and p.member_count == 0
+
+
+def test_detail_shows_chart_table_and_paginated_members(app, login, make):
+    acc = make.account()
+    for i in range(30):
+        make.contact(acc, role="admin", email=f"m{i:02d}@x.test")
+    p = make.persona(rule=ADMINS)
+    refresh_persona(p.id, utcnow() - timedelta(days=2))
+    c = login("viewer")
+    html = c.get(f"/personas/{p.id}").get_data(as_text=True)
+    assert "Entered vs left" in html and '"enter": [' in html and "Page 1 of 2" in html
+    assert "Daily changes" in html and "Role" in html  # rule summary
+    part = c.get(f"/personas/{p.id}?page=2", headers={"HX-Request": "true", "HX-Target": "members"})
+    assert part.status_code == 200 and "<html" not in part.get_data(as_text=True)
+    found = c.get(f"/personas/{p.id}?q=m07@", headers={"HX-Request": "true", "HX-Target": "members"})
+    assert "m07@x.test" in found.get_data(as_text=True) and "m08@x.test" not in found.get_data(as_text=True)
+    assert c.get("/personas/999999").status_code == 404
+
+
+def test_refresh_now_enqueues_the_job(app, login, make, admins, run_jobs):
+    c = login("manager")
+    p = make.persona(rule=ADMINS)
+    res = c.post(f"/personas/{p.id}/refresh", headers={"HX-Request": "true"})
+    assert res.status_code == 204 and "queued" in res.headers["HX-Trigger"]
+    again = c.post(f"/personas/{p.id}/refresh", follow_redirects=True)
+    assert "already queued" in again.get_data(as_text=True)
+    run_jobs()
+    assert db.session.scalar(select(func.count()).select_from(PersonaMember)) == 3
+
+
+def test_delete_is_refused_while_a_trigger_uses_it(app, login, make, admins):
+    c = login("admin")
+    p = make.persona(name="Used", rule=ADMINS)
+    refresh_persona(p.id, utcnow())
+    trigger = make.trigger(name="Welcome back", kind="persona_enter", persona_id=p.id, status="draft")
+    res = c.post(f"/personas/{p.id}/delete", follow_redirects=True)
+    body = res.get_data(as_text=True)
+    assert "cannot be deleted" in body and "Welcome back" in body
+    assert db.session.get(Persona, p.id) is not None
+    db.session.delete(trigger)
+    db.session.commit()
+    res = c.post(f"/personas/{p.id}/delete")
+    assert res.status_code == 303
+    assert db.session.get(Persona, p.id) is None
+    assert db.session.scalar(select(func.count()).select_from(PersonaTransition)) == 0
+    assert db.session.scalar(select(func.count()).select_from(PersonaMember)) == 0
+
+
+@pytest.mark.parametrize("role", ["viewer", "approver"])
+def test_viewers_and_approvers_see_but_cannot_change(app, login, make, role):
+    c = login(role)
+    p = make.persona(name="Look only", rule=ADMINS)
+    listing = c.get("/personas/").get_data(as_text=True)
+    assert "Look only" in listing and "New persona" not in listing
+    detail = c.get(f"/personas/{p.id}").get_data(as_text=True)
+    assert "Refresh now" not in detail and "Delete persona" not in detail
+    assert c.get("/personas/new").status_code == 403
+    assert save(c, "/personas/new", name="Sneaky").status_code == 403
+    assert c.get(f"/personas/{p.id}/edit").status_code == 403
+    assert save(c, f"/personas/{p.id}/edit", name="Renamed").status_code == 403
+    assert c.post(f"/personas/{p.id}/refresh").status_code == 403
+    assert c.post(f"/personas/{p.id}/delete").status_code == 403
+    assert db.session.get(Persona, p.id).name == "Look only"
+
+
+def test_empty_list_invites_the_first_persona(app, login):
+    html = login("manager").get("/personas/").get_data(as_text=True)
+    assert "No personas yet" in html and "Create the first persona" in html

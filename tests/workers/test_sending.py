@@ -1,0 +1,117 @@
+"""Sending through RQ on real Redis to a real SMTP sink."""
+from datetime import timedelta
+
+from engine import outbox
+from engine.sending import send_due
+from engine.sweeps import send_sweep_step
+from extensions import db
+from models import Communication, DeliveryEvent, OutboxMessage
+from models.base import utcnow
+
+
+def _approved(make, n, **kw):
+    trigger = kw.pop("trigger", None) or make.trigger()
+    account = make.account()
+    return trigger, [make.outbox_message(trigger=trigger, contact=make.contact(account=account),
+                                         state="approved", **kw).id for _ in range(n)]
+
+
+def _states(ids):
+    db.session.expire_all()
+    return [db.session.get(OutboxMessage, i).state for i in ids]
+
+
+def test_sweep_enqueues_and_a_worker_sends_the_batch(app, make, smtp_sink, run_jobs):
+    trigger, ids = _approved(make, 5)
+    summary = send_sweep_step(utcnow())
+    assert summary == {"due": 5, "enqueued": 1}
+    assert send_sweep_step(utcnow())["enqueued"] == 0  # a job already waits: no pile-up
+    run_jobs()
+    assert _states(ids) == ["sent"] * 5
+    assert sorted(smtp_sink.message_ids) == sorted(f"<nudge-{i}@nudge.local>" for i in ids)
+    msg = db.session.get(OutboxMessage, ids[0])
+    assert msg.smtp_reply.startswith("250") and msg.sent_at is not None
+    assert DeliveryEvent.query.filter_by(kind="delivered").count() == 5
+    # Five users of one account on one day are one line in the account's log.
+    [log] = Communication.query.all()
+    assert (log.trigger_id, log.type, log.subject) == (trigger.id, "Trigger", trigger.subject)
+
+
+def test_approval_to_sent_honours_the_hold(app, make, smtp_sink):
+    staff = make.staff()
+    _, ids = _approved(make, 2)
+    for mid in ids:
+        db.session.get(OutboxMessage, mid).state = "pending_approval"
+    db.session.commit()
+    now = utcnow()
+    outbox.approve(ids, staff.id, now)
+    assert send_due(clock=lambda: now + timedelta(minutes=9))["sent"] == 0
+    assert send_due(clock=lambda: now + timedelta(minutes=10))["sent"] == 2
+    assert len(smtp_sink.messages) == 2
+
+
+def test_one_refused_recipient_fails_alone(app, make, smtp_sink):
+    _, ids = _approved(make, 4)
+    bad = db.session.get(OutboxMessage, ids[1]).to_email
+    smtp_sink.rcpt_reply = lambda addr: "550 5.1.1 mailbox unavailable" if addr == bad else None
+    stats = send_due()
+    assert (stats["sent"], stats["failed"]) == (3, 1)
+    assert _states(ids) == ["sent", "failed", "sent", "sent"]
+    failed = db.session.get(OutboxMessage, ids[1])
+    assert failed.reason == "RCPT TO: 550 5.1.1 mailbox unavailable"
+    assert DeliveryEvent.query.filter_by(kind="failed").count() == 1
+
+
+def test_temporary_failure_is_retried_after_backoff(app, make, smtp_sink):
+    _, ids = _approved(make, 3)
+    seen = []
+
+    def data_reply(envelope):
+        seen.append(envelope.rcpt_tos[0])
+        return "421 4.7.0 too busy, come back later" if len(seen) == 1 else None
+
+    smtp_sink.data_reply = data_reply
+    now = utcnow()
+    stats = send_due(clock=lambda: now)
+    assert (stats["sent"], stats["retry"]) == (2, 1)
+    first = db.session.get(OutboxMessage, ids[0])
+    assert (first.state, first.attempts) == ("approved", 1)
+    assert first.next_attempt_at == now + timedelta(minutes=1)
+    assert send_due(clock=lambda: now + timedelta(seconds=30))["sent"] == 0
+    assert send_due(clock=lambda: now + timedelta(seconds=61))["sent"] == 1
+    assert _states(ids) == ["sent"] * 3
+    assert len(smtp_sink.messages) == 3
+
+
+def test_connection_lost_after_data_is_uncertain_and_the_batch_goes_on(app, make, smtp_sink):
+    _, ids = _approved(make, 4)
+    victim = db.session.get(OutboxMessage, ids[2]).to_email
+    smtp_sink.data_reply = lambda env: "DROP" if env.rcpt_tos[0] == victim else None
+    stats = send_due()
+    assert (stats["sent"], stats["uncertain"]) == (3, 1)
+    assert _states(ids) == ["sent", "sent", "uncertain", "sent"]
+    assert "after the message data" in db.session.get(OutboxMessage, ids[2]).reason
+
+
+def test_server_down_leaves_messages_approved_for_later(app, make):
+    from tests.smtp_sink import free_port
+
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=free_port())
+    _, ids = _approved(make, 2)
+    now = utcnow()
+    stats = send_due(clock=lambda: now)
+    assert stats["sent"] == 0 and "connect_error" in stats
+    db.session.expire_all()
+    msg = db.session.get(OutboxMessage, ids[0])
+    assert (msg.state, msg.claim_token, msg.attempts) == ("approved", None, 0)
+    assert msg.next_attempt_at == now + timedelta(seconds=60)
+
+
+def test_a_message_that_cannot_be_built_fails_alone(app, make, smtp_sink):
+    _, ids = _approved(make, 2)
+    db.session.get(OutboxMessage, ids[0]).subject = "Hi\r\nBcc: everyone@example.com"
+    db.session.commit()
+    stats = send_due()
+    assert (stats["sent"], stats["failed"]) == (1, 1)
+    assert "line break" in db.session.get(OutboxMessage, ids[0]).reason
+    assert len(smtp_sink.messages) == 1
