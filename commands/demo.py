@@ -34,8 +34,11 @@ def _parse_now(_ctx, _param, value):
 @click.option("--seed", default=42, show_default=True, help="Same seed, same data.")
 @click.option("--if-empty", is_flag=True, help="Do nothing when accounts already exist.")
 @click.option("--now", callback=_parse_now, help="Generate data as of this UTC instant.")
+@click.option("--story/--no-story", default=True, show_default=True,
+              help="Also add templates, personas, triggers and two weeks of email history.")
+@click.option("--story-days", default=14, show_default=True, type=click.IntRange(1, 60))
 @with_appcontext
-def seed_demo(accounts, contacts, events, seed, if_empty, now):
+def seed_demo(accounts, contacts, events, seed, if_empty, now, story, story_days):
     """Create a believable SaaS customer base plus the demo admin login."""
     existing = db.session.scalar(select(func.count()).select_from(Account))
     if if_empty and existing:
@@ -47,6 +50,15 @@ def seed_demo(accounts, contacts, events, seed, if_empty, now):
     click.echo(f"Created {result['accounts']:,} accounts, {result['contacts']:,} contacts and "
                f"{result['events']:,} events in {result['seconds']:.1f}s.")
     _echo_login()
+    if story and contacts:
+        from flask import current_app
+
+        from engine.demo_story import seed_story
+        from models.base import utcnow
+
+        click.echo(f"Running the engine over the last {story_days} days for email history...")
+        made = seed_story(current_app._get_current_object(), now or utcnow(), days=story_days, seed=seed)
+        click.echo(f"Added {made['triggers']} active triggers and {made['messages']:,} outbox messages.")
 
 
 @click.command("demo-login")

@@ -20,16 +20,17 @@ whatever the time of day (daily triggers run at the same wall-clock time, so
 a 24-hour window would drift by seconds and skip a day).
 
 Everything is SQL: correlated lookups on the outbox's (trigger_id,
-contact_id, ...) and (contact_id, state, created_at) indexes give each
-candidate its latest emails (control_columns), and one CASE turns them into
-the state and the sentence staff read (state_and_reason). The day counts in
+contact_id, ...) and (contact_id, state, created_at) indexes find each
+candidate's latest emails (control_columns, with_history), and one CASE
+turns them into the state and the sentence staff read (state_and_reason). The day counts in
 those sentences use the timezone's offset at `now` (a DST change inside the
 window can shift an "N days ago" by one near midnight; the decision itself
 uses exact window boundaries computed with zoneinfo).
 """
 from datetime import datetime, time, timedelta
+from types import SimpleNamespace
 
-from sqlalchemy import Date, Integer, String, case, cast, func, literal, select
+from sqlalchemy import Date, Integer, String, case, cast, func, literal, or_, select
 
 from engine.outbox import COUNTED_STATES
 from engine.scheduling import local_date, local_instant, zone
@@ -55,31 +56,45 @@ def uses_history(trigger) -> bool:
 
 
 def control_columns(trigger, contact_id_col, now: datetime) -> list:
-    """Labelled columns for the candidate select: prev_at / prev_state (this
-    trigger's latest counted email to the contact) and other_at /
-    other_trigger_id (the latest counted email of any trigger inside the
-    global window). Lookups a trigger does not need are NULL literals."""
+    """Labelled columns for the candidate select: prev_id (this trigger's latest
+    counted email to the contact) and other_id (the latest counted email of any
+    trigger inside the global window). One index lookup each; with_history()
+    joins the rows they point at. Lookups a trigger does not need are NULL."""
     counted = O.state.in_(COUNTED_STATES)
-    null_time = literal(None, type_=O.created_at.type)
+    none = literal(None, type_=Integer)
+    prev_id = other_id = none
     if trigger.never_retrigger or (trigger.retrigger_delay_days or 0) > 0:
-        own = (O.trigger_id == trigger.id, O.contact_id == contact_id_col, counted)
-        latest = select(EMAILED_AT).where(*own).order_by(EMAILED_AT.desc()).limit(1)
-        state = select(O.state).where(*own).order_by(EMAILED_AT.desc()).limit(1)
-        prev_at = latest.correlate_except(OutboxMessage).scalar_subquery()
-        prev_state = state.correlate_except(OutboxMessage).scalar_subquery()
-    else:
-        prev_at, prev_state = null_time, literal(None, type_=String)
+        prev_id = (select(O.id)
+                   .where(O.trigger_id == trigger.id, O.contact_id == contact_id_col, counted)
+                   .order_by(EMAILED_AT.desc()).limit(1)
+                   .correlate_except(OutboxMessage).scalar_subquery())
     since = window_start(trigger.global_delay_days or 0, now, trigger.timezone or "UTC")
     if since is not None:
-        recent = (O.contact_id == contact_id_col, counted, EMAILED_AT >= since)
-        latest = select(EMAILED_AT).where(*recent).order_by(EMAILED_AT.desc()).limit(1)
-        which = select(O.trigger_id).where(*recent).order_by(EMAILED_AT.desc()).limit(1)
-        other_at = latest.correlate_except(OutboxMessage).scalar_subquery()
-        other_trigger_id = which.correlate_except(OutboxMessage).scalar_subquery()
-    else:
-        other_at, other_trigger_id = null_time, literal(None, type_=Integer)
-    return [prev_at.label("prev_at"), prev_state.label("prev_state"),
-            other_at.label("other_at"), other_trigger_id.label("other_trigger_id")]
+        other_id = (select(O.id).where(O.contact_id == contact_id_col, counted, EMAILED_AT >= since)
+                    .order_by(EMAILED_AT.desc()).limit(1)
+                    .correlate_except(OutboxMessage).scalar_subquery())
+    return [prev_id.label("prev_id"), other_id.label("other_id")]
+
+
+def with_history(checked):
+    """(FROM clause, columns) over the checked candidates joined to the outbox
+    rows control_columns found: unsubscribed_at, email, nth, prev_at,
+    prev_state, other_at, other_trigger_id, other_trigger_name."""
+    prev = OutboxMessage.__table__.alias("prev")
+    other = OutboxMessage.__table__.alias("other")
+    other_trigger = Trigger.__table__.alias("other_trigger")
+    frm = (checked.outerjoin(prev, prev.c.id == checked.c.prev_id)
+           .outerjoin(other, other.c.id == checked.c.other_id)
+           .outerjoin(other_trigger, other_trigger.c.id == other.c.trigger_id))
+    cols = SimpleNamespace(
+        contact_id=checked.c.contact_id, account_id=checked.c.account_id,
+        occurrence_key=checked.c.occurrence_key, email=checked.c.email,
+        unsubscribed_at=checked.c.unsubscribed_at, nth=checked.c.nth,
+        prev_at=func.coalesce(prev.c.sent_at, prev.c.send_after, prev.c.created_at),
+        prev_state=prev.c.state,
+        other_at=func.coalesce(other.c.sent_at, other.c.send_after, other.c.created_at),
+        other_trigger_id=other.c.trigger_id, other_trigger_name=other_trigger.c.name)
+    return frm, cols
 
 
 class _Days:
@@ -120,6 +135,7 @@ def state_and_reason(trigger, c, now: datetime, dialect: str, *, duplicate=None)
     live = "pending_approval" if trigger.requires_approval else "approved"
     r, g = trigger.retrigger_delay_days or 0, trigger.global_delay_days or 0
     emailed = case((c.prev_state == "sent", "sent "), else_="emailed ")
+    # (condition, reason) in order of precedence; the first that holds wins.
     rules = [(c.unsubscribed_at.is_not(None), literal("unsubscribed"))]
     if trigger.never_retrigger:
         rules.append((c.prev_at.is_not(None), case(
@@ -131,16 +147,15 @@ def state_and_reason(trigger, c, now: datetime, dialect: str, *, duplicate=None)
         rules.append((c.prev_at >= since, "re-trigger delay: " + emailed + days.ago(c.prev_at)
                       + f" ({r}-day delay)"))
     if window_start(g, now, tz) is not None:
-        name = (select(Trigger.name).where(Trigger.id == c.other_trigger_id)
-                .correlate_except(Trigger).scalar_subquery())
-        who = func.coalesce(name, "trigger #" + cast(c.other_trigger_id, String))
+        who = func.coalesce(c.other_trigger_name, "trigger #" + cast(c.other_trigger_id, String))
         rules.append((c.other_at.is_not(None), "global delay: emailed by “" + who + "” "
                       + days.ago(c.other_at) + f" ({g}-day delay)"))
     if duplicate is not None and uses_history(trigger):
         rules.append((duplicate, literal(in_run_reason(trigger))))
     rules.append((func.coalesce(c.email, "") == "", literal("no email address")))
     reason = case(*rules, else_=literal(None, type_=String))
-    state = case((reason.is_(None), live), else_="suppressed")
+    # The state only needs the conditions, not the sentences (cheaper than reason IS NULL).
+    state = case((or_(*[cond for cond, _ in rules]), "suppressed"), else_=live)
     return state, reason
 
 

@@ -302,7 +302,7 @@ def send_test_email(trigger, contact_id, to_email, now, *, config) -> str:
     "[TEST] " subject prefix. Nothing is stored in the outbox. Returns the
     server's reply; raises MailerError (or RenderError/TemplateError) with a
     message meant for staff."""
-    from engine.generate import contact_context
+    from engine.outbox_render import contact_context
 
     to_email = (to_email or "").strip()
     _no_newlines(to_email, "recipient address")

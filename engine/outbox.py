@@ -192,6 +192,15 @@ def claim_due_batch(now: datetime, limit: int) -> tuple[str, list[int]]:
     return token, sorted(ids)
 
 
+def fail_unrendered(message_id, reason: str, now: datetime) -> bool:
+    """A waiting message whose rendering failed for its recipient -> failed
+    with the error (that message only, never the run). Caller commits."""
+    stmt = (update(T).where(M.id == message_id, M.state.in_(WAITING_STATES), M.subject.is_(None))
+            .values(state="failed", failed_at=now, reason=reason[:2000], last_error=reason[:2000],
+                    claim_token=None, updated_at=now))
+    return _exec(stmt).rowcount == 1
+
+
 def mark_sending(message_id, claim_token, now: datetime) -> bool:
     """Reserved approved -> sending, right before its SMTP transaction (caller commits).
     False when the reservation was lost (lease ran out and another worker took it)."""

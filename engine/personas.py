@@ -82,21 +82,26 @@ def _diff(persona_id, rule, now, contact_ids, matching_contacts_select, *, full:
 
         # 2. Entered: matches EXCEPT current members.
         entered = match_ids.except_(members).subquery("entered")
-        n_entered = session.execute(insert(PersonaTransition).from_select(columns, select(
+        session.execute(insert(PersonaTransition).from_select(columns, select(
             literal(persona_id), entered.c.contact_id, literal("enter"), literal(now)
-        ))).rowcount
+        )))
         # 3. Left: current members EXCEPT matches (nobody can leave an empty persona,
         #    which spares the first refresh a second evaluation of the rule).
-        n_left = 0
         if session.scalar(select(members.exists())):
             left = members.except_(match_ids).subquery("left")
-            n_left = session.execute(insert(PersonaTransition).from_select(columns, select(
+            session.execute(insert(PersonaTransition).from_select(columns, select(
                 literal(persona_id), left.c.contact_id, literal("leave"), literal(now)
-            ))).rowcount
+            )))
 
         # 4. Apply the transitions written just now to the membership table.
         new_rows = and_(PersonaTransition.persona_id == persona_id,
                         PersonaTransition.id > high_water)
+        # (rowcount of INSERT ... SELECT is not reported by every driver: count instead)
+        counts = dict(session.execute(
+            select(PersonaTransition.kind, func.count()).where(new_rows)
+            .group_by(PersonaTransition.kind)
+        ).all())
+        n_entered, n_left = counts.get("enter", 0), counts.get("leave", 0)
         if n_entered:
             session.execute(_insert_ignoring_duplicates(PersonaMember).from_select(
                 ["persona_id", "contact_id", "entered_at"],

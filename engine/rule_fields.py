@@ -66,7 +66,8 @@ def _models(entity):
 
 
 def column_for(entity: str, name: str):
-    return getattr(_models(entity), name)
+    """The (Core) table column behind a whitelisted field."""
+    return _models(entity).__table__.c[name]
 
 
 _cache: dict = {}

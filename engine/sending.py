@@ -21,6 +21,7 @@ from sqlalchemy import select
 from engine import mailer
 from engine import outbox
 from engine.communications import CommunicationLog
+from engine.outbox_render import ensure_rendered
 from extensions import db
 from models import OutboxMessage, Trigger
 from models.base import utcnow
@@ -101,11 +102,12 @@ def send_due(*, clock=utcnow, budget_seconds: float = JOB_BUDGET_SECONDS, config
     return stats
 
 
-def _load(ids):
+def _load(token, ids):
     cols = (OutboxMessage.id, OutboxMessage.trigger_id, OutboxMessage.account_id,
             OutboxMessage.to_email, OutboxMessage.subject, OutboxMessage.html, OutboxMessage.text)
-    rows = db.session.execute(select(*cols).where(OutboxMessage.id.in_(ids))
-                              .order_by(OutboxMessage.id)).all()
+    rows = db.session.execute(select(*cols).where(
+        OutboxMessage.id.in_(ids), OutboxMessage.claim_token == token,
+        OutboxMessage.state == "approved").order_by(OutboxMessage.id)).all()
     trigger_ids = {r.trigger_id for r in rows}
     triggers = {t.id: t for t in db.session.execute(
         select(Trigger).where(Trigger.id.in_(trigger_ids))).scalars()}
@@ -114,7 +116,9 @@ def _load(ids):
 
 def send_batch(token, ids, smtp, *, config, clock, bucket, stats, comms):
     """Send one claimed batch; returns the (possibly new) open connection or None."""
-    rows, triggers = _load(ids)
+    # Usually rendered already; a big run's render jobs may still be behind.
+    ensure_rendered(ids, clock())
+    rows, triggers = _load(token, ids)
     for row in rows:
         trigger = triggers[row.trigger_id]
         try:

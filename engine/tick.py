@@ -32,10 +32,12 @@ from engine.personas import personas_refresh_step  # noqa: E402
 
 TICK_STEPS.append(personas_refresh_step)
 
-# The engine (engine/generate.py, engine/sweeps.py): generate outbox messages for
-# due triggers (highest priority first), turn stuck `sending` rows into
-# `uncertain`, then enqueue send jobs for everything due in the database.
+# The engine (engine/generate.py, outbox_render.py, sweeps.py): generate outbox
+# messages for due triggers (highest priority first), render what is still
+# unrendered, turn stuck `sending` rows into `uncertain`, then enqueue send
+# jobs for everything due in the database.
 from engine.generate import generate_step  # noqa: E402
+from engine.outbox_render import render_sweep_step  # noqa: E402
 from engine.sweeps import expire_stuck_step, send_sweep_step  # noqa: E402
 
-TICK_STEPS.extend([generate_step, expire_stuck_step, send_sweep_step])
+TICK_STEPS.extend([generate_step, render_sweep_step, expire_stuck_step, send_sweep_step])

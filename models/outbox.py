@@ -29,6 +29,8 @@ class OutboxMessage(db.Model):
     # Run date for schedules, transition id for personas, event id for events.
     occurrence_key: Mapped[str] = mapped_column(db.String(64))
     to_email: Mapped[str] = mapped_column(db.String(320), default="")
+    # NULL on a waiting row = not rendered yet: generation inserts rows set-based
+    # and rendering follows in batches (engine/outbox_render.py).
     subject: Mapped[str | None] = mapped_column(db.String(998), nullable=True)
     html: Mapped[str | None] = mapped_column(db.Text, nullable=True)
     text: Mapped[str | None] = mapped_column(db.Text, nullable=True)

@@ -218,3 +218,17 @@ def page(_browser, live_server):
     pg.base = live_server.url
     yield pg
     context.close()
+
+
+@pytest.fixture
+def dev_inbox(app):
+    """The project's development mail sink (engine/mail_sink.py) on a free port, storing
+    SinkMessage rows; SMTP_HOST is emptied so everything the app sends lands in
+    Settings -> Dev inbox, exactly as in development. Yields the aiosmtpd controller."""
+    from engine.mail_sink import start_sink
+    from tests.smtp_sink import free_port
+
+    controller = start_sink(app, "127.0.0.1", free_port())
+    app.config.update(SMTP_HOST="", MAIL_SINK_HOST="127.0.0.1", MAIL_SINK_PORT=controller.port)
+    yield controller
+    controller.stop()

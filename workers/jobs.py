@@ -78,3 +78,12 @@ def send_batch_job(now_iso: str | None = None, budget_seconds: float | None = No
         as_of = datetime.fromisoformat(now_iso) if now_iso else None
         return send_due(clock=offset_clock(as_of),
                         budget_seconds=budget_seconds or JOB_BUDGET_SECONDS)
+
+
+def render_outbox_job(trigger_id: int, shard: int = 0, shards: int = 1):
+    """Render one id shard of a trigger's freshly generated messages (queue "default")."""
+    from engine.outbox_render import render_pending
+    from models.base import utcnow
+
+    with app_context():
+        return render_pending(utcnow(), trigger_id=trigger_id, shard=(shard, shards))

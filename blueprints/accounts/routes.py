@@ -39,6 +39,15 @@ def _htmx_target(target_id: str) -> bool:
     return bool(getattr(request, "htmx", False)) and request.headers.get("HX-Target") == target_id
 
 
+@bp.after_request
+def _vary_on_htmx(response):
+    # One URL serves the page and its htmx fragment: without Vary the browser's back button
+    # can show the cached fragment as if it were the page.
+    response.vary.add("HX-Request")
+    response.vary.add("HX-Target")
+    return response
+
+
 @bp.app_template_filter("props_summary")
 def props_summary(props, limit: int = 3) -> str:
     """`key: value · key: value` for an event's properties, short enough for a table cell."""

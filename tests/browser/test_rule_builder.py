@@ -40,6 +40,11 @@ def last_row(page, scope=".rb-root > .rb-children"):
     return page.locator(f"{scope} > .rb-cond").last
 
 
+def add_condition(page, expected_rows):
+    page.click(".rb-root > .rb-group-head button:has-text('Condition')")
+    expect(page.locator(".rb-root > .rb-children > .rb-cond")).to_have_count(expected_rows)
+
+
 def choose(row, what, value):
     """Pick a field/operator and wait until the server has re-rendered the row."""
     before = row.get_attribute("data-rb-uid")
@@ -53,14 +58,14 @@ def test_build_a_rule_watch_the_count_and_explain(page, people):
     expect(count(page)).to_have_text("5")
 
     # 1. Role is admin
-    page.click(".rb-root > .rb-group-head button:has-text('Condition')")
+    add_condition(page, 1)
     row = last_row(page)
     expect(row.locator("[data-rb=field]")).to_have_value("contact.role")
     row.locator("[data-rb=value]").fill("admin")
     expect(count(page)).to_have_text("3")
 
     # 2. Last seen more than 14 days ago (the row re-renders for the field's type)
-    page.click(".rb-root > .rb-group-head button:has-text('Condition')")
+    add_condition(page, 2)
     choose(last_row(page), "field", "contact.last_seen_at")
     expect(last_row(page)).to_have_attribute("data-value-kind", "date")
     choose(last_row(page), "op", "older_than_days")
@@ -71,6 +76,7 @@ def test_build_a_rule_watch_the_count_and_explain(page, people):
     # 3. Account rule: ARR > 50,000
     page.check("[data-rb=account-enabled]")
     page.click("button:has-text('Account condition')")
+    expect(page.locator("[data-rb=account-children] > .rb-cond")).to_have_count(1)
     acct = page.locator("[data-rb=account-children] > .rb-cond").last
     expect(acct.locator("[data-rb=field]")).to_have_value("account.arr")
     choose(acct, "op", "gt")
@@ -128,6 +134,7 @@ def test_groups_and_user_types(page, people):
     expect(count(page)).to_have_text("5")
     page.click(".rb-root > .rb-group-head button:has-text('Group')")
     group = page.locator(".rb-root > .rb-children > .rb-group")
+    expect(group).to_have_count(1)
     group.locator("[data-rb=mode]").select_option("none")
     group.locator(".rb-cond [data-rb=value]").fill("admin")
     expect(count(page)).to_have_text("2")  # none of: role is admin

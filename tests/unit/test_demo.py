@@ -80,6 +80,26 @@ def test_same_seed_same_data_and_ids_keep_working(app, make):
     assert make.contact(account=extra).id > 50
 
 
+def _index_names(table):
+    from sqlalchemy import inspect
+
+    return {ix["name"] for ix in inspect(db.engine).get_indexes(table)}
+
+
+def test_big_loads_into_empty_tables_rebuild_the_indexes(app, monkeypatch):
+    import engine.demo as demo
+
+    before = {t: _index_names(t) for t in ("contacts", "events")}
+    assert "ix_events_contact_name_occurred" in before["events"]
+    monkeypatch.setattr(demo, "BULK_REINDEX_ROWS", 1)  # take the bulk path with little data
+    generate(db.session, accounts=5, contacts=30, events=300, seed=2, now=NOW)
+    assert {t: _index_names(t) for t in ("contacts", "events")} == before
+    assert _count(Event) == 300
+    # Not empty any more: a second load keeps the indexes in place (nothing to drop).
+    generate(db.session, accounts=2, contacts=10, events=50, seed=3, now=NOW)
+    assert _count(Event) == 350 and _index_names("events") == before["events"]
+
+
 def test_generate_handles_zero_and_tiny_sizes(app):
     assert generate(db.session, accounts=0, contacts=10, events=10, seed=1, now=NOW)["contacts"] == 0
     result = generate(db.session, accounts=3, contacts=2, events=0, seed=1, now=NOW)

@@ -63,7 +63,7 @@ def test_a_render_error_fails_that_message_not_the_run(make):
     bad = make.contact(first_name="Eve\r\nBcc: everyone@example.com")
     trigger = make.trigger()
     summary = generate_step(MONDAY.replace(hour=8))[str(trigger.id)]
-    assert (summary["created"], summary["failed"]) == (1, 1)
+    assert (summary["created"], summary["rendered"], summary["render_failed"]) == (2, 1, 1)
     rows = {r.contact_id: r for r in _rows(trigger_id=trigger.id)}
     assert rows[ok.id].state == "pending_approval"
     assert rows[bad.id].state == "failed"
@@ -145,3 +145,41 @@ def test_event_trigger_fires_per_new_event_with_rule_filter(make):
     assert rows[1].reason.startswith("re-trigger delay")
     generate_step(MONDAY + timedelta(minutes=1))
     assert len(_rows(trigger_id=trigger.id)) == 2
+
+
+def test_big_runs_are_rendered_by_jobs_and_the_send_path_never_waits(app, make, monkeypatch,
+                                                                    run_jobs, smtp_sink):
+    from engine import outbox_render
+    from engine.sending import send_due
+
+    monkeypatch.setattr(outbox_render, "SYNC_RENDER_LIMIT", 2)
+    monkeypatch.setattr(outbox_render, "BATCH", 2)
+    for _ in range(5):
+        make.contact()
+    trigger = make.trigger(requires_approval=False)
+    summary = generate_step(MONDAY.replace(hour=8))[str(trigger.id)]
+    assert (summary["created"], summary["rendered"], summary["render_queued"]) == (5, 2, 3)
+    unrendered = [r.id for r in _rows(trigger_id=trigger.id) if r.subject is None]
+    assert len(unrendered) == 3
+    # Sending does not wait for the render jobs: it renders what it claims.
+    stats = send_due(clock=lambda: MONDAY.replace(hour=9))
+    assert stats["sent"] == 5 and len(smtp_sink.messages) == 5
+    assert all(r.subject and r.html for r in _rows(trigger_id=trigger.id))
+    run_jobs()  # the queued render jobs find nothing left to do
+
+
+def test_render_jobs_and_the_render_sweep(app, make, monkeypatch, run_jobs):
+    from engine import outbox_render
+    from workers.queues import get_redis
+
+    monkeypatch.setattr(outbox_render, "SYNC_RENDER_LIMIT", 1)
+    for _ in range(4):
+        make.contact()
+    trigger = make.trigger()
+    generate_step(MONDAY.replace(hour=8))
+    get_redis().flushdb()  # the render jobs are lost
+    sweep = outbox_render.render_sweep_step(MONDAY.replace(hour=8, minute=1))
+    assert (sweep["unrendered"], sweep["rendered"], sweep["jobs"]) == (3, 1, 1)
+    run_jobs()
+    assert all(r.subject for r in _rows(trigger_id=trigger.id))
+    assert outbox_render.render_sweep_step(MONDAY.replace(hour=8, minute=2)) == {"unrendered": 0}

@@ -75,6 +75,8 @@ def test_accounts_htmx_returns_the_results_fragment(viewer, accounts):
     html = res.get_data(as_text=True)
     assert "<html" not in html and "<table" in html
     assert _names(html) == ["Acme Corp", "Acme Widgets"]
+    # Same URL, two bodies: the back button must not show the cached fragment as a page.
+    assert "HX-Request" in res.headers["Vary"]
     # The current order rides along with the next search.
     assert 'name="sort" value="arr"' in html and 'name="dir" value="desc"' in html
     # A history restore needs the whole page.

@@ -1,0 +1,208 @@
+"""Rendering generated outbox messages for their recipients, in batches.
+
+Generation (engine/generate.py) inserts waiting rows with subject NULL in one
+set-based statement; this module fills in subject/html/text. A waiting row
+(pending_approval / approved) with a NULL subject has not been rendered yet
+(a rendered subject is never empty). Rendering is idempotent: the UPDATE only
+touches rows still unrendered, so the tick, a render job, the send path and a
+page showing the message may all call it without conflict.
+
+  * render_after_generation: the tick renders small runs at once and hands
+    big ones to render jobs (queue "default"), so the tick stays short;
+  * ensure_rendered(ids): pages and the send path render what they need now;
+  * a render error for one recipient fails that message, not the run.
+"""
+import logging
+from datetime import datetime
+
+from sqlalchemy import bindparam, func, select, update
+
+from engine import outbox
+from extensions import db
+from models import Account, Contact, Event, OutboxMessage, Trigger
+
+log = logging.getLogger(__name__)
+T = OutboxMessage.__table__
+BATCH = 500
+SYNC_RENDER_LIMIT = 500  # rows the tick renders itself; more go to render jobs
+SHARD_ROWS = 20_000      # one render job per this many rows (they run in parallel)
+MAX_SHARDS = 8
+RENDER_MARKER_SECONDS = 900
+CONTACT_COLS = list(Contact.__table__.c)
+ACCOUNT_COLS = list(Account.__table__.c)
+WAITING = ("pending_approval", "approved")
+_SET = (update(T).where(T.c.id == bindparam("_id"), T.c.subject.is_(None))
+        .values(subject=bindparam("_subject"), html=bindparam("_html"), text=bindparam("_text")))
+
+
+def _unrendered():
+    return (T.c.state.in_(WAITING), T.c.subject.is_(None))
+
+
+def render_pending(now: datetime, *, trigger_id=None, ids=None, limit=None,
+                   shard=(0, 1)) -> dict:
+    """Render waiting, unrendered messages (optionally of one trigger, or these
+    ids, or one id shard), BATCH rows per commit. Returns {"rendered", "failed"}."""
+    done = {"rendered": 0, "failed": 0}
+    after, (index, shards) = 0, shard
+    while limit is None or done["rendered"] + done["failed"] < limit:
+        where = [*_unrendered(), T.c.id > after]
+        if trigger_id is not None:
+            where.append(T.c.trigger_id == trigger_id)
+        if ids is not None:
+            where.append(T.c.id.in_([int(i) for i in ids]))
+        if shards > 1:
+            where.append(T.c.id % shards == index)
+        size = BATCH if limit is None else min(BATCH, limit - done["rendered"] - done["failed"])
+        stmt = (select(T.c.id, T.c.trigger_id, T.c.occurrence_key, T.c.created_at,
+                       *[c.label(f"c_{c.name}") for c in CONTACT_COLS],
+                       *[c.label(f"a_{c.name}") for c in ACCOUNT_COLS])
+                .join(Contact, Contact.id == T.c.contact_id)
+                .join(Account, Account.id == T.c.account_id)
+                .where(*where).order_by(T.c.id).limit(size))
+        rows = db.session.execute(stmt).all()
+        if not rows:
+            break
+        part = render_rows(rows, now)
+        done["rendered"] += part["rendered"]
+        done["failed"] += part["failed"]
+        after = rows[-1].id
+    return done
+
+
+def ensure_rendered(message_ids, now: datetime) -> dict:
+    """Render these messages now if they are not yet (for a page or a send batch)."""
+    ids = [int(i) for i in message_ids]
+    return render_pending(now, ids=ids) if ids else {"rendered": 0, "failed": 0}
+
+
+def render_rows(rows, now: datetime) -> dict:
+    """Render one batch of rows (outbox + contact + account columns) and commit."""
+    from engine.render import RenderError, build_context, compile_for_trigger
+    from engine.tracking import unsubscribe_url
+
+    triggers = {t.id: t for t in db.session.execute(
+        select(Trigger).where(Trigger.id.in_({r.trigger_id for r in rows}))).scalars()}
+    compiled, broken = {}, {}
+    for tid, trigger in triggers.items():
+        try:
+            compiled[tid] = compile_for_trigger(trigger)
+        except Exception as exc:  # noqa: BLE001 - a broken template fails its messages, visibly
+            broken[tid] = f"template error: {exc}"
+    events = _events(rows, triggers)
+    updates, failures = [], []
+    for row in rows:
+        m = row._mapping
+        try:
+            if row.trigger_id in broken:
+                raise RenderError(broken[row.trigger_id])
+            trigger = triggers[row.trigger_id]
+            extra = {"event": events[row.id]} if row.id in events else None
+            context = build_context({c.name: m[f"c_{c.name}"] for c in CONTACT_COLS},
+                                    {c.name: m[f"a_{c.name}"] for c in ACCOUNT_COLS},
+                                    unsubscribe_url=unsubscribe_url(row.id), extra=extra,
+                                    now=row.created_at)
+            out = compiled[row.trigger_id].render(context)
+            updates.append({"_id": row.id, "_subject": out.subject, "_html": out.html,
+                            "_text": out.text})
+        except Exception as exc:  # noqa: BLE001 - one recipient fails, the batch goes on
+            reason = str(exc) if isinstance(exc, RenderError) else f"render error: {exc}"
+            failures.append((row.id, reason or type(exc).__name__))
+    if updates:
+        db.session.connection().execute(_SET, updates)
+    for message_id, reason in failures:
+        outbox.fail_unrendered(message_id, reason, now)
+    db.session.commit()
+    return {"rendered": len(updates), "failed": len(failures)}
+
+
+def _events(rows, triggers) -> dict:
+    """{outbox id: {"name", "occurred_at", "properties"}} for event-trigger rows."""
+    wanted = {r.id: int(r.occurrence_key) for r in rows
+              if triggers[r.trigger_id].kind == "event" and r.occurrence_key.isdigit()}
+    if not wanted:
+        return {}
+    found = {e.id: e for e in db.session.execute(
+        select(Event.id, Event.name, Event.occurred_at, Event.properties)
+        .where(Event.id.in_(set(wanted.values()))))}
+    return {mid: {"name": found[eid].name, "occurred_at": found[eid].occurred_at,
+                  "properties": found[eid].properties or {}}
+            for mid, eid in wanted.items() if eid in found}
+
+
+def contact_context(contact_id, now, *, unsubscribe_url="", extra=None) -> dict:
+    """The render context for one contact (test emails, previews)."""
+    from engine.render import build_context
+
+    stmt = (select(*[c.label(f"c_{c.name}") for c in CONTACT_COLS],
+                   *[c.label(f"a_{c.name}") for c in ACCOUNT_COLS])
+            .join_from(Contact, Account, Account.id == Contact.account_id)
+            .where(Contact.id == contact_id))
+    row = db.session.execute(stmt).first()
+    if row is None:
+        raise LookupError(f"contact {contact_id} does not exist")
+    m = row._mapping
+    return build_context({c.name: m[f"c_{c.name}"] for c in CONTACT_COLS},
+                         {c.name: m[f"a_{c.name}"] for c in ACCOUNT_COLS},
+                         unsubscribe_url=unsubscribe_url, extra=extra, now=now)
+
+
+def count_unrendered(trigger_id) -> int:
+    return db.session.execute(select(func.count()).where(
+        *_unrendered(), T.c.trigger_id == trigger_id)).scalar_one()
+
+
+def enqueue_render_jobs(trigger_id: int, rows: int) -> int:
+    """Render jobs for a big run: one per id shard, so several workers share it."""
+    from workers.queues import get_queue
+
+    shards = max(1, min(MAX_SHARDS, -(-rows // SHARD_ROWS)))
+    queue = get_queue("default")
+    # A marker the render sweep checks: while it lives, jobs for this trigger exist.
+    queue.connection.set(f"nudge:render-jobs:{trigger_id}", shards, ex=RENDER_MARKER_SECONDS)
+    for index in range(shards):
+        queue.enqueue("workers.jobs.render_outbox_job", trigger_id, index, shards,
+                      job_timeout=3600, result_ttl=300, failure_ttl=86400)
+    return shards
+
+
+def render_after_generation(trigger_id: int, now: datetime) -> dict:
+    """Right after a run: render up to SYNC_RENDER_LIMIT rows now, queue the rest;
+    then ring the send doorbell for auto-send triggers."""
+    done = render_pending(now, trigger_id=trigger_id, limit=SYNC_RENDER_LIMIT)
+    left = count_unrendered(trigger_id)
+    result = {"rendered": done["rendered"], "render_failed": done["failed"]}
+    if left:
+        try:
+            result["render_jobs"] = enqueue_render_jobs(trigger_id, left)
+        except Exception:  # noqa: BLE001 - the render sweep and the send path catch up
+            log.exception("could not enqueue render jobs for trigger %s", trigger_id)
+        result["render_queued"] = left
+    trigger = db.session.get(Trigger, trigger_id)
+    if trigger is not None and not trigger.requires_approval:
+        outbox.schedule_auto_sends(trigger_id, now)
+    return result
+
+
+def render_sweep_step(now: datetime) -> dict:
+    """Tick step: waiting rows still unrendered (render jobs lost with Redis, or
+    slow) get a bounded inline render, and new jobs when nobody is on them."""
+    from workers.queues import get_redis
+
+    pending = dict(db.session.execute(select(T.c.trigger_id, func.count()).where(*_unrendered())
+                                      .group_by(T.c.trigger_id)).all())
+    db.session.rollback()
+    if not pending:
+        return {"unrendered": 0}
+    done = render_pending(now, limit=SYNC_RENDER_LIMIT)
+    requeued = 0
+    for trigger_id, rows in pending.items():
+        if rows <= SYNC_RENDER_LIMIT:
+            continue
+        try:
+            if not get_redis().exists(f"nudge:render-jobs:{trigger_id}"):
+                requeued += enqueue_render_jobs(trigger_id, rows)
+        except Exception:  # noqa: BLE001 - Redis down: inline rendering still progresses
+            log.warning("render sweep could not reach Redis")
+    return {"unrendered": sum(pending.values()), "rendered": done["rendered"],
+            "failed": done["failed"], "jobs": requeued}
