@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 7278dd85bf6b
+Revision ID: aaa7d4e78423
 Revises: 
-Create Date: 2026-11-25 13:23:32.733169
+Create Date: 2026-11-25 14:14:26.300291
 
 """
 from alembic import op
@@ -11,7 +11,7 @@ from sqlalchemy import Text  # noqa: F401  (autogenerate writes JSONB(astext_typ
 from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
-revision = '7278dd85bf6b'
+revision = 'aaa7d4e78423'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -136,7 +136,8 @@ def upgrade():
         batch_op.create_index('ix_contacts_created_at', ['created_at'], unique=False)
         batch_op.create_index('ix_contacts_email', ['email'], unique=False)
         batch_op.create_index('ix_contacts_last_seen_at', ['last_seen_at'], unique=False)
-        batch_op.create_index('ix_contacts_role', ['role'], unique=False)
+        batch_op.create_index('ix_contacts_name', ['last_name', 'first_name'], unique=False)
+        batch_op.create_index('ix_contacts_role_seen', ['role', 'last_seen_at'], unique=False)
 
     op.create_table('import_jobs',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -149,9 +150,12 @@ def upgrade():
     sa.Column('processed_rows', sa.Integer(), nullable=False),
     sa.Column('created_rows', sa.Integer(), nullable=False),
     sa.Column('updated_rows', sa.Integer(), nullable=False),
+    sa.Column('failed_rows', sa.Integer(), nullable=False),
     sa.Column('errors', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('failure_reason', sa.Text(), nullable=True),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('queued_at', sa.DateTime(), nullable=True),
     sa.Column('finished_at', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['created_by_id'], ['staff.id'], name=op.f('fk_import_jobs_created_by_id_staff')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_import_jobs'))
@@ -225,7 +229,7 @@ def upgrade():
     )
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.create_index('ix_events_contact_name_occurred', ['contact_id', 'name', 'occurred_at'], unique=False)
-        batch_op.create_index('ix_events_name_occurred', ['name', 'occurred_at'], unique=False)
+        batch_op.create_index('ix_events_name_occurred_contact', ['name', 'occurred_at', 'contact_id'], unique=False)
 
     op.create_table('outbox_messages',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -246,6 +250,7 @@ def upgrade():
     sa.Column('hold_until', sa.DateTime(), nullable=True),
     sa.Column('next_attempt_at', sa.DateTime(), nullable=True),
     sa.Column('rejected_at', sa.DateTime(), nullable=True),
+    sa.Column('rejected_by_id', sa.Integer(), nullable=True),
     sa.Column('claimed_at', sa.DateTime(), nullable=True),
     sa.Column('claim_token', sa.String(length=64), nullable=True),
     sa.Column('sent_at', sa.DateTime(), nullable=True),
@@ -257,6 +262,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_outbox_messages_account_id_accounts'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['approved_by_id'], ['staff.id'], name=op.f('fk_outbox_messages_approved_by_id_staff')),
     sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], name=op.f('fk_outbox_messages_contact_id_contacts'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['rejected_by_id'], ['staff.id'], name=op.f('fk_outbox_messages_rejected_by_id_staff')),
     sa.ForeignKeyConstraint(['trigger_id'], ['triggers.id'], name=op.f('fk_outbox_messages_trigger_id_triggers'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_messages')),
     sa.UniqueConstraint('trigger_id', 'contact_id', 'occurrence_key', name=op.f('uq_outbox_messages_trigger_id_contact_id_occurrence_key'))
@@ -352,7 +358,7 @@ def downgrade():
 
     op.drop_table('outbox_messages')
     with op.batch_alter_table('events', schema=None) as batch_op:
-        batch_op.drop_index('ix_events_name_occurred')
+        batch_op.drop_index('ix_events_name_occurred_contact')
         batch_op.drop_index('ix_events_contact_name_occurred')
 
     op.drop_table('events')
@@ -366,7 +372,8 @@ def downgrade():
     op.drop_table('triggers')
     op.drop_table('import_jobs')
     with op.batch_alter_table('contacts', schema=None) as batch_op:
-        batch_op.drop_index('ix_contacts_role')
+        batch_op.drop_index('ix_contacts_role_seen')
+        batch_op.drop_index('ix_contacts_name')
         batch_op.drop_index('ix_contacts_last_seen_at')
         batch_op.drop_index('ix_contacts_email')
         batch_op.drop_index('ix_contacts_created_at')
