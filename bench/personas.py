@@ -1,6 +1,6 @@
 """Persona refresh at scale: engine.personas.refresh_persona on 100k contacts.
 
-    python -m bench.personas [--accounts 5000] [--contacts 100000] [--events 1000000]
+    python -m bench.personas [--accounts 5000] [--contacts 100000] [--events 1000000] [--skip-sqlite]
 
 Data from engine.demo.generate (seed-demo's generator). For three persona rules
 (everyone of two user types; role + days since seen + account ARR; an event
@@ -124,8 +124,10 @@ def main():
     parser.add_argument("--accounts", type=int, default=5_000)
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--skip-sqlite", action="store_true", help="PostgreSQL only")
     args = parser.parse_args()
-    run("SQLite", f"sqlite:///{_TMP / 'personas.db'}", args)
+    if not args.skip_sqlite:
+        run("SQLite", f"sqlite:///{_TMP / 'personas.db'}", args)
     if _PG_URL:
         url = _pg_database(_PG_URL, "create")
         try:

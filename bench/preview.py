@@ -87,13 +87,16 @@ def make_app(url):
     return create_app(BenchConfig)
 
 
-def prepare(args, url):
-    """Build (or reuse) the data set; make sure every model index exists."""
+def prepare(args):
+    """Build (or reuse) the data set; make the indexes exactly the models' ones."""
+    from sqlalchemy import inspect
+
     from engine.demo import generate
     from extensions import db
     from models import Contact, Event
 
     counts = (db.session.query(Contact).count(), db.session.query(Event).count())
+    db.session.remove()
     if args.rebuild or counts != (args.contacts, args.events):
         if counts != (0, 0):
             db.drop_all()
@@ -103,21 +106,18 @@ def prepare(args, url):
         result = generate(db.engine, accounts=args.accounts, contacts=args.contacts,
                           events=args.events, seed=7, now=NOW)
         print(f"  generated in {result['seconds']}s: {result}")
-    # A kept database follows the models' current indexes (no more, no fewer).
-    from sqlalchemy import inspect
-
     inspector = inspect(db.engine)
     for table in db.metadata.sorted_tables:
-        wanted = {index.name for index in table.indexes}
+        model = {index.name: [c.name for c in index.columns] for index in table.indexes}
         with db.engine.begin() as conn:
             for found in inspector.get_indexes(table.name):
-                if found["name"].startswith("ix_") and found["name"] not in wanted:
-                    conn.exec_driver_sql(f'DROP INDEX "{found["name"]}"')
+                name = found["name"]
+                if name.startswith("ix_") and model.get(name) != found["column_names"]:
+                    conn.exec_driver_sql(f'DROP INDEX "{name}"')
         for index in table.indexes:
             index.create(db.engine, checkfirst=True)
     with db.engine.begin() as conn:
         conn.exec_driver_sql("ANALYZE")
-    db.session.remove()
 
 
 def raw_runner(raw, dialect):
@@ -149,7 +149,7 @@ def bench_db(label, url, args):
 
     app = make_app(url)
     with app.app_context():
-        prepare(args, url)
+        prepare(args)
         raw = db.engine.raw_connection()
         run = raw_runner(raw, db.engine.dialect.name)
         sqlite = db.engine.dialect.name == "sqlite"

@@ -12,7 +12,7 @@ second guard, so nothing is ever generated twice.
 
 The run itself is a single set-based statement: the candidates (rule
 matches, persona members, transitions or events) joined to contacts, with
-the frequency controls as correlated lookups in a MATERIALIZED CTE, inserted
+the frequency controls as correlated lookups on the outbox, inserted
 as waiting messages or as suppressed ones with their reason. No row passes
 through Python, so a trigger matching a million contacts costs one statement
 and no memory. Rendering each recipient's email is the next step
@@ -53,7 +53,7 @@ def generate(trigger: Trigger, candidates, now: datetime, *, send_after=None) ->
                       Contact.email, Contact.unsubscribed_at, nth.label("nth"),
                       *controls.control_columns(trigger, cand.c.contact_id, now))
                .join(Contact, Contact.id == cand.c.contact_id)
-               .cte("checked").prefix_with("MATERIALIZED"))
+               .cte("checked"))
     frm, c = controls.with_history(checked)
     duplicate = c.nth > 1 if many_per_contact else None
     state, reason = controls.state_and_reason(trigger, c, now, dialect, duplicate=duplicate)
@@ -223,5 +223,5 @@ def generate_step(now: datetime) -> dict:
             summary[str(trigger_id)] = counts
     for trigger_id, counts in summary.items():
         if counts.get("created"):
-            counts.update(render_after_generation(int(trigger_id), now))
+            counts.update(render_after_generation(int(trigger_id), counts["created"], now))
     return summary

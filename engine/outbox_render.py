@@ -7,8 +7,9 @@ set-based statement; this module fills in subject/html/text. A waiting row
 touches rows still unrendered, so the tick, a render job, the send path and a
 page showing the message may all call it without conflict.
 
-  * render_after_generation: the tick renders small runs at once and hands
-    big ones to render jobs (queue "default"), so the tick stays short;
+  * render_after_generation: the tick renders small runs (<= 500) at once and
+    hands big ones to parallel render jobs (queue "default"): the tick stays
+    short, and the send path renders anything a job has not reached yet;
   * ensure_rendered(ids): pages and the send path render what they need now;
   * a render error for one recipient fails that message, not the run.
 """
@@ -24,7 +25,7 @@ from models import Account, Contact, Event, OutboxMessage, Trigger
 log = logging.getLogger(__name__)
 T = OutboxMessage.__table__
 BATCH = 500
-SYNC_RENDER_LIMIT = 500  # rows the tick renders itself; more go to render jobs
+SYNC_RENDER_LIMIT = 500  # runs up to this size are rendered by the tick itself
 SHARD_ROWS = 20_000      # one render job per this many rows (they run in parallel)
 MAX_SHARDS = 8
 RENDER_MARKER_SECONDS = 900
@@ -166,12 +167,15 @@ def enqueue_render_jobs(trigger_id: int, rows: int) -> int:
     return shards
 
 
-def render_after_generation(trigger_id: int, now: datetime) -> dict:
-    """Right after a run: render up to SYNC_RENDER_LIMIT rows now, queue the rest;
-    then ring the send doorbell for auto-send triggers."""
-    done = render_pending(now, trigger_id=trigger_id, limit=SYNC_RENDER_LIMIT)
-    left = count_unrendered(trigger_id)
-    result = {"rendered": done["rendered"], "render_failed": done["failed"]}
+def render_after_generation(trigger_id: int, created: int, now: datetime) -> dict:
+    """Right after a run: a small run (up to SYNC_RENDER_LIMIT messages) is
+    rendered at once, a big one by parallel render jobs so the tick stays
+    short; then ring the send doorbell for auto-send triggers."""
+    result = {}
+    if created <= SYNC_RENDER_LIMIT:
+        done = render_pending(now, trigger_id=trigger_id, limit=SYNC_RENDER_LIMIT)
+        result = {"rendered": done["rendered"], "render_failed": done["failed"]}
+    left = count_unrendered(trigger_id) if created > SYNC_RENDER_LIMIT else 0
     if left:
         try:
             result["render_jobs"] = enqueue_render_jobs(trigger_id, left)

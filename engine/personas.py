@@ -1,17 +1,22 @@
 """Persona membership: refresh a persona's members from its rule and record
 who entered and who left (the facts persona triggers fire on).
 
-A refresh is four set-based statements inside one transaction, whatever the
-number of contacts:
+A refresh is a handful of set-based statements in one transaction, whatever
+the number of contacts (no Python loop over contacts):
   1. lock the persona row (a no-op UPDATE) so two refreshes of one persona
      run one after the other: the second then sees the first's members and
      finds nothing new. On SQLite the UPDATE also takes the write lock up
      front, so the transaction never has to upgrade a read snapshot (which
-     fails with "database is locked" instead of waiting).
+     fails with "database is locked" instead of waiting). It also keeps a
+     persona's transition ids in commit order, which the persona triggers'
+     high-water marks rely on.
   2. INSERT ... SELECT the "enter" transitions: rule matches EXCEPT members.
-  3. INSERT ... SELECT the "leave" transitions: members EXCEPT rule matches.
+  3. INSERT ... SELECT the "leave" transitions: members EXCEPT rule matches
+     (skipped while the persona has no members: nobody can leave).
   4. apply those new transition rows to persona_members (insert enters with
-     ON CONFLICT DO NOTHING as a second guard, delete leavers).
+     ON CONFLICT DO NOTHING as a second guard, delete leavers), then store
+     member_count and, for a full refresh, last_refreshed_at.
+With contact_ids both sides of the diff are restricted to those contacts.
 """
 import logging
 from datetime import datetime, timedelta

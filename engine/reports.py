@@ -144,7 +144,11 @@ def daily_status(trigger, limit: int = 14) -> list[dict]:
     for key, state, n in states:
         by_key[key]["states"][state] = n
     for key, reason, n in reasons:
-        by_key[key]["reasons"].append({"reason": _reason_kind(reason), "count": n})
+        kinds = by_key[key].setdefault("_kinds", {})
+        kinds[_reason_kind(reason)] = kinds.get(_reason_kind(reason), 0) + n
+    for entry in by_key.values():
+        kinds = entry.pop("_kinds", {})
+        entry["reasons"] = [{"reason": k, "count": n} for k, n in sorted(kinds.items(), key=lambda kv: -kv[1])]
     return [{"run": r, **by_key[r.occurrence_key]} for r in runs]
 
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
-
-from engine.rule_ast import EventCond, FieldCond, Group, Not, Rule, walk
+from engine.rule_ast import EventCond, FieldCond, Not, Rule, walk
 from engine.rule_fields import OPERATOR_LABELS, USER_TYPE_LABELS, column_for
 from engine.rule_json import nonnull_case
-from engine.rule_sql import Compiler, event_count_columns, field_value
+from engine.rule_preview import event_count_columns, field_value
+from engine.rule_sql import Compiler
 
 MARK = {True: "✓", False: "✗"}
 SHORT_TYPE = {"product_user": "product user", "crm_contact": "CRM contact",

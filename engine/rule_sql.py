@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import String, and_, case, false, func, literal, not_, null, or_, select, true
+from sqlalchemy import (
+    DateTime, String, and_, bindparam, case, false, func, literal, not_, or_, select, true,
+)
 
 from engine.rule_ast import EventCond, FieldCond, Group, Not, Rule
 from engine.rule_fields import column_for
@@ -39,10 +41,15 @@ class Compiler:
     """Compiles one rule as of `now`. only_contact narrows the event
     subqueries to one contact (the explainer), without changing the logic."""
 
-    def __init__(self, now: datetime, *, inactive_after_days=None, only_contact=None):
+    def __init__(self, now: datetime, *, inactive_after_days=None, only_contact=None,
+                 now_params=False):
         from models import Account, Contact, Event
 
         self.now = now
+        # now_params: every instant derived from `now` becomes a named parameter
+        # (listed in now_values) so a built statement can be reused at a later now.
+        self.now_params = now_params
+        self.now_values = []  # (parameter key, days before now, as ISO text?)
         self.inactive_after = inactive_days(inactive_after_days)
         self.only_contact = only_contact
         # Core table columns, not ORM attributes: building the statement on
@@ -52,12 +59,23 @@ class Compiler:
             Contact.__table__.c, Account.__table__.c, Event.__table__.c)
         self.negated = False  # inside an odd number of `not`s
 
+    def at(self, days_back, as_text=False):
+        """now - days_back days (ISO text for custom attributes when as_text)."""
+        value = self.now - timedelta(days=days_back)
+        if as_text:
+            value = value.strftime(ISO_SECONDS)
+        if not self.now_params:
+            return value
+        key = f"rule_now_{len(self.now_values)}"
+        self.now_values.append((key, days_back, as_text))
+        return bindparam(key, value, type_=String() if as_text else DateTime())
+
     # -- user types ---------------------------------------------------------
     def user_types(self, types):
         if types is None:
             return true()
         C, A = self.Contact, self.Account
-        cutoff = self.now - timedelta(days=self.inactive_after)
+        cutoff = self.at(self.inactive_after)
         checks = {
             "product_user": C.is_product_user.is_(True),
             "crm_contact": C.is_crm_contact.is_(True),
@@ -116,29 +134,28 @@ class Compiler:
         if typ == "boolean":
             cmp = col.is_(op == "is_true")  # IS never yields NULL
         elif typ == "time":
-            cmp = self.time_cmp(op, v, col, self.now)
+            cmp = self.time_cmp(op, v, col)
         else:
             cmp = _compare(op, v, col)
         return cmp if present is None else and_(present, cmp)
 
-    @staticmethod
-    def time_cmp(op, v, col, now):
+    def time_cmp(self, op, v, col):
         if op == "before":
             return col < v
         if op == "after":
             return col > v
         if op == "older_than_days":
-            return col < now - timedelta(days=v)
-        return and_(col >= now - timedelta(days=v), col <= now)
+            return col < self.at(v)
+        return and_(col >= self.at(v), col <= self.at(0))
 
     def attr_time(self, op, v, norm, guard):
-        fmt = lambda d: d.strftime(ISO_SECONDS)  # noqa: E731
         if op in ("before", "after"):
-            cmp = norm < fmt(v) if op == "before" else norm > fmt(v)
+            text = v.strftime(ISO_SECONDS)
+            cmp = norm < text if op == "before" else norm > text
         elif op == "older_than_days":
-            cmp = norm < fmt(self.now - timedelta(days=v))
+            cmp = norm < self.at(v, as_text=True)
         else:
-            cmp = and_(norm >= fmt(self.now - timedelta(days=v)), norm <= fmt(self.now))
+            cmp = and_(norm >= self.at(v, as_text=True), norm <= self.at(0, as_text=True))
         return and_(guard, cmp)
 
     # -- events -------------------------------------------------------------
@@ -146,15 +163,15 @@ class Compiler:
         """(current count, previous-window count) aggregate expressions + the
         WHERE of the events scanned, for a grouped subquery."""
         E = self.Event
-        cond = [E.name == n.event, E.occurred_at <= self.now]
+        cond = [E.name == n.event, E.occurred_at <= self.at(0)]
         if self.only_contact is not None:
             cond.append(E.contact_id == self.only_contact)
         if n.within_days is None:
             return func.count(), None, cond
-        since = self.now - timedelta(days=n.within_days)
+        since = self.at(n.within_days)
         if n.op != "dropped_by_pct":
             return func.count(), None, cond + [E.occurred_at > since]
-        prev_start = self.now - timedelta(days=2 * n.within_days)
+        prev_start = self.at(2 * n.within_days)
         prev = func.sum(case((E.occurred_at <= since, 1), else_=0))
         return func.count() - prev, prev, cond + [E.occurred_at > prev_start]
 
@@ -240,89 +257,3 @@ def unknown_event_names(names) -> list[str]:
     known = set(db.session.execute(
         select(Event.name).where(Event.name.in_(names)).group_by(Event.name)).scalars())
     return [n for n in names if n not in known]
-
-
-# -- preview ---------------------------------------------------------------
-def event_field_label(n: EventCond, previous=False) -> str:
-    if n.within_days is None:
-        return f"{n.event} (all time)"
-    return f"{n.event} ({'previous' if previous else 'last'} {n.within_days} days)"
-
-
-def event_count_columns(comp: Compiler, n: EventCond, contact_id_col):
-    """Correlated counts (current[, previous window]) for a few known contacts
-    (sample rows, the explainer) -- never used to select contacts."""
-    cur, prev, where = comp.event_counts(n)
-    where = [*where, comp.Event.contact_id == contact_id_col]
-    if prev is None:
-        return [select(cur).where(*where).scalar_subquery()]
-    return [select(func.coalesce(cur, 0)).where(*where).scalar_subquery(),
-            select(func.coalesce(prev, 0)).where(*where).scalar_subquery()]
-
-
-def json_safe(value):
-    from decimal import Decimal
-
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    return value
-
-
-def field_value(row_attrs, ref, row_value):
-    if ref.column is not None:
-        return row_value
-    attrs = row_attrs if isinstance(row_attrs, dict) else {}
-    return attrs.get(ref.key)
-
-
-def run_preview(rule: Rule, now: datetime, limit: int) -> dict:
-    from extensions import db
-
-    comp = Compiler(now)
-    C, A = comp.Contact, comp.Account
-    # ONE statement: the matches are computed once (a CTE used twice is
-    # materialised by both databases) and feed the totals and the first page;
-    # display columns and per-row event counts are read for that page only.
-    matched = comp.base(C.id.label("cid"), C.account_id.label("aid")).where(
-        comp.where(rule)).cte("matched")
-    totals = select(func.count().label("n"),
-                    func.count(func.distinct(matched.c.aid)).label("accounts")).subquery("totals")
-    page = select(matched.c.cid).order_by(matched.c.cid).limit(limit).subquery("page")
-    refs = list({n.field.path: n.field for n in rule.leaves() if isinstance(n, FieldCond)}.values())
-    events = [n for n in rule.leaves() if isinstance(n, EventCond)]
-    # Custom-attribute JSON is read (and parsed) only when the rule uses it.
-    attr_entities = {r.entity for r in refs if r.column is None}
-    cols = [C.id, C.external_id, C.email, C.first_name, C.last_name, A.name, A.external_id,
-            C.attributes if "contact" in attr_entities else null(),
-            A.attributes if "account" in attr_entities else null()]
-    cols += [column_for(r.entity, r.column) for r in refs if r.column is not None]
-    ev_cols = [c for n in events for c in event_count_columns(comp, n, C.id)]
-    # Core execution on the session's connection: the ORM result machinery
-    # adds nothing for plain column rows.
-    result = db.session.connection().execute(
-        select(totals.c.n, totals.c.accounts, *cols, *ev_cols).select_from(totals)
-        .outerjoin(page, true()).outerjoin(comp.tables[0], C.id == page.c.cid)
-        .outerjoin(comp.tables[1], A.id == C.account_id).order_by(page.c.cid)).all()
-    count, accounts = result[0][0], result[0][1]
-    rows = [row[2:] for row in result if row[2] is not None]
-    sample = []
-    for row in rows:
-        (cid, ext, email, first, last, acc_name, acc_ext, c_attrs, a_attrs) = row[:9]
-        rest = list(row[9:])
-        fields = {}
-        for r in refs:
-            raw = rest.pop(0) if r.column is not None else None
-            fields[r.path] = json_safe(field_value(c_attrs if r.entity == "contact" else a_attrs,
-                                                   r, raw))
-        for n in events:
-            fields[event_field_label(n)] = int(rest.pop(0) or 0)
-            if n.op == "dropped_by_pct":
-                fields[event_field_label(n, previous=True)] = int(rest.pop(0) or 0)
-        sample.append({
-            "contact_id": cid, "external_id": ext, "email": email,
-            "name": " ".join(p for p in (first, last) if p) or email,
-            "account_name": acc_name, "account_external_id": acc_ext, "fields": fields,
-        })
-    return {"count": int(count), "accounts": int(accounts), "sample": sample}

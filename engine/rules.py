@@ -119,7 +119,7 @@ def preview(rule, now: datetime, limit: int = 20) -> dict:
     values of the fields the rule uses (JSON-safe: times as ISO strings).
     Raises RuleError for a bad rule, ValueError for a bad limit.
     """
-    from engine.rule_sql import run_preview
+    from engine.rule_preview import run_preview
 
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 100:
         raise ValueError("limit must be an integer from 1 to 100")

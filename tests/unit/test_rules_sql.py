@@ -179,3 +179,21 @@ def test_preview_counts_accounts_and_shows_the_rule_fields(app, make, people):
                                "login (last 7 days)": 1}
     with pytest.raises(ValueError):
         preview(rule, NOW, limit=0)
+
+
+def test_cached_preview_statement_follows_now(app, make, people):
+    """The preview reuses its built statement; every instant must follow `now`."""
+    from models import Contact
+
+    ann = db.session.get(Contact, people["ann"])
+    make.event(ann, name="login", occurred_at=NOW - 2 * D)
+    rule = {"user_types": ["product_user", "inactive"], "any": [
+        {"field": "contact.last_seen_at", "op": "within_last_days", "value": 20},
+        {"field": "contact.attributes.trial_end", "op": "older_than_days", "value": 10},
+        {"event": "login", "op": "count_gte", "value": 1, "within_days": 3}]}
+    for days_later in (0, 5, 9, 30, 0):
+        now = NOW + days_later * D
+        expected = ids(rule, now)
+        got = preview(rule, now, limit=100)
+        assert sorted(s["contact_id"] for s in got["sample"]) == expected, days_later
+        assert got["count"] == len(expected)
