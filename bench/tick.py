@@ -7,7 +7,7 @@ controls have work to do: another trigger emailed every 10th contact yesterday
 (global delay), this trigger emailed every 20th contact 3 days ago (re-trigger
 delay / never re-trigger); the demo data has ~3% unsubscribed contacts.
 
-In the same run it times:
+In the same run it times (best of --rounds, default 3, each on the same data):
   baseline  a bare INSERT ... SELECT of the same rows (the rule's matches, the
             same columns the tick writes), no controls: the least any generator
             has to do
@@ -115,9 +115,33 @@ def baseline(trigger_id):
            .join(Contact, Contact.id == matches.c.contact_id))
     cols = ["trigger_id", "contact_id", "account_id", "occurrence_key", "to_email", "state",
             "created_at", "updated_at", "send_after", "attempts"]
-    rows = db.session.execute(insert(OutboxMessage).from_select(cols, src)).rowcount
+    rows = db.session.connection().execute(insert(OutboxMessage).from_select(cols, src)).rowcount
     db.session.commit()
     return rows
+
+
+def forget(trigger_id):
+    """Remove one trigger's generated rows and runs (between timed rounds)."""
+    from sqlalchemy import text
+
+    from extensions import db
+
+    for sql in ("DELETE FROM outbox_messages WHERE trigger_id = :t AND occurrence_key = :k",
+                "DELETE FROM trigger_runs WHERE trigger_id = :t"):
+        db.session.execute(text(sql), {"t": trigger_id, "k": NOW.date().isoformat()})
+    db.session.commit()
+
+
+def best_of(rounds, fn, reset):
+    """The fastest of `rounds` runs (the machine is shared; noise only slows runs down)."""
+    best = None
+    for i in range(rounds):
+        if i:
+            reset()
+        seconds, result = timed(fn)
+        if best is None or seconds < best[0]:
+            best = (seconds, result)
+    return best
 
 
 def run(label, url, args):
@@ -148,8 +172,10 @@ def run(label, url, args):
         print(f"\n{label}: {made['contacts']:,} contacts, {made['accounts']:,} accounts "
               f"(generated in {seconds:.1f} s); the trigger matches {matching:,}")
 
-        base_s, base_rows = timed(lambda: baseline(spare.id))
-        tick_s, summary = timed(lambda: generate_step(NOW))
+        base_s, base_rows = best_of(args.rounds, lambda: baseline(spare.id),
+                                    lambda: forget(spare.id))
+        tick_s, summary = best_of(args.rounds, lambda: generate_step(NOW),
+                                  lambda: forget(trigger.id))
         counts = summary[str(trigger.id)]
         rows = counts["candidates"]
         again_s, again = timed(lambda: generate_step(NOW + timedelta(minutes=1)))
@@ -238,6 +264,7 @@ def main():
     parser.add_argument("--contacts", type=int, default=50_000)
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--memory-contacts", type=int, default=0)
+    parser.add_argument("--rounds", type=int, default=3, help="timed rounds; the best counts")
     parser.add_argument("--tick-only", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.tick_only:

@@ -29,7 +29,9 @@ class Contact(db.Model):
     account = relationship("Account", back_populates="contacts")
 
     __table_args__ = (
-        Index("ix_contacts_account_id", "account_id"),
+        # account_id first serves the account's contact list; role makes rules
+        # that pair a role with account fields ("admins at accounts over 50k") index-only.
+        Index("ix_contacts_account_role", "account_id", "role"),
         Index("ix_contacts_last_seen_at", "last_seen_at"),
         Index("ix_contacts_email", "email"),
         Index("ix_contacts_created_at", "created_at"),
