@@ -47,6 +47,7 @@ class Config:
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
     APPROVAL_HOLD_MINUTES = int(os.environ.get("APPROVAL_HOLD_MINUTES", "10"))
     INACTIVE_AFTER_DAYS = int(os.environ.get("INACTIVE_AFTER_DAYS", "30"))
+    PERSONA_REFRESH_MINUTES = int(os.environ.get("PERSONA_REFRESH_MINUTES", "15"))
     LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "5"))
     LOGIN_LOCKOUT_SECONDS = int(os.environ.get("LOGIN_LOCKOUT_SECONDS", "300"))
     API_MAX_BATCH = 10_000

@@ -1,7 +1,7 @@
 """Rule preview at scale: engine.rules.preview vs the same queries hand-written.
 
     python -m bench.preview [--accounts 5000] [--contacts 100000] [--events 2000000]
-                            [--runs 30] [--rebuild]
+                            [--runs 50] [--rebuild]
 
 Data from engine.demo.generate (seed-demo's generator) into a SQLite file under
 /tmp/nudge-bench (kept between runs; --rebuild makes it again), and also into a
@@ -41,10 +41,10 @@ IN_WINDOW = ("SELECT contact_id FROM events WHERE name = :ev AND occurred_at <= 
              "AND occurred_at > :since GROUP BY contact_id")
 EV_COUNT = ("(SELECT count(*) FROM events e WHERE e.contact_id = c.id AND e.name = :ev "
             "AND e.occurred_at <= :now AND e.occurred_at > :since)")
-PREV = "sum(CASE WHEN occurred_at <= :since THEN 1 ELSE 0 END)"
-DROP_WINDOW = ("SELECT contact_id FROM events WHERE name = :ev AND occurred_at <= :now "
-               f"AND occurred_at > :prev_start GROUP BY contact_id HAVING {PREV} > 0 AND "
-               f"({PREV} - (count(*) - {PREV})) * 100 >= {PREV} * 50.0")
+DROP_WINDOW = ("SELECT cid FROM (SELECT contact_id AS cid, count(*) AS n, "
+               "sum(CASE WHEN occurred_at <= :since THEN 1 ELSE 0 END) AS prev FROM events "
+               "WHERE name = :ev AND occurred_at <= :now AND occurred_at > :prev_start "
+               "GROUP BY contact_id) w WHERE prev > 0 AND (prev - (n - prev)) * 100 >= prev * 50.0")
 EV_PREV = ("(SELECT count(*) FROM events e WHERE e.contact_id = c.id AND e.name = :ev "
            "AND e.occurred_at <= :since AND e.occurred_at > :prev_start)")
 
@@ -236,7 +236,7 @@ def main():
     parser.add_argument("--accounts", type=int, default=5_000)
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--events", type=int, default=2_000_000)
-    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--rebuild", action="store_true", help="regenerate the data")
     args = parser.parse_args()
     BENCH_DIR.mkdir(parents=True, exist_ok=True)

@@ -102,7 +102,7 @@ def history(trigger_id, every, days_ago, key):
 def baseline(trigger_id):
     """INSERT ... SELECT of the same rows the tick writes (same columns, the
     rule's matches), without controls: the least any generator has to do."""
-    from sqlalchemy import insert, literal, select
+    from sqlalchemy import func, insert, literal, select
 
     from engine.rules import matching_contacts_select
     from extensions import db
@@ -115,9 +115,9 @@ def baseline(trigger_id):
            .join(Contact, Contact.id == matches.c.contact_id))
     cols = ["trigger_id", "contact_id", "account_id", "occurrence_key", "to_email", "state",
             "created_at", "updated_at", "send_after", "attempts"]
-    rows = db.session.connection().execute(insert(OutboxMessage).from_select(cols, src)).rowcount
+    db.session.execute(insert(OutboxMessage).from_select(cols, src))
     db.session.commit()
-    return rows
+    return db.session.scalar(select(func.count()).where(OutboxMessage.trigger_id == trigger_id))
 
 
 def forget(trigger_id):

@@ -186,7 +186,13 @@ class Compiler:
 
         v = n.value
         if n.op == "dropped_by_pct":
-            return having(and_(prev > 0, (prev - cur) * 100 >= prev * float(v)))
+            # Aggregate once per contact in a subquery, then compare: repeating
+            # sum(...) in HAVING would be computed again per use on SQLite.
+            counts = select(E.contact_id.label("cid"), func.count().label("n"),
+                            prev.label("prev")).where(*where).group_by(E.contact_id).subquery()
+            c_prev, c_cur = counts.c.prev, counts.c.n - counts.c.prev
+            return cid.in_(select(counts.c.cid).where(
+                c_prev > 0, (c_prev - c_cur) * 100 >= c_prev * float(v)))
         # Contacts without events in the window have count 0 and no group: express
         # each operator as IN / NOT IN of a group set that never needs count 0.
         if n.op == "count_gte":
@@ -248,12 +254,10 @@ def compile_select(rule: Rule, now: datetime, *, inactive_after_days=None):
 
 
 def unknown_event_names(names) -> list[str]:
+    """The names no stored event has. One index seek per name (a rule has at most
+    100 conditions), instead of grouping every event of the names it uses."""
     from extensions import db
     from models import Event
 
-    names = list(names)
-    if not names:
-        return []
-    known = set(db.session.execute(
-        select(Event.name).where(Event.name.in_(names)).group_by(Event.name)).scalars())
-    return [n for n in names if n not in known]
+    return [name for name in dict.fromkeys(names) if db.session.execute(
+        select(Event.id).where(Event.name == name).limit(1)).first() is None]

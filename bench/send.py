@@ -1,0 +1,261 @@
+"""Sending throughput: `flask nudge worker` processes vs a bare smtplib loop.
+
+    python -m bench.send [--messages 10000] [--workers 1,2,4] [--sinks 2]
+
+A local aiosmtpd sink (--sinks processes sharing one port with SO_REUSEPORT)
+accepts everything and records each Message-ID. In the same run it times:
+  bare     one process, one reused smtplib connection, sendmail() of the same
+           messages already built (no database, no tracking, no bookkeeping)
+  workers  N real RQ worker processes sending N jobs' worth of approved outbox
+           messages: claim batches, render the MIME message with tracking,
+           mark sending (commit) -> SMTP -> mark sent + delivery event +
+           account log (commit), one connection per job
+Per-worker efficiency = (messages/s with N workers / N) / bare messages/s.
+Target >= 0.8x per worker. The sink, the workers and the database share this
+machine's cores, so more workers than cores cannot scale linearly.
+Runs on a temporary SQLite database, and also on PostgreSQL when DATABASE_URL is
+set (in a temporary database created on that server and dropped afterwards).
+"""
+import argparse
+import asyncio
+import multiprocessing
+import os
+import re
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+_TMP = Path(tempfile.mkdtemp(prefix="nudge-bench-send-"))
+os.environ["NUDGE_INSTANCE_DIR"] = str(_TMP / "instance")
+_PG_URL = os.environ.pop("DATABASE_URL", "")
+REPO = Path(__file__).resolve().parents[1]
+TARGET = 0.8
+MESSAGE_ID = re.compile(rb"^Message-ID: (\S+)", re.M | re.I)
+HTML = ("<html><body><h1>Hi Ada,</h1><p>Here is what your team did this week.</p>"
+        '<p><a href="https://example.com/reports">Build a report</a> or '
+        '<a href="https://example.com/alerts">set up alerts</a>.</p>' + "<p>More news.</p>" * 20
+        + "</body></html>")
+TEXT = "Hi Ada,\n\nHere is what your team did this week.\n" + "More news.\n" * 20
+
+
+def _sink_process(port, out_path, ready):
+    from aiosmtpd.smtp import SMTP
+
+    seen = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):
+            found = MESSAGE_ID.search(envelope.content)
+            seen.append(found.group(1).decode() if found else "?")
+            return "250 OK"
+
+    def stop(*_):
+        Path(out_path).write_text("\n".join(seen))
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    loop = asyncio.new_event_loop()
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(("127.0.0.1", port))
+    loop.run_until_complete(loop.create_server(lambda: SMTP(Handler()), sock=sock))
+    ready.set()
+    loop.run_forever()
+
+
+class Sink:
+    def __init__(self, processes: int):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.files = [_TMP / f"sink-{i}-{time.time_ns()}.txt" for i in range(processes)]
+        self.procs = []
+        for path in self.files:
+            ready = multiprocessing.Event()
+            proc = multiprocessing.Process(target=_sink_process, args=(self.port, str(path), ready))
+            proc.start()
+            ready.wait(10)
+            self.procs.append(proc)
+
+    def stop(self) -> list[str]:
+        for proc in self.procs:
+            os.kill(proc.pid, signal.SIGTERM)
+            proc.join(10)
+        ids = []
+        for path in self.files:
+            ids += [line for line in path.read_text().splitlines() if line]
+        return ids
+
+
+def make_app(url):
+    from app import create_app
+    from config import Config
+
+    class BenchConfig(Config):
+        SQLALCHEMY_DATABASE_URI = url
+        USE_CREATE_ALL = True
+        TESTING = True
+
+    return create_app(BenchConfig)
+
+
+def prepare(n):
+    """n approved, rendered, due outbox messages (one account, one trigger)."""
+    from sqlalchemy import insert, select
+
+    from extensions import db
+    from models import Account, Contact, OutboxMessage, Trigger
+    from models.base import utcnow
+
+    now = utcnow()
+    account = Account(external_id="bench", name="Bench Co", status="active", attributes={})
+    trigger = Trigger(name="Weekly summary", from_email="success@example.com",
+                      subject="Your week", html=HTML, status="active", rule={"all": []})
+    db.session.add_all([account, trigger])
+    db.session.flush()
+    db.session.execute(insert(Contact.__table__), [
+        dict(external_id=f"b{i}", account_id=account.id, email=f"user{i}@example.com",
+             is_crm_contact=False, is_product_user=True, created_at=now, attributes={})
+        for i in range(n)])
+    ids = db.session.execute(select(Contact.id).order_by(Contact.id)).scalars().all()
+    db.session.execute(insert(OutboxMessage.__table__), [
+        dict(trigger_id=trigger.id, contact_id=cid, account_id=account.id, occurrence_key="b",
+             to_email=f"user{i}@example.com", subject="Your week, Ada", html=HTML, text=TEXT,
+             state="approved", created_at=now, updated_at=now, attempts=0)
+        for i, cid in enumerate(ids)])
+    db.session.commit()
+    return trigger
+
+
+def reset():
+    from sqlalchemy import text
+
+    from extensions import db
+
+    for sql in ("DELETE FROM delivery_events", "DELETE FROM communications",
+                "UPDATE outbox_messages SET state = 'approved', sent_at = NULL, claim_token = NULL, "
+                "claimed_at = NULL, smtp_reply = NULL"):
+        db.session.execute(text(sql))
+    db.session.commit()
+
+
+def bare(app, trigger, n, port) -> float:
+    """Messages/s of a plain smtplib loop on one connection (messages pre-built)."""
+    from engine.mailer import message_bytes
+
+    config = dict(app.config)
+    messages = [message_bytes({"id": 10_000_000 + i, "to_email": f"user{i}@example.com",
+                               "subject": "Your week, Ada", "html": HTML, "text": TEXT},
+                              trigger, config=config) for i in range(n)]
+    smtp = smtplib.SMTP("127.0.0.1", port)
+    started = time.perf_counter()
+    for i, data in enumerate(messages):
+        smtp.sendmail("success@example.com", [f"user{i}@example.com"], data)
+    seconds = time.perf_counter() - started
+    smtp.quit()
+    return n / seconds
+
+
+def workers_rate(url, n, count, port) -> float:
+    from sqlalchemy import func, select
+    from rq import Worker
+
+    from extensions import db
+    from models import OutboxMessage
+    from workers.queues import get_queue, get_redis
+
+    env = dict(os.environ, DATABASE_URL=url, SMTP_HOST="127.0.0.1", SMTP_PORT=str(port),
+               FLASK_APP="app.py", SEND_RATE_PER_SECOND="0")
+    procs = [subprocess.Popen([sys.executable, "-m", "flask", "nudge", "worker"], cwd=REPO,
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True) for _ in range(count)]
+    try:
+        deadline = time.monotonic() + 60
+        while Worker.count(connection=get_redis()) < count and time.monotonic() < deadline:
+            time.sleep(0.1)
+        started = time.perf_counter()
+        for _ in range(count):
+            get_queue("emails").enqueue("workers.jobs.send_batch_job", job_timeout=600)
+        while True:
+            sent = db.session.scalar(select(func.count()).where(OutboxMessage.state == "sent"))
+            db.session.rollback()
+            if sent >= n:
+                break
+            if time.perf_counter() - started > 600:
+                raise SystemExit(f"only {sent} of {n} sent after 600 s")
+            time.sleep(0.05)
+        return n / (time.perf_counter() - started)
+    finally:
+        for proc in procs:
+            os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            proc.wait(30)
+
+
+def run(label, url, args):
+    from workers.queues import get_redis
+
+    app = make_app(url)
+    with app.app_context():
+        get_redis().flushdb()
+        trigger = prepare(args.messages)
+        sink = Sink(args.sinks)
+        try:
+            base = bare(app, trigger, args.messages, sink.port)
+            print(f"\n{label}: {args.messages:,} messages, sink of {args.sinks} processes")
+            print(f"  bare smtplib loop, 1 connection    {base:8,.0f} msgs/s")
+            for count in args.workers:
+                reset()
+                rate = workers_rate(url, args.messages, count, sink.port)
+                per_worker = rate / count / base
+                print(f"  {count} worker process{'es' if count > 1 else '  '}              "
+                      f"{rate:8,.0f} msgs/s  {per_worker:.2f}x per worker -> target >= {TARGET}x "
+                      f"{'met' if per_worker >= TARGET else 'NOT met'}")
+        finally:
+            received = sink.stop()
+    ours = [m for m in received if not m.startswith("<nudge-1000")]
+    dupes = len(ours) - len(set(ours))
+    rounds = len(args.workers)
+    print(f"  sink received {len(ours):,} worker messages for {rounds} rounds of "
+          f"{args.messages:,}; Message-IDs repeated only across rounds: "
+          f"{'yes' if dupes == (rounds - 1) * args.messages else 'NO'}")
+
+
+def _pg_database(url, action):
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    conn = psycopg.connect(host=u.host, port=u.port or 5432, user=u.username, password=u.password,
+                           dbname=u.database, autocommit=True)
+    name = f"{u.database}_bench_send_{os.getpid()}"
+    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    if action == "create":
+        conn.execute(f'CREATE DATABASE "{name}"')
+    conn.close()
+    return u.set(database=name).render_as_string(hide_password=False)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument("--sinks", type=int, default=2)
+    args = parser.parse_args()
+    args.workers = [int(w) for w in args.workers.split(",")]
+    run("SQLite", f"sqlite:///{_TMP / 'send.db'}", args)
+    if _PG_URL:
+        url = _pg_database(_PG_URL, "create")
+        try:
+            run("PostgreSQL", url, args)
+        finally:
+            _pg_database(_PG_URL, "drop")
+
+
+if __name__ == "__main__":
+    main()
