@@ -6,6 +6,7 @@ from pathlib import Path
 from flask import Flask, render_template
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.routing import IntegerConverter
 
 from config import Config
 from extensions import csrf, db, htmx, login_manager, migrate
@@ -19,8 +20,16 @@ BLUEPRINTS = (
 COMMAND_MODULES = ("commands.core", "commands.demo", "commands.services", "commands.engine")
 
 
+class _RowIdConverter(IntegerConverter):
+    """<int:...> ids beyond 64 bits match no route (404): SQLite cannot even bind them."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=2**63 - 1, signed=False):
+        super().__init__(map, fixed_digits, min, max, signed)
+
+
 def create_app(config=None):
     app = Flask(__name__, instance_path=Config.INSTANCE_DIR)
+    app.url_map.converters["int"] = _RowIdConverter
     app.config.from_object(Config)
     if isinstance(config, dict):
         app.config.update(config)

@@ -30,7 +30,10 @@ import tempfile
 import time
 from pathlib import Path
 
-_TMP = Path(tempfile.mkdtemp(prefix="nudge-bench-send-"))
+# Child processes (workers, the memory run) share the parent's instance dir and so
+# its embedded Redis; the parent shuts that Redis down when it is done.
+_TMP = Path(os.environ.get("NUDGE_BENCH_DIR") or tempfile.mkdtemp(prefix="nudge-bench-send-"))
+os.environ["NUDGE_BENCH_DIR"] = str(_TMP)
 os.environ["NUDGE_INSTANCE_DIR"] = str(_TMP / "instance")
 _PG_URL = os.environ.pop("DATABASE_URL", "")
 REPO = Path(__file__).resolve().parents[1]
@@ -149,10 +152,12 @@ def bare(app, trigger, n, port) -> float:
     from engine.mailer import message_bytes
 
     config = dict(app.config)
-    messages = [message_bytes({"id": 10_000_000 + i, "to_email": f"user{i}@example.com",
+    messages = [message_bytes({"id": i, "to_email": f"user{i}@example.com",
                                "subject": "Your week, Ada", "html": HTML, "text": TEXT},
-                              trigger, config=config) for i in range(n)]
+                              trigger, config=config, message_id=f"<bare-{i}@bench>")
+                for i in range(n)]
     smtp = smtplib.SMTP("127.0.0.1", port)
+    smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as the mailer does
     started = time.perf_counter()
     for i, data in enumerate(messages):
         smtp.sendmail("success@example.com", [f"user{i}@example.com"], data)
@@ -218,7 +223,7 @@ def run(label, url, args):
                       f"{'met' if per_worker >= TARGET else 'NOT met'}")
         finally:
             received = sink.stop()
-    ours = [m for m in received if not m.startswith("<nudge-1000")]
+    ours = [m for m in received if not m.startswith("<bare-")]
     dupes = len(ours) - len(set(ours))
     rounds = len(args.workers)
     print(f"  sink received {len(ours):,} worker messages for {rounds} rounds of "
@@ -241,6 +246,21 @@ def _pg_database(url, action):
     return u.set(database=name).render_as_string(hide_password=False)
 
 
+def stop_embedded_redis():
+    """Shut down the embedded Redis this run started (REDIS_URL unset)."""
+    if os.environ.get("REDIS_URL"):
+        return
+    import redis
+
+    from workers import queues
+
+    if queues._embedded is not None:
+        try:
+            queues.get_redis().shutdown(nosave=True)
+        except redis.RedisError:
+            pass  # the server closes the connection as it stops
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=10_000)
@@ -248,13 +268,16 @@ def main():
     parser.add_argument("--sinks", type=int, default=2)
     args = parser.parse_args()
     args.workers = [int(w) for w in args.workers.split(",")]
-    run("SQLite", f"sqlite:///{_TMP / 'send.db'}", args)
-    if _PG_URL:
-        url = _pg_database(_PG_URL, "create")
-        try:
-            run("PostgreSQL", url, args)
-        finally:
-            _pg_database(_PG_URL, "drop")
+    try:
+        run("SQLite", f"sqlite:///{_TMP / 'send.db'}", args)
+        if _PG_URL:
+            url = _pg_database(_PG_URL, "create")
+            try:
+                run("PostgreSQL", url, args)
+            finally:
+                _pg_database(_PG_URL, "drop")
+    finally:
+        stop_embedded_redis()
 
 
 if __name__ == "__main__":

@@ -32,7 +32,10 @@ import time
 from datetime import datetime, time as clock, timedelta
 from pathlib import Path
 
-_TMP = Path(tempfile.mkdtemp(prefix="nudge-bench-tick-"))
+# Child processes (workers, the memory run) share the parent's instance dir and so
+# its embedded Redis; the parent shuts that Redis down when it is done.
+_TMP = Path(os.environ.get("NUDGE_BENCH_DIR") or tempfile.mkdtemp(prefix="nudge-bench-tick-"))
+os.environ["NUDGE_BENCH_DIR"] = str(_TMP)
 os.environ["NUDGE_INSTANCE_DIR"] = str(_TMP / "instance")
 _PG_URL = os.environ.pop("DATABASE_URL", "")
 
@@ -258,6 +261,21 @@ def _pg_database(url, action):
     return u.set(database=name).render_as_string(hide_password=False)
 
 
+def stop_embedded_redis():
+    """Shut down the embedded Redis this run started (REDIS_URL unset)."""
+    if os.environ.get("REDIS_URL"):
+        return
+    import redis
+
+    from workers import queues
+
+    if queues._embedded is not None:
+        try:
+            queues.get_redis().shutdown(nosave=True)
+        except redis.RedisError:
+            pass  # the server closes the connection as it stops
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=2_500)
@@ -269,13 +287,16 @@ def main():
     args = parser.parse_args()
     if args.tick_only:
         return tick_only(args.tick_only)
-    run("SQLite", f"sqlite:///{_TMP / 'tick.db'}", args)
-    if _PG_URL:
-        url = _pg_database(_PG_URL, "create")
-        try:
-            run("PostgreSQL", url, args)
-        finally:
-            _pg_database(_PG_URL, "drop")
+    try:
+        run("SQLite", f"sqlite:///{_TMP / 'tick.db'}", args)
+        if _PG_URL:
+            url = _pg_database(_PG_URL, "create")
+            try:
+                run("PostgreSQL", url, args)
+            finally:
+                _pg_database(_PG_URL, "drop")
+    finally:
+        stop_embedded_redis()
 
 
 if __name__ == "__main__":

@@ -96,7 +96,8 @@ def page_args(default_per_page: int = 25, max_per_page: int = 200) -> tuple[int,
     """(page, per_page) from the query string, clamped to sane values."""
     page = request.args.get("page", 1, type=int) or 1
     per_page = request.args.get("per_page", default_per_page, type=int) or default_per_page
-    return max(page, 1), min(max(per_page, 1), max_per_page)
+    # Capped so OFFSET stays a 64-bit integer (SQLite raises OverflowError beyond that).
+    return min(max(page, 1), 10**9), min(max(per_page, 1), max_per_page)
 
 
 def register_ui(app):

@@ -2,8 +2,8 @@
 
 `generate(bind, accounts=, contacts=, events=, seed=, now=)` writes accounts, contacts and
 their product events. Rows are plain tuples built with `random.Random(seed)` (no ORM
-objects) and written in bulk: psycopg COPY on PostgreSQL, executemany in chunks of
-10,000 on SQLite. The bench scripts reuse it to build large data sets.
+objects) and written in bulk by engine/bulk_load.py (psycopg COPY on PostgreSQL, chunked
+executemany on SQLite). The bench scripts reuse it to build large data sets.
 """
 import json
 import random
@@ -15,6 +15,7 @@ from itertools import accumulate
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from engine.bulk_load import load
 from engine.demo_words import (
     ACTIVITY_LEVELS, COMPANY_FIRST, COMPANY_SECOND, COMPANY_SUFFIX, CSM_OWNERS, DOMAIN_TLDS,
     EVENT_PROPERTIES, EVENT_WEIGHTS, FIRST_NAMES, INDUSTRIES, LAST_NAMES, OWNER_TITLES, PLANS,
@@ -31,8 +32,6 @@ UNSUBSCRIBED_SHARE = 0.03
 PAYMENT_FAILED_SHARE = 0.04  # paying accounts with a recent failed payment
 PAID_SHARE = 1 - PLANS["free"][0]
 EVENT_DAYS = 90
-CHUNK = 10_000
-BULK_REINDEX_ROWS = 50_000  # loads this big into an empty table rebuild its indexes afterwards
 DAY = 86_400.0
 
 ACCOUNT_COLUMNS = ("id", "external_id", "name", "arr", "plan", "status", "attributes", "created_at")
@@ -71,7 +70,6 @@ def generate(bind=None, *, accounts=500, contacts=5000, events=100_000, seed=42,
 
 def _generate(conn, n_accounts, n_contacts, n_events, seed, now, log):
     started = time.perf_counter()
-    say = log or (lambda _msg: None)
     rng = random.Random(seed)
     now = (now or utcnow()).replace(microsecond=0, tzinfo=None)
     now_ts = (now - _EPOCH).total_seconds()
@@ -80,48 +78,19 @@ def _generate(conn, n_accounts, n_contacts, n_events, seed, now, log):
     first_contact = _max_id(conn, "contacts") + 1
 
     accts = _make_accounts(rng, n_accounts, first_account, now_ts)
-    _copy(conn, "accounts", ACCOUNT_COLUMNS, (_account_row(a, now_ts) for a in accts))
-    say(f"accounts: {len(accts):,} ({time.perf_counter() - started:.1f}s)")
-
+    load(conn, "accounts", ACCOUNT_COLUMNS, (_account_row(a, now_ts) for a in accts), len(accts), log)
     people = _make_contacts(rng, accts, n_contacts, first_contact)
-    rebuild = _drop_indexes_if_empty(conn, "contacts") if n_contacts >= BULK_REINDEX_ROWS else []
-    _copy(conn, "contacts", CONTACT_COLUMNS, (_contact_row(c, now_ts) for c in people))
-    for create in rebuild:  # building an index once is cheaper than updating it per row
-        conn.execute(text(create))
-    say(f"contacts: {len(people):,} ({time.perf_counter() - started:.1f}s)")
-
-    rebuild = _drop_indexes_if_empty(conn, "events") if n_events >= BULK_REINDEX_ROWS else []
-    written = _copy(conn, "events", EVENT_COLUMNS, _event_rows(rng, accts, people, n_events, now_ts))
-    for create in rebuild:  # building an index once is cheaper than updating it per row
-        conn.execute(text(create))
-    say(f"events: {written:,} ({time.perf_counter() - started:.1f}s)")
+    load(conn, "contacts", CONTACT_COLUMNS, (_contact_row(c, now_ts) for c in people), len(people), log)
+    written = load(conn, "events", EVENT_COLUMNS, _event_rows(rng, accts, people, n_events, now_ts),
+                   n_events, log)
     if conn.dialect.name == "postgresql":
         for table in ("accounts", "contacts"):
             # Explicit ids were written: move the sequence past them.
             conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                               f"(SELECT MAX(id) FROM {table}))"))
-        conn.execute(text("ANALYZE accounts, contacts, events"))
+        conn.execute(text("ANALYZE accounts, contacts, events"))  # plan with the new sizes
     return {"accounts": len(accts), "contacts": len(people), "events": written,
             "seconds": round(time.perf_counter() - started, 2)}
-
-
-def _drop_indexes_if_empty(conn, table):
-    """Drop an empty table's plain indexes (not those behind constraints); return their DDL."""
-    if conn.execute(text(f"SELECT 1 FROM {table} LIMIT 1")).first() is not None:
-        return []
-    if conn.dialect.name == "postgresql":
-        found = conn.execute(text(
-            "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x "
-            "JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = CAST(:t AS regclass) "
-            "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)"
-        ), {"t": table}).all()
-    else:
-        found = conn.execute(text(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = :t AND sql IS NOT NULL"
-        ), {"t": table}).all()
-    for name, _create in found:
-        conn.execute(text(f'DROP INDEX "{name}"'))
-    return [create for _name, create in found]
 
 
 def _max_id(conn, table):
@@ -317,37 +286,6 @@ def _event_rows(rng, accts, people, total, now_ts):
         for _ in range(billing.get(idx, 0)):
             stamp = _stamp(now_ts - rng.uniform(0.2, 25) * DAY)
             yield (cid, "payment_failed", stamp, rng.choice(props["payment_failed"]), stamp)
-
-
-def _copy(conn, table, columns, rows):
-    """Bulk-write rows; returns how many. COPY on PostgreSQL, chunked executemany on SQLite."""
-    raw = conn.connection.dbapi_connection
-    cols = ", ".join(columns)
-    written = 0
-    if conn.dialect.name == "postgresql":
-        with raw.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-                written += 1
-        return written
-    sql = f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' for _ in columns)})"
-    cur = raw.cursor()
-    # A large page cache keeps the index B-trees in memory during the load.
-    old_cache = cur.execute("PRAGMA cache_size").fetchone()[0]
-    cur.execute("PRAGMA cache_size=-262144")
-    chunk = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) >= CHUNK:
-            cur.executemany(sql, chunk)
-            written += len(chunk)
-            chunk = []
-    if chunk:
-        cur.executemany(sql, chunk)
-        written += len(chunk)
-    cur.execute(f"PRAGMA cache_size={int(old_cache)}")
-    cur.close()
-    return written
 
 
 def ensure_demo_admin(password=DEMO_PASSWORD):

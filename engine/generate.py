@@ -130,6 +130,11 @@ def run_schedule(trigger, now) -> dict | None:
     key, generate_at, send_at = occ
     if trigger.started_at and generate_at < trigger.started_at:
         return None  # activated after today's generate time: the first run is tomorrow
+    done = db.session.execute(select(TriggerRun.id).where(
+        TriggerRun.trigger_id == trigger.id, TriggerRun.occurrence_key == key)).first()
+    db.session.rollback()  # end the read: the lock below must start the transaction
+    if done:
+        return None  # the usual case every minute after the run: no write at all
     candidates = schedule_candidates(trigger, now, key)
     if not lock_schedule_run(trigger.id, key, now, send_at):
         db.session.rollback()

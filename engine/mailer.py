@@ -9,6 +9,7 @@ never re-sent silently).
 import binascii
 import re
 import smtplib
+import socket
 import threading
 import time
 import uuid
@@ -178,6 +179,8 @@ def connection_target(config) -> tuple[str, int]:
 def open_connection(config) -> smtplib.SMTP:
     host, port = connection_target(config)
     smtp = smtplib.SMTP(host, port, timeout=config.get("SMTP_TIMEOUT", SMTP_TIMEOUT_SECONDS))
+    # SMTP is strict request/response: never hold a command back waiting for an ACK.
+    smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     smtp.ehlo_or_helo_if_needed()
     if config.get("SMTP_HOST") and config.get("SMTP_STARTTLS"):
         smtp.starttls()

@@ -20,7 +20,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import DateTime, String, Text, and_, bindparam, func, insert, or_, select, update
 
 from extensions import db
 from models import DeliveryEvent, OutboxMessage
@@ -201,28 +201,37 @@ def fail_unrendered(message_id, reason: str, now: datetime) -> bool:
     return _exec(stmt).rowcount == 1
 
 
+# The send path runs these once per message: built once, executed with parameters
+# (statement construction would cost as much as the database round trip).
+_MARK_SENDING = (update(T).where(M.id == bindparam("p_id"), M.claim_token == bindparam("p_token"),
+                                 M.state == "approved")
+                 .values(state="sending", claimed_at=bindparam("p_now"), updated_at=bindparam("p_now")))
+_MARK_SENT = (update(T).where(M.id == bindparam("p_id"), M.claim_token == bindparam("p_token"),
+                              M.state == "sending")
+              .values(state="sent", sent_at=bindparam("p_now"), smtp_reply=bindparam("p_reply"),
+                      updated_at=bindparam("p_now")))
+_EVENT = insert(DeliveryEvent.__table__).from_select(
+    ["message_id", "trigger_id", "contact_id", "kind", "at", "detail"],
+    select(M.id, M.trigger_id, M.contact_id, bindparam("p_kind", type_=String),
+           bindparam("p_now", type_=DateTime), bindparam("p_detail", type_=Text))
+    .where(M.id == bindparam("p_id")))
+
+
 def mark_sending(message_id, claim_token, now: datetime) -> bool:
     """Reserved approved -> sending, right before its SMTP transaction (caller commits).
     False when the reservation was lost (lease ran out and another worker took it)."""
-    stmt = (update(T)
-            .where(M.id == message_id, M.claim_token == claim_token, M.state == "approved")
-            .values(state="sending", claimed_at=now, updated_at=now))
-    return _exec(stmt).rowcount == 1
+    params = {"p_id": message_id, "p_token": claim_token, "p_now": now}
+    return _exec(_MARK_SENDING, params).rowcount == 1
 
 
 def _delivery_event(message_id, kind, now, detail):
-    src = select(M.id, M.trigger_id, M.contact_id, db.literal(kind), db.literal(now),
-                 db.literal(detail)).where(M.id == message_id)
-    cols = ["message_id", "trigger_id", "contact_id", "kind", "at", "detail"]
-    _exec(insert(DeliveryEvent.__table__).from_select(cols, src))
+    _exec(_EVENT, {"p_id": message_id, "p_kind": kind, "p_now": now, "p_detail": detail})
 
 
 def mark_sent(message_id, claim_token, reply: str, now: datetime) -> bool:
     """sending -> sent with the server's reply, plus a "delivered" event (caller commits)."""
-    stmt = (update(T)
-            .where(M.id == message_id, M.claim_token == claim_token, M.state == "sending")
-            .values(state="sent", sent_at=now, smtp_reply=reply[:2000], updated_at=now))
-    ok = _exec(stmt).rowcount == 1
+    params = {"p_id": message_id, "p_token": claim_token, "p_now": now, "p_reply": reply[:2000]}
+    ok = _exec(_MARK_SENT, params).rowcount == 1
     if ok:
         _delivery_event(message_id, "delivered", now, reply[:2000])
     return ok

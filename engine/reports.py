@@ -71,11 +71,14 @@ def daily_trends(trigger, start: date, end: date) -> list[dict]:
         func.count(func.distinct(case((ev.kind.in_(kinds), ev.contact_id)))).label(metric)
         for metric, kinds in METRIC_KINDS.items()
     ]
+    # No extra WHERE on the whole range: given one, SQLite seeks the index with
+    # those constant bounds and rescans every event of the range once per day
+    # (90 days: 1.8 s on 2M events); without it each day is its own index range.
+    # The (trigger_id, at, kind, contact_id) index covers the query.
     query = (
         select(days.c.day, *columns)
         .select_from(days)
         .join(ev, and_(ev.trigger_id == trigger.id, in_day))
-        .where(ev.at >= ranges[0][1], ev.at < ranges[-1][2])
         .group_by(days.c.day)
     )
     found = {row.day: row._mapping for row in db.session.execute(query)}

@@ -99,6 +99,8 @@ class _Built:
 
 def _built(rule: Rule, now: datetime, limit: int) -> _Built:
     inactive = inactive_days()
+    if not rule.source:  # a Rule not made by parse_rule: nothing stable to key on
+        return _Built(rule, now, limit, inactive)
     key = (json.dumps(rule.source, sort_keys=True, default=str), limit, inactive)
     with _lock:
         hit = _cache.get(key)

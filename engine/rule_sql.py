@@ -5,9 +5,11 @@ Under an even number of `not`s a bare comparison already behaves so (SQL's
 NULL is not true, and AND / OR are monotone), and it keeps the planner's row
 estimates honest; under an odd number the compiler adds explicit IS NOT NULL
 guards, so the negation of "NULL > 5" is true, as in the Python reference.
-JSON-attribute conditions are always guarded by their (never NULL) kind. Event conditions are `contact IN
-(grouped subquery over events)` -- one scan of the events index per
-condition instead of one lookup per contact.
+JSON-attribute conditions are always guarded by their (never NULL) kind.
+
+Event conditions are `contact IN (grouped subquery over events)` -- one scan
+of the (name, occurred_at, contact_id) index per condition instead of one
+lookup per contact; the operators that include a count of 0 use NOT IN.
 """
 from __future__ import annotations
 

@@ -1,8 +1,10 @@
 """Rules: who a trigger or persona is for (DESIGN.md "Rule format").
 
-rule JSON -> validated AST (engine/rule_ast.py) -> ONE set-based SQLAlchemy
-select over contacts JOIN accounts (engine/rule_sql.py), identical on SQLite
-and PostgreSQL. Time conditions always take an explicit `now`.
+rule JSON -> validated AST (engine/rule_parse.py, engine/rule_ast.py) -> ONE
+set-based SQLAlchemy select over contacts JOIN accounts (engine/rule_sql.py),
+identical on SQLite and PostgreSQL; preview in engine/rule_preview.py, the
+why / why not explainer in engine/rule_explain.py, fields in
+engine/rule_fields.py. Time conditions always take an explicit `now`.
 
 Semantics (the Python reference evaluator in tests/unit/rules_reference.py
 implements the same definitions; the property test checks they agree):
@@ -45,7 +47,8 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from engine.rule_ast import MAX_CONDITIONS, MAX_DEPTH, MAX_IN_VALUES, Rule, RuleError, parse
+from engine.rule_ast import MAX_CONDITIONS, MAX_DEPTH, MAX_IN_VALUES, Rule, RuleError
+from engine.rule_parse import parse
 from engine.rule_fields import USER_TYPE_LABELS, USER_TYPES, field_catalog
 
 __all__ = [

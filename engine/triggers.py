@@ -8,7 +8,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import available_timezones
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
 from extensions import db
 from models import EmailTemplate, Event, OutboxMessage, Persona, PersonaTransition, Trigger
@@ -297,16 +297,19 @@ def trigger_stats(trigger_ids, now: datetime) -> dict:
 
     m = OutboxMessage
     since = now - timedelta(days=30)
-    rows = db.session.execute(
-        select(m.trigger_id, func.max(m.sent_at),
-               func.count(func.distinct(case((m.sent_at >= since, m.contact_id)))))
-        .where(m.trigger_id.in_(ids), m.sent_at.is_not(None)).group_by(m.trigger_id)).all()
-    sent = {r[0]: (r[1], r[2]) for r in rows}
+    # Not one GROUP BY over every sent row (1.3M rows: seconds): the last send is
+    # one seek per trigger on ix_outbox_trigger_sent, the 30-day recipients read
+    # only the index range from `since` on.
+    last_send = (select(func.max(m.sent_at)).where(m.trigger_id == Trigger.id)
+                 .correlate(Trigger).scalar_subquery())
+    recent = dict(db.session.execute(
+        select(m.trigger_id, func.count(func.distinct(m.contact_id)))
+        .where(m.trigger_id.in_(ids), m.sent_at >= since).group_by(m.trigger_id)).all())
     schedule = db.session.execute(
         select(Trigger.id, Trigger.kind, Trigger.status, Trigger.generate_at, Trigger.send_at,
-               Trigger.timezone).where(Trigger.id.in_(ids))).all()
+               Trigger.timezone, last_send).where(Trigger.id.in_(ids))).all()
     out = {}
-    for tid, kind, status, generate_at, send_at, tz in schedule:
+    for tid, kind, status, generate_at, send_at, tz, last in schedule:
         next_send = None
         if status == "active" and kind != "schedule":
             next_send = "on event"
@@ -316,8 +319,7 @@ def trigger_stats(trigger_ids, now: datetime) -> dict:
                 next_send = today[2]
             else:
                 next_send = next_run(generate_at, send_at, tz, now)["send"]
-        last, recipients = sent.get(tid, (None, 0))
-        out[tid] = {"last_send_at": last, "next_send_at": next_send, "recipients_30d": recipients}
+        out[tid] = {"last_send_at": last, "next_send_at": next_send, "recipients_30d": recent.get(tid, 0)}
     return out
 
 

@@ -27,7 +27,9 @@ class DeliveryEvent(db.Model):
     message = relationship("OutboxMessage")
 
     __table_args__ = (
-        Index("ix_delivery_trigger_at", "trigger_id", "at"),
+        # Covers the reports' per-day counts (trigger, time range -> kind, contact):
+        # no table lookups for the ~40k events of a trigger's 90 days.
+        Index("ix_delivery_trigger_at_kind_contact", "trigger_id", "at", "kind", "contact_id"),
         Index("ix_delivery_message_kind", "message_id", "kind"),
         Index("ix_delivery_kind_at", "kind", "at"),
     )

@@ -66,6 +66,8 @@ class OutboxMessage(db.Model):
         Index("ix_outbox_state_created", "state", "created_at"),
         Index("ix_outbox_contact_state_created", "contact_id", "state", "created_at"),
         Index("ix_outbox_trigger_state", "trigger_id", "state"),
+        # Triggers list / details: last send (max per trigger) and 30-day recipients, index-only.
+        Index("ix_outbox_trigger_sent", "trigger_id", "sent_at", "contact_id"),
         Index("ix_outbox_account", "account_id"),
     )
 

@@ -53,5 +53,11 @@ def _http_error(exc):
     return api_error(exc.code or 500, exc.description or exc.name)
 
 
+@bp.errorhandler(RecursionError)
+def _too_deep(_exc):
+    # Python's json gives up on bodies nested ~1000 levels deep: that is bad input, not a crash.
+    return api_error(400, "the JSON body is nested too deeply")
+
+
 # Endpoint modules register their routes on `bp` when imported.
 from blueprints.api import ingest, outbox, preview, triggers  # noqa: E402,F401

@@ -40,11 +40,13 @@ def _recent_failures(email: str) -> int:
     return LoginFailure.query.filter(LoginFailure.email == email, LoginFailure.at > window).count()
 
 
-def _safe_next(target: str | None) -> str:
-    # Only same-site paths: never an open redirect through ?next=.
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+def _safe_next(target: str | None, default: str | None = None) -> str:
+    # Only same-site paths: never an open redirect through ?next=. Browsers read "\\" as "/"
+    # and drop tabs/newlines ("/\\evil.com", "/\t/evil.com" are "//evil.com" to them).
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc \
+            and "\\" not in target and not any(ord(c) < 32 for c in target):
         return target
-    return url_for("dashboard.index")
+    return default or url_for("dashboard.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])

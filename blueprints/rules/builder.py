@@ -49,7 +49,7 @@ def read_rule_field(form, prefix: str = ""):
         return None, [{"path": "", "message": "the rule is empty"}]
     try:
         rule = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested beyond what json can read
         return None, [{"path": "", "message": f"malformed JSON: {exc}"}]
     try:
         parse_rule(rule)
@@ -81,7 +81,9 @@ def _node(node) -> dict:
         return _group("all", node["all"])
     if "any" in node:
         return _group("any", node["any"])
-    inner = node.get("not", {})
+    if "not" not in node:  # e.g. {"op": "eq"}: no field, no group (would recurse forever below)
+        raise ValueError("not a rule node")
+    inner = node["not"]
     if isinstance(inner, dict) and "not" in inner:  # double negation
         return _node(inner["not"])
     if isinstance(inner, dict) and "all" in inner:
@@ -232,7 +234,7 @@ def _tree_or_none(data):
         for cond in tree["account"]:
             _check_shape(cond)
         return tree
-    except (TypeError, KeyError, AttributeError, ValueError):
+    except (TypeError, KeyError, AttributeError, ValueError, RecursionError):
         return None
 
 
@@ -260,7 +262,7 @@ def builder_context(rule=None, prefix: str = "", errors=None, *, json_text: str 
     tree = None
     try:
         data = json.loads(json_text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         data = None
         errors = errors or [{"path": "", "message": f"malformed JSON: {exc}"}]
     if data is not None:

@@ -176,7 +176,7 @@ def matches():
     try:
         rule = json.loads(text)
         parse_rule(rule)
-    except (ValueError, TypeError):  # RuleError is a ValueError
+    except (ValueError, TypeError, RecursionError):  # RuleError is a ValueError
         abort(404)
     page, per_page = page_args(50)
     now = utcnow()

@@ -5,6 +5,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from blueprints.auth.decorators import EDITORS, role_required
+from blueprints.auth.routes import _safe_next
 from blueprints.triggers.forms import ConfirmForm
 from blueprints.ui import render_page
 from engine import triggers as trigger_engine
@@ -78,7 +79,7 @@ def activate(trigger_id):
         return redirect(url_for("triggers.step", trigger_id=trigger.id, step="review"))
     db.session.commit()
     flash(f"“{trigger.name}” is active.", "success")
-    return redirect(request.form.get("next") or url_for("triggers.index"))
+    return redirect(_safe_next(request.form.get("next"), url_for("triggers.index")))
 
 
 @bp.route("/<int:trigger_id>/deactivate", methods=["POST"])
@@ -90,7 +91,7 @@ def deactivate(trigger_id):
     db.session.commit()
     note = f" {cancelled} waiting email(s) cancelled." if cancelled else ""
     flash(f"“{trigger.name}” is inactive.{note}", "success")
-    return redirect(request.form.get("next") or url_for("triggers.index"))
+    return redirect(_safe_next(request.form.get("next"), url_for("triggers.index")))
 
 
 @bp.route("/<int:trigger_id>/delete", methods=["GET", "POST"])

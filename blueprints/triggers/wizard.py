@@ -172,6 +172,8 @@ def _review(trigger):
     except RuleError as exc:
         audience, audience_error = {"count": 0, "accounts": 0, "sample": []}, str(exc)
     contact_id = request.args.get("contact_id", type=int)
+    if contact_id is not None and not 0 < contact_id < 2**63:  # a forged huge id would overflow SQLite
+        contact_id = None
     if contact_id is None and audience["sample"]:
         contact_id = audience["sample"][0]["contact_id"]
     preview = _render_preview(trigger, contact_id) if contact_id else None

@@ -28,8 +28,8 @@ def pytest_collection_modifyitems(items):
 
 
 class WorkerPool:
-    """`flask nudge worker` subprocesses, each in its own process group so
-    kill -9 takes the worker and its work horse together."""
+    """`flask nudge worker` subprocesses (each in its own session); kill -9
+    takes a worker and its work horse together."""
 
     def __init__(self, env: dict, log_dir: Path):
         self.env, self.log_dir = env, log_dir
@@ -43,12 +43,56 @@ class WorkerPool:
                 [sys.executable, "-m", "flask", "nudge", "worker"], cwd=REPO, env=self.env,
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
 
-    def kill_one(self) -> None:
-        proc = random.choice([p for p in self.procs if p.poll() is None])
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    def busy(self) -> list[subprocess.Popen]:
+        """Workers running a job right now (RQ forks a work horse per job)."""
+        import psutil
+
+        found = []
+        for proc in self.procs:
+            try:
+                if proc.poll() is None and psutil.Process(proc.pid).children():
+                    found.append(proc)
+            except psutil.NoSuchProcess:
+                pass
+        return found
+
+    def kill_one(self, timeout: float = 20) -> bool:
+        """kill -9 a worker in the middle of a job (worker + horse). False if none got busy."""
+        deadline = time.monotonic() + timeout
+        while not self.busy():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        time.sleep(random.uniform(0, 0.3))  # somewhere inside the batch
+        candidates = self.busy()
+        if not candidates:
+            return False
+        proc = random.choice(candidates)
+        self._kill(proc)
         self.procs.remove(proc)
         self.kills += 1
+        return True
+
+    @staticmethod
+    def _kill(proc):
+        """SIGKILL the worker and its work horses (RQ puts each horse in its own
+        process group, so killing the worker's group alone would spare them)."""
+        import psutil
+
+        try:
+            horses = psutil.Process(proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            horses = []
+        for horse in horses:
+            try:
+                horse.kill()
+            except psutil.NoSuchProcess:
+                pass
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
 
     def keep_alive(self, n: int):
         """Restart workers that died (a supervisor does this in production)."""
@@ -58,9 +102,7 @@ class WorkerPool:
 
     def stop(self):
         for proc in self.procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            self._kill(proc)
         self.procs = []
 
 

@@ -87,11 +87,11 @@ def _index_names(table):
 
 
 def test_big_loads_into_empty_tables_rebuild_the_indexes(app, monkeypatch):
-    import engine.demo as demo
+    import engine.bulk_load as bulk_load
 
     before = {t: _index_names(t) for t in ("contacts", "events")}
     assert "ix_events_contact_name_occurred" in before["events"]
-    monkeypatch.setattr(demo, "BULK_REINDEX_ROWS", 1)  # take the bulk path with little data
+    monkeypatch.setattr(bulk_load, "REINDEX_ROWS", 1)  # take the bulk path with little data
     generate(db.session, accounts=5, contacts=30, events=300, seed=2, now=NOW)
     assert {t: _index_names(t) for t in ("contacts", "events")} == before
     assert _count(Event) == 300

@@ -165,8 +165,11 @@ def test_field_catalog_lists_every_column_with_type_operators():
 def test_field_catalog_with_data_lists_choices_attributes_and_events(app, make):
     acc = make.account(plan="enterprise", attributes={"seats": 12, "beta": True})
     con = make.contact(account=acc, role="admin", attributes={"nps": "great"})
-    make.event(con, name="report_created")
+    for name in ("report_created", "export", "login", "export"):
+        make.event(con, name=name)
     catalog = {f["path"]: f for f in field_catalog()}
+    assert [f["event"] for f in catalog.values() if f["group"] == "Events"] == [
+        "export", "login", "report_created"]
     assert "enterprise" in catalog["account.plan"]["choices"]
     assert "admin" in catalog["contact.role"]["choices"]
     assert catalog["account.attributes.seats"]["type"] == "number"

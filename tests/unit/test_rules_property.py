@@ -173,7 +173,7 @@ json_values = st.recursive(
     max_leaves=12)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(json_values)
 def test_any_json_is_a_rule_or_a_rule_error(value):
     try:

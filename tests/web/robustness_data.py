@@ -125,45 +125,71 @@ def build() -> Dataset:
     return data
 
 
-# Values for the converter-typed arguments no dataset row provides.
-STATIC_ARGS = {"step": "message", "action": "approve", "filename": "app.css"}
+# Values for the string arguments no dataset row provides; `any(...)` arguments take each choice.
+STATIC_ARGS = {"step": ("message", "rule", "controls", "review"), "filename": ("app.css",)}
 
 
-def url_args(rule, data: Dataset, *, missing: bool = False) -> dict | None:
+def url_args(rule, data: Dataset, *, missing=False) -> dict | None:
     """Arguments for a URL rule from the dataset (None when one cannot be filled).
-    missing=True swaps every id for one no row has."""
-    values = {}
-    for name in rule.arguments:
+    missing=True swaps every id for one no row has; an int swaps it for that number."""
+    variants = url_arg_variants(rule, data, missing=missing)
+    return variants[0] if variants else None
+
+
+def url_arg_variants(rule, data: Dataset, *, missing=False) -> list[dict]:
+    """Every combination of the rule's choice arguments (wizard steps, outbox actions)."""
+    values = [{}]
+    for name in sorted(rule.arguments):
+        converter = rule._converters.get(name)
         if name == "token":
-            token = data.tokens.get(rule.endpoint)
-            if token is None:
-                return None
-            values[name] = token
+            choices = (data.tokens[rule.endpoint],) if rule.endpoint in data.tokens else ()
+        elif hasattr(converter, "items"):
+            choices = tuple(sorted(converter.items))
         elif name in STATIC_ARGS:
-            values[name] = STATIC_ARGS[name]
+            choices = STATIC_ARGS[name]
         elif name in data.ids:
-            values[name] = MISSING_ID if missing else data.endpoint_ids.get(rule.endpoint, {}).get(name, data.ids[name])
+            real = data.endpoint_ids.get(rule.endpoint, {}).get(name, data.ids[name])
+            choices = (real if missing is False else MISSING_ID if missing is True else missing,)
         else:
-            return None
+            return []
+        if not choices:
+            return []
+        values = [{**v, name: c} for v in values for c in choices]
     return values
 
 
 def snapshot() -> dict:
     """What a rejected edit must leave untouched: the editable fields of every row."""
-    db.session.expire_all()
-
     def rows(model, *cols):
-        return {r.id: tuple(getattr(r, c) for c in cols) for r in db.session.scalars(db.select(model))}
+        query = db.select(model.id, *(getattr(model, c) for c in cols))
+        return {row[0]: tuple(row[1:]) for row in db.session.execute(query)}
 
     return {
-        "triggers": rows(Trigger, "name", "description", "from_email", "subject", "html", "text", "rule",
-                         "kind", "persona_id", "event_name", "template_id", "priority", "global_delay_days",
+        "triggers": rows(Trigger, *HEADER_FIELDS["triggers"], "name", "description", "html", "text", "rule", "kind",
+                         "persona_id", "event_name", "template_id", "priority", "global_delay_days",
                          "retrigger_delay_days", "generate_at", "send_at", "timezone", "requires_approval"),
         "personas": rows(Persona, "name", "description", "rule"),
-        "templates": rows(EmailTemplate, "name", "subject", "html", "text"),
-        "staff": rows(Staff, "email", "name", "role", "password_hash"),
+        "templates": rows(EmailTemplate, *HEADER_FIELDS["templates"], "name", "html", "text"),
+        "staff": rows(Staff, *HEADER_FIELDS["staff"], "name", "role", "password_hash"),
         "keys": rows(ApiKey, "name", "key_hash", "revoked_at"),
     }
+
+
+# Fields that end up in mail headers (a line break there is a header injection), first in
+# each snapshot row; names are labels only and may be anything printable.
+HEADER_FIELDS = {"triggers": ("from_email", "bcc", "reply_to_name", "reply_to_email", "subject"),
+                 "personas": (), "templates": ("subject",), "staff": ("email",), "keys": ()}
+
+
+def line_breaks(snap: dict) -> list[str]:
+    """Stored single-line values that hold a CR or LF (a header injection waiting to happen)."""
+    found = []
+    for table, fields in HEADER_FIELDS.items():
+        for row_id, values in snap[table].items():
+            for name, value in zip(fields, values):
+                if isinstance(value, str) and ("\r" in value or "\n" in value):
+                    found.append(f"{table} #{row_id}.{name} = {value[:40]!r}")
+    return found
 
 
 def unchanged(before: dict, after: dict) -> list[str]:
@@ -177,4 +203,4 @@ def unchanged(before: dict, after: dict) -> list[str]:
     return problems
 
 
-__all__ = ["Dataset", "MISSING_ID", "XSS", "build", "snapshot", "unchanged", "url_args"]
+__all__ = ["Dataset", "MISSING_ID", "XSS", "build", "line_breaks", "snapshot", "unchanged", "url_args"]

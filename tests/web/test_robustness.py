@@ -70,12 +70,18 @@ def _rules(app, method):
 
 
 def _url(rule, data, *, missing=False, query=True):
-    args = rd.url_args(rule, data, missing=missing)
-    if args is None:
-        return None
-    if query and rule.endpoint in QUERY:
-        args.update(QUERY[rule.endpoint](data))
-    return _link(rule.endpoint, **args)
+    urls = _urls(rule, data, missing=missing, query=query)
+    return urls[0] if urls else None
+
+
+def _urls(rule, data, *, missing=False, query=True) -> list[str]:
+    """The rule's URL for each wizard step / outbox action, filled from the data set."""
+    urls = []
+    for args in rd.url_arg_variants(rule, data, missing=missing):
+        if query and rule.endpoint in QUERY:
+            args.update(QUERY[rule.endpoint](data))
+        urls.append(_link(rule.endpoint, **args))
+    return urls
 
 
 def _link(endpoint, **args):
@@ -85,8 +91,14 @@ def _link(endpoint, **args):
 
 def _send(client, method, url, **kw):
     """(status, error): an exception the app let escape counts as a 500 and is described."""
+    resp, error = _open(client, method, url, **kw)
+    return (500 if resp is None else resp.status_code), error
+
+
+def _open(client, method, url, **kw):
+    """(response or None, description of the exception the test client re-raised)."""
     try:
-        return client.open(url, method=method, **kw).status_code, ""
+        return client.open(url, method=method, **kw), ""
     except Exception as exc:  # noqa: BLE001 -- the test client re-raises what would be a 500
         import traceback
 
@@ -94,7 +106,7 @@ def _send(client, method, url, **kw):
         frames = [f for f in traceback.extract_tb(exc.__traceback__) if "/work/main/" in f.filename
                   and "/.venv/" not in f.filename and "/tests/" not in f.filename]
         where = f" at {frames[-1].filename.split('/work/main/')[1]}:{frames[-1].lineno}" if frames else ""
-        return 500, f"{type(exc).__name__}: {str(exc)[:120]}{where}"
+        return None, f"{type(exc).__name__}: {str(exc)[:120]}{where}"
 
 
 def _has_id(rule) -> bool:
@@ -102,8 +114,10 @@ def _has_id(rule) -> bool:
 
 
 def _row_counts() -> dict:
-    db.session.expire_all()
-    counts = {t.name: db.session.scalar(select(func.count()).select_from(t)) for t in db.metadata.sorted_tables}
+    tables = db.metadata.sorted_tables
+    # One round trip: this runs after every request of the sweeps.
+    row = db.session.execute(select(*(select(func.count()).select_from(t).scalar_subquery() for t in tables))).one()
+    counts = dict(zip((t.name for t in tables), row))
     counts["states"] = sorted(db.session.execute(select(OutboxMessage.id, OutboxMessage.state)).all())
     counts["trigger_status"] = sorted(db.session.execute(select(Trigger.id, Trigger.status)).all())
     return counts
@@ -182,18 +196,20 @@ def test_crawl_every_page_as(role, app, data, login):
     for rule in _rules(app, "GET"):
         if rule.endpoint.startswith("tracking."):
             continue  # recording opens/clicks is their job; covered logged out below
-        url = _url(rule, data)
-        resp = client.get(url)
-        seen.add(url)
         may = allowed(rule.endpoint, role)
-        expected = (302 if rule.endpoint in REDIRECTS else 200) if may else 403
-        if resp.status_code != expected:
-            problems.append(f"GET {url}: {resp.status_code}, expected {expected}")
+        for url in _urls(rule, data):
+            status, error = _send(client, "GET", url)
+            seen.add(url)
+            expected = (302 if rule.endpoint in REDIRECTS else 200) if may else 403
+            if status != expected:
+                problems.append(f"GET {url}: {status}, expected {expected} {error}")
         if _has_id(rule):
-            missing = _url(rule, data, missing=True)
-            status = client.get(missing).status_code
-            if status != (404 if may else 403):
-                problems.append(f"GET {missing}: {status}, expected {404 if may else 403}")
+            # A row that does not exist is a 404 (the role check comes first), a 65-bit id too.
+            for missing in (True, 2**64 + 1):
+                url = _url(rule, data, missing=missing)
+                status, error = _send(client, "GET", url)
+                if status != (403 if may is False and missing is True else 404):
+                    problems.append(f"GET {url}: {status}, expected 404/403 {error}")
     # One level of in-page links from every main navigation page.
     links = set()
     for endpoint, _label, _icon in NAV_ITEMS:
@@ -202,9 +218,9 @@ def test_crawl_every_page_as(role, app, data, login):
             page = client.get(url)
             links.update(h for h in _parse(url, page.get_data(as_text=True)).links if _same_site(h))
     for href in sorted(links - seen):
-        status = client.get(href).status_code
+        status, error = _send(client, "GET", href)
         if status not in (200, 302, 403):
-            problems.append(f"link {href}: {status}")
+            problems.append(f"link {href}: {status} {error}")
     assert problems == [], "\n".join(problems)
     assert _row_counts() == before, "a GET changed data"
 
@@ -220,11 +236,12 @@ def test_post_routes_enforce_roles(app, data, login):
         for rule in _rules(app, "POST"):
             if _is_public(rule.endpoint) or rule.endpoint.startswith("auth."):
                 continue
-            resp = client.post(_url(rule, data), data={"confirm": "yes", "ids": "1", "name": "x"})
-            if not allowed(rule.endpoint, role, "POST") and resp.status_code != 403:
-                problems.append(f"{role} POST {rule.rule}: {resp.status_code}, expected 403")
-            if resp.status_code >= 500:
-                problems.append(f"{role} POST {rule.rule}: {resp.status_code}")
+            for url in _urls(rule, data):
+                status, error = _send(client, "POST", url, data={"confirm": "yes", "ids": "1", "name": "x"})
+                if not allowed(rule.endpoint, role, "POST") and status != 403:
+                    problems.append(f"{role} POST {url}: {status}, expected 403")
+                if status >= 500:
+                    problems.append(f"{role} POST {url}: {error}")
         if role == "viewer":
             assert _row_counts() == counts, "a viewer's POST changed data"
         assert rd.unchanged(before, rd.snapshot()) == []
@@ -235,14 +252,14 @@ def test_logged_out_sees_only_login_and_public_pages(app, data, client):
     problems = []
     for rule in _rules(app, "GET") + _rules(app, "POST"):
         method = "GET" if "GET" in rule.methods else "POST"
-        url = _url(rule, data)
-        resp = client.open(url, method=method)
-        if _is_public(rule.endpoint):
-            ok = resp.status_code in (200, 302) and "/login" not in resp.headers.get("Location", "")
-        else:
-            ok = resp.status_code == 302 and urlsplit(resp.headers["Location"]).path == "/login"
-        if not ok:
-            problems.append(f"{method} {url}: {resp.status_code} {resp.headers.get('Location')}")
+        for url in _urls(rule, data):
+            resp = client.open(url, method=method)
+            if _is_public(rule.endpoint):
+                ok = resp.status_code in (200, 302) and "/login" not in resp.headers.get("Location", "")
+            else:
+                ok = resp.status_code == 302 and urlsplit(resp.headers["Location"]).path == "/login"
+            if not ok:
+                problems.append(f"{method} {url}: {resp.status_code} {resp.headers.get('Location')}")
     assert problems == [], "\n".join(problems)
     assert client.get("/login").status_code == 200
 
@@ -262,11 +279,11 @@ def test_public_tracking_pages_render_without_login(app, data, client):
 # ----------------------------------------------------------------------------- 3. bad input
 
 LONG = "x" * 100_000
-GARBAGE = ("", LONG, "Ünïcödé ✓ 日本語 😀", "line one\r\nBcc: evil@example.com", rd.XSS, "{{ 7*7 }}", "-1",
-           "99999999999999999999999999", "1e309", "NaN", "[]", '{"a":', "null", str(rd.MISSING_ID),
-           "[" * 5000 + "]" * 5000)
+DEEP = "[" * 1500 + "]" * 1500  # deeper than Python's json can read (1000)
+GARBAGE = ("", LONG, "Ünïcödé ✓ 日本語 😀 \u202e", "line one\r\nBcc: evil@example.com", rd.XSS + "{{ 7*7 }}",
+           "-1", "99999999999999999999999999", "1e309", '{"a":', str(rd.MISSING_ID), DEEP)
 # A few per field: each field of every form gets a wrong type, a huge and a hostile value.
-FIELD_GARBAGE = (LONG, "99999999999999999999999999", "-1", "line one\r\nX: y", "[" * 5000 + "]" * 5000)
+FIELD_GARBAGE = (LONG, "99999999999999999999999999", "line one\r\nX: y")
 DESTRUCTIVE = ("delete", "remove", "discard", "clear", "revoke")
 # Fields no page renders (htmx-built or per-row) but the handlers read.
 EXTRA_FIELDS = ("ids", "one", "next", "confirm", "trigger_id", "contact_id", "email", "name", "action",
@@ -280,14 +297,14 @@ def _forms_by_action(client, data, app) -> dict:
     for rule in _rules(app, "GET"):
         if rule.endpoint.startswith(("tracking.", "static")):
             continue
-        url = _url(rule, data)
-        resp = client.get(url)
-        if resp.status_code == 200 and resp.mimetype == "text/html":
-            for form in _parse(url, resp.get_data(as_text=True)).forms:
-                merged = forms.setdefault(form["action"], {})
-                for name, value in form["fields"].items():
-                    if merged.get(name) is None:
-                        merged[name] = value
+        for url in _urls(rule, data):
+            resp = client.get(url)
+            if resp.status_code == 200 and resp.mimetype == "text/html":
+                for form in _parse(url, resp.get_data(as_text=True)).forms:
+                    merged = forms.setdefault(form["action"], {})
+                    for name, value in form["fields"].items():
+                        if merged.get(name) is None:
+                            merged[name] = value
     return forms
 
 
@@ -298,12 +315,7 @@ def _post_targets(app, data):
     for rule in _rules(app, "POST"):
         if rule.endpoint in ("auth.logout", "auth.login"):
             continue
-        actions = rule._converters["action"].items if "action" in rule.arguments else [None]
-        for action in sorted(actions, key=str):
-            args = rd.url_args(rule, data)
-            if action:
-                args["action"] = action
-            targets.append((rule.endpoint, _link(rule.endpoint, **args)))
+        targets += [(rule.endpoint, url) for url in _urls(rule, data)]
     return sorted(targets, key=lambda t: any(w in t[0] for w in DESTRUCTIVE))
 
 
@@ -318,6 +330,23 @@ def _bodies(baseline: dict):
             yield {**valid, name: value}
 
 
+def _short(body: dict) -> dict:
+    return {k: (v[:20] + "…" if isinstance(v, str) and len(v) > 20 else v) for k, v in body.items()}
+
+
+def _snapshot_after(problems: list, what: str) -> dict:
+    """A snapshot; a request that left the shared session in a failed transaction is a problem
+    (a view swallowed a database error without rolling back)."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        return rd.snapshot()
+    except DBAPIError as exc:
+        problems.append(f"{what} left a failed transaction: {str(exc.orig)[:100]}")
+        db.session.rollback()
+        return rd.snapshot()
+
+
 def test_bad_form_input_never_500s_or_corrupts(app, data, login):
     client = login("admin")
     forms = _forms_by_action(client, data, app)
@@ -328,16 +357,21 @@ def test_bad_form_input_never_500s_or_corrupts(app, data, login):
         for body in _bodies(forms.get(path, {})):
             status, error = _send(client, "POST", url, data=body)
             if status >= 500:
-                shown = {k: (v[:20] + "…" if isinstance(v, str) and len(v) > 20 else v) for k, v in body.items()}
-                problems.append(f"POST {url} -> {status} {error} with {shown}")
+                problems.append(f"POST {url} -> {status} {error} with {_short(body)}")
                 continue
-            after = rd.snapshot()
+            after = _snapshot_after(problems, f"POST {url} -> {status} with {_short(body)}")
             if status >= 400:
                 changed = rd.unchanged(before, after)
                 if changed:
                     problems.append(f"POST {url} -> {status} but changed {changed[:2]}")
+            elif set(rd.line_breaks(after)) - set(rd.line_breaks(before)):
+                problems.append(f"POST {url} -> {status} stored a line break: {rd.line_breaks(after)[:2]}")
             before = after
     assert problems == [], "\n".join(problems)
+
+
+HUGE_QUERY = {name: "9" * 25 for name in ("page", "per_page", "trigger", "account", "trigger_id", "contact_id",
+                                           "sample_contact_id", "events_page", "days")}
 
 
 def test_bad_query_strings_never_500(app, data, login):
@@ -354,13 +388,233 @@ def test_bad_query_strings_never_500(app, data, login):
     for rule in _rules(app, "GET"):
         if rule.endpoint.startswith(("tracking.", "static")):
             continue
-        base = _url(rule, data, query=False)
-        for params in (junk, {k: "" for k in junk}, {"page": "0", "per_page": "99999999999999999999"}):
-            status, error = _send(client, "GET", base, query_string=params)
-            if status >= 500:
-                problems.append(f"GET {base} {sorted(params)[:3]}… -> {error}")
-        huge = _url(rule, data, query=False).replace(str(data.ids.get("trigger_id", "")), "1" * 25) \
-            if _has_id(rule) else None
-        if huge and _send(client, "GET", huge)[0] >= 500:
-            problems.append(f"GET {huge} -> {_send(client, 'GET', huge)[1]}")
+        for base in _urls(rule, data, query=False):
+            for params in (junk, {k: "" for k in junk}, HUGE_QUERY):
+                status, error = _send(client, "GET", base, query_string=params)
+                if status >= 500:
+                    problems.append(f"GET {base} {sorted(params)[:3]}… -> {error}")
+    assert problems == [], "\n".join(problems)
+
+
+def test_a_rejected_edit_changes_nothing(app, data, login):
+    """The wizard, persona and template forms refuse bad input with a message and keep the row."""
+    client = login("admin")
+    trigger_id, before = data.ids["trigger_id"], rd.snapshot()
+    cases = [
+        (f"/triggers/{trigger_id}/edit/message", {"name": LONG, "from_email": "a@example.com", "subject": "Hi"},
+         "at most"),
+        (f"/triggers/{trigger_id}/edit/message", {"name": "Ok", "from_email": "a@example.com",
+                                                  "subject": "Hi\r\nBcc: evil@example.com"}, "line"),
+        (f"/triggers/{trigger_id}/edit/message", {"name": "Ok", "subject": "Hi", "html": "{% if %}"}, "Line 1"),
+        (f"/triggers/{trigger_id}/edit/rule", {"kind": "schedule", "audience": "rule",
+                                               "rule-rule_json": '{"user_types": ["robot"], "all": []}'}, "robot"),
+        (f"/triggers/{trigger_id}/edit/rule", {"kind": "schedule", "audience": "rule", "rule-rule_json": DEEP},
+         "malformed JSON"),
+        (f"/triggers/{trigger_id}/edit/controls", {"priority": "abc", "generate_at": "08:00", "send_at": "09:00",
+                                                   "timezone": "UTC"}, "integer"),
+        (f"/triggers/{trigger_id}/edit/controls", {"priority": "1", "generate_at": "25:99", "send_at": "09:00",
+                                                   "timezone": "Mars/Olympus"}, "timezone"),
+        (f"/personas/{data.ids['persona_id']}/edit", {"name": "New name", "rule_json": '{"all": [{"op": "eq"}]}'},
+         "field"),
+        (f"/personas/{data.ids['persona_id']}/edit", {"name": "", "rule_json": '{"user_types": [], "all": []}'},
+         "Give the persona a name"),
+        (f"/templates/{data.ids['template_id']}/edit", {"name": "T", "subject": "Hi", "html": "{{ contact. }}"},
+         "Line 1"),
+        ("/settings/staff", {"email": "not-an-email", "password": "short", "role": "admin"}, "email"),
+    ]
+    for url, body, message in cases:
+        resp = client.post(url, data=body)
+        page = resp.get_data(as_text=True)
+        assert resp.status_code in (400, 422) or (resp.status_code == 200 and message in page), (url, body)
+        assert message.lower() in page.lower(), f"{url} does not say what is wrong ({message!r})"
+        assert rd.unchanged(before, rd.snapshot()) == [], (url, body)
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/x", "//evil.example", "/\\evil.example",
+                                    "/\t/evil.example", "javascript:alert(1)", "/ok\r\nSet-Cookie: x=1"])
+def test_no_open_redirect_through_next(target, app, data, client, login, make):
+    staff = make.staff(email="next@example.com", password="correct-horse-1")
+    resp = client.post("/login", query_string={"next": target},
+                       data={"email": staff.email, "password": "correct-horse-1"})
+    assert resp.status_code == 302 and resp.headers["Location"] == "/"
+    client = login("manager")
+    for action in ("activate", "deactivate"):
+        resp = client.post(f"/triggers/{data.ids['trigger_id']}/{action}", data={"next": target})
+        location = resp.headers["Location"]
+        assert resp.status_code == 302 and location.startswith("/") and not location.startswith("//")
+        assert "\\" not in location and "evil" not in location
+
+
+# ----------------------------------------------------------------------------- 3b. JSON API
+
+# Ordered so every third value ([::3], [1::3]) is still a mix of types.
+API_GARBAGE = (None, True, -1, 10**30, 1.5, "", LONG, "line\r\nX: y", rd.XSS, [], 1e308, {}, [[[]]],
+               {"a": {"b": []}})
+
+
+# The endpoints that read fields from the body; the others get only the malformed bodies.
+API_READS_FIELDS = {"api.ingest_accounts", "api.ingest_contacts", "api.ingest_events", "api.preview_rule",
+                    "api.triggers_create", "api.triggers_update"}
+
+
+def _api_bodies(fields):
+    """Raw bodies that are not the expected JSON object, then each field with each wrong value."""
+    raw = ["", "not json", "{", "[1, 2]", "null", '"a string"', "123", "[" * 100_000 + "]" * 100_000,
+           '{"a": ' * 5000 + "1" + "}" * 5000, '{"limit": 1e999, "arr": -1e999}', "\xff\xfe"]
+    for body in raw:
+        yield {"data": body, "content_type": "application/json"}
+    yield {"data": "accounts=1", "content_type": "application/x-www-form-urlencoded"}
+    if fields is None:
+        return
+    for value in API_GARBAGE:
+        yield {"json": {name: value for name in fields}}
+    for name in fields:
+        for value in API_GARBAGE[1::3]:
+            yield {"json": {**fields, name: value}}
+
+
+def _api_fields(endpoint, data):
+    """A valid body for the endpoint, so each wrong field is the only thing wrong."""
+    if endpoint == "api.ingest_accounts":
+        return {"accounts": [{"external_id": "api-a", "name": "A", "arr": 10, "plan": "pro", "status": "active",
+                              "attributes": {"k": 1}}]}
+    if endpoint == "api.ingest_contacts":
+        return {"contacts": [{"external_id": "api-c", "account_external_id": "acc-1", "email": "c@example.com",
+                              "first_name": "C", "timezone": "UTC", "last_seen_at": "2026-01-05T09:00:00Z"}]}
+    if endpoint == "api.ingest_events":
+        return {"events": [{"contact_external_id": "con-2", "name": "login", "occurred_at": "2026-01-05T09:00:00Z",
+                            "properties": {}, "external_id": "api-e"}]}
+    if endpoint == "api.preview_rule":
+        return {"rule": {"user_types": ["product_user"], "all": []}, "limit": 5}
+    return {"name": "API", "kind": "schedule", "subject": "Hi", "html": "<p>x</p>", "from_email": "a@example.com",
+            "rule": {"user_types": ["product_user"], "all": []}, "priority": 1, "generate_at": "08:00",
+            "send_at": "09:00", "timezone": "UTC", "persona_id": None, "template_id": None}
+
+
+def _flatten_items(body):
+    """Wrong values also go inside the batch items, where ingest reads them."""
+    for kind in ("accounts", "contacts", "events") if body else ():
+        if isinstance(body.get(kind), list):
+            item = body[kind][0]
+            for name in item:
+                for value in API_GARBAGE[::3]:
+                    yield {"json": {kind: [{**item, name: value}]}}
+            for value in API_GARBAGE[::2]:
+                yield {"json": {kind: value}}
+                yield {"json": {kind: [value]}}
+
+
+def test_bad_json_api_input_is_a_json_4xx(app, data, api_key, client):
+    headers = {"Authorization": f"Bearer {api_key}"}
+    problems = []
+    before, counts = rd.snapshot(), _row_counts()
+    rules = sorted((r for r in app.url_map.iter_rules() if r.endpoint.startswith("api.")),
+                   key=lambda r: "DELETE" in r.methods)
+    for rule in rules:
+        method = sorted(rule.methods - {"HEAD", "OPTIONS"})[0]
+        url = _url(rule, data)
+        fields = _api_fields(rule.endpoint, data) if rule.endpoint in API_READS_FIELDS else None
+        for body in [*_api_bodies(fields), *_flatten_items(fields)]:
+            resp, error = _open(client, method, url, headers=headers, **body)
+            if resp is None or resp.status_code >= 500:
+                problems.append(f"{method} {url} {str(body)[:80]} -> {error or resp.status_code}")
+                continue
+            if resp.status_code >= 400:
+                if not resp.is_json or not (resp.json.get("error") or resp.json.get("errors")):
+                    problems.append(f"{method} {url} {str(body)[:80]} -> {resp.status_code} without a JSON error")
+                if rd.unchanged(before, rd.snapshot()) or _row_counts() != counts:
+                    problems.append(f"{method} {url} {str(body)[:80]} -> {resp.status_code} but data changed")
+                    before, counts = rd.snapshot(), _row_counts()
+            else:
+                before, counts = rd.snapshot(), _row_counts()
+        if rule.arguments:
+            missing = _url(rule, data, missing=True)
+            resp = client.open(missing, method=method, headers=headers, json=fields or {})
+            if resp.status_code != 404 or not resp.is_json:
+                problems.append(f"{method} {missing} -> {resp.status_code}")
+    assert problems == [], "\n".join(problems)
+
+
+# ----------------------------------------------------------------------------- 4. CSRF
+
+def _signed_in_client(app, role):
+    client = app.test_client()
+    staff = rd.factories.staff(role=role)
+    with client.session_transaction() as session:
+        session["_user_id"], session["_fresh"] = str(staff.id), True
+    return client
+
+
+def test_csrf_is_required_on_every_form_post(app, data, api_key):
+    app.config["WTF_CSRF_ENABLED"] = True
+    client = _signed_in_client(app, "admin")
+    counts, before = _row_counts(), rd.snapshot()
+    problems = []
+    for rule in _rules(app, "POST"):
+        if _is_public(rule.endpoint):
+            continue
+        for url in _urls(rule, data):
+            status, error = _send(client, "POST", url, data={"name": "x", "ids": "1", "confirm": "yes"})
+            if status != 400:
+                problems.append(f"POST {url} without a token: {status} {error}")
+    assert problems == [], "\n".join(problems)
+    assert _row_counts() == counts and rd.unchanged(before, rd.snapshot()) == []
+    # The same form with the token from its page goes through.
+    page = client.get("/templates/new").get_data(as_text=True)
+    token = _parse("/templates/new", page).forms[0]["fields"]["csrf_token"]
+    resp = client.post("/templates/new", data={"csrf_token": token, "name": "With token", "subject": "Hi",
+                                                   "html": "<p>Hello</p>"})
+    assert resp.status_code == 302
+    htmx = client.post("/templates/preview", data={"subject": "Hi"}, headers={"X-CSRFToken": token, "HX-Request": "true"})
+    assert htmx.status_code == 200
+
+
+def test_api_and_one_click_unsubscribe_need_no_csrf_token(app, data, api_key):
+    app.config["WTF_CSRF_ENABLED"] = True
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {api_key}"}
+    resp = client.post("/api/v1/accounts", headers=headers, json={"accounts": [{"external_id": "csrf-a", "name": "A"}]})
+    assert resp.status_code == 200 and resp.json == {"created": 1, "updated": 0}
+    resp = client.post("/api/v1/preview", headers=headers, json={"rule": {"user_types": ["product_user"], "all": []}})
+    assert resp.status_code == 200
+    token = data.tokens["tracking.unsubscribe"]
+    resp = client.post(_link("tracking.unsubscribe", token=token), data={"List-Unsubscribe": "One-Click"})
+    assert resp.status_code == 200
+    db.session.expire_all()
+    message = db.session.get(OutboxMessage, data.messages["sent"])
+    assert message.contact.unsubscribed_at is not None
+
+
+# ----------------------------------------------------------------------------- 5. escaping
+
+ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
+
+
+def test_user_strings_render_escaped_everywhere(app, data, login):
+    """No page ever contains the raw <script> from the data; the pages that show those
+    strings show them escaped."""
+    client = login("admin")
+    shown_on = {
+        "account": ["/accounts", f"/accounts/{data.ids['account_id']}", f"/contacts/{data.ids['contact_id']}"],
+        "contact": ["/contacts", f"/contacts/{data.ids['contact_id']}", f"/accounts/{data.ids['account_id']}",
+                    f"/personas/{data.ids['persona_id']}"],
+        "persona": ["/personas/", f"/personas/{data.ids['persona_id']}"],
+        "template": ["/templates/", f"/templates/{data.ids['template_id']}"],
+        "template_subject": ["/templates/", f"/templates/{data.ids['template_id']}"],
+        "trigger": ["/triggers/", "/reports/", f"/reports/triggers/{data.ids['trigger_id']}", "/outbox/",
+                    f"/outbox/{data.ids['message_id']}"],
+    }
+    problems = []
+    for what, urls in shown_on.items():
+        for url in urls:
+            page = client.get(url).get_data(as_text=True)
+            if ESCAPED not in page:
+                problems.append(f"{url} does not show the {what} name (escaped)")
+    for rule in _rules(app, "GET"):
+        if rule.endpoint.startswith(("tracking.", "static")):
+            continue
+        for url in _urls(rule, data) + [f"/outbox/?tab={tab}" for tab in ("sent", "failed", "suppressed")]:
+            resp = client.get(url)
+            if rd.XSS in resp.get_data(as_text=True) and resp.mimetype == "text/html":
+                problems.append(f"{url} contains the raw <script>")
     assert problems == [], "\n".join(problems)
