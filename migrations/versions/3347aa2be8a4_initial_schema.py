@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: aaa7d4e78423
+Revision ID: 3347aa2be8a4
 Revises: 
-Create Date: 2026-11-25 14:14:26.300291
+Create Date: 2026-11-25 14:50:13.031051
 
 """
 from alembic import op
@@ -11,7 +11,7 @@ from sqlalchemy import Text  # noqa: F401  (autogenerate writes JSONB(astext_typ
 from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
-revision = 'aaa7d4e78423'
+revision = '3347aa2be8a4'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -57,6 +57,27 @@ def upgrade():
     )
     with op.batch_alter_table('login_failures', schema=None) as batch_op:
         batch_op.create_index('ix_login_failures_email_at', ['email', 'at'], unique=False)
+
+    op.create_table('persona_members',
+    sa.Column('persona_id', sa.Integer(), nullable=False),
+    sa.Column('contact_id', sa.Integer(), nullable=False),
+    sa.Column('entered_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('persona_id', 'contact_id', name=op.f('pk_persona_members'))
+    )
+    with op.batch_alter_table('persona_members', schema=None) as batch_op:
+        batch_op.create_index('ix_persona_members_contact', ['contact_id'], unique=False)
+
+    op.create_table('persona_transitions',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('persona_id', sa.Integer(), nullable=False),
+    sa.Column('contact_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=8), nullable=False),
+    sa.Column('at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_persona_transitions'))
+    )
+    with op.batch_alter_table('persona_transitions', schema=None) as batch_op:
+        batch_op.create_index('ix_persona_transitions_id_kind', ['persona_id', 'kind', 'id'], unique=False)
+        batch_op.create_index('ix_persona_transitions_persona_at', ['persona_id', 'at'], unique=False)
 
     op.create_table('personas',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -132,12 +153,12 @@ def upgrade():
     sa.UniqueConstraint('external_id', name=op.f('uq_contacts_external_id'))
     )
     with op.batch_alter_table('contacts', schema=None) as batch_op:
-        batch_op.create_index('ix_contacts_account_id', ['account_id'], unique=False)
+        batch_op.create_index('ix_contacts_account_role', ['account_id', 'role'], unique=False)
         batch_op.create_index('ix_contacts_created_at', ['created_at'], unique=False)
         batch_op.create_index('ix_contacts_email', ['email'], unique=False)
         batch_op.create_index('ix_contacts_last_seen_at', ['last_seen_at'], unique=False)
         batch_op.create_index('ix_contacts_name', ['last_name', 'first_name'], unique=False)
-        batch_op.create_index('ix_contacts_role_seen', ['role', 'last_seen_at'], unique=False)
+        batch_op.create_index('ix_contacts_role_seen', ['role', 'last_seen_at', 'account_id'], unique=False)
 
     op.create_table('import_jobs',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -271,32 +292,8 @@ def upgrade():
         batch_op.create_index('ix_outbox_account', ['account_id'], unique=False)
         batch_op.create_index('ix_outbox_contact_state_created', ['contact_id', 'state', 'created_at'], unique=False)
         batch_op.create_index('ix_outbox_state_created', ['state', 'created_at'], unique=False)
+        batch_op.create_index('ix_outbox_trigger_sent', ['trigger_id', 'sent_at', 'contact_id'], unique=False)
         batch_op.create_index('ix_outbox_trigger_state', ['trigger_id', 'state'], unique=False)
-
-    op.create_table('persona_members',
-    sa.Column('persona_id', sa.Integer(), nullable=False),
-    sa.Column('contact_id', sa.Integer(), nullable=False),
-    sa.Column('entered_at', sa.DateTime(), nullable=False),
-    sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], name=op.f('fk_persona_members_contact_id_contacts'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['persona_id'], ['personas.id'], name=op.f('fk_persona_members_persona_id_personas'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('persona_id', 'contact_id', name=op.f('pk_persona_members'))
-    )
-    with op.batch_alter_table('persona_members', schema=None) as batch_op:
-        batch_op.create_index('ix_persona_members_contact', ['contact_id'], unique=False)
-
-    op.create_table('persona_transitions',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('persona_id', sa.Integer(), nullable=False),
-    sa.Column('contact_id', sa.Integer(), nullable=False),
-    sa.Column('kind', sa.String(length=8), nullable=False),
-    sa.Column('at', sa.DateTime(), nullable=False),
-    sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], name=op.f('fk_persona_transitions_contact_id_contacts'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['persona_id'], ['personas.id'], name=op.f('fk_persona_transitions_persona_id_personas'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_persona_transitions'))
-    )
-    with op.batch_alter_table('persona_transitions', schema=None) as batch_op:
-        batch_op.create_index('ix_persona_transitions_id_kind', ['persona_id', 'kind', 'id'], unique=False)
-        batch_op.create_index('ix_persona_transitions_persona_at', ['persona_id', 'at'], unique=False)
 
     op.create_table('trigger_runs',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -327,7 +324,7 @@ def upgrade():
     with op.batch_alter_table('delivery_events', schema=None) as batch_op:
         batch_op.create_index('ix_delivery_kind_at', ['kind', 'at'], unique=False)
         batch_op.create_index('ix_delivery_message_kind', ['message_id', 'kind'], unique=False)
-        batch_op.create_index('ix_delivery_trigger_at', ['trigger_id', 'at'], unique=False)
+        batch_op.create_index('ix_delivery_trigger_at_kind_contact', ['trigger_id', 'at', 'kind', 'contact_id'], unique=False)
 
     # ### end Alembic commands ###
 
@@ -335,23 +332,15 @@ def upgrade():
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
     with op.batch_alter_table('delivery_events', schema=None) as batch_op:
-        batch_op.drop_index('ix_delivery_trigger_at')
+        batch_op.drop_index('ix_delivery_trigger_at_kind_contact')
         batch_op.drop_index('ix_delivery_message_kind')
         batch_op.drop_index('ix_delivery_kind_at')
 
     op.drop_table('delivery_events')
     op.drop_table('trigger_runs')
-    with op.batch_alter_table('persona_transitions', schema=None) as batch_op:
-        batch_op.drop_index('ix_persona_transitions_persona_at')
-        batch_op.drop_index('ix_persona_transitions_id_kind')
-
-    op.drop_table('persona_transitions')
-    with op.batch_alter_table('persona_members', schema=None) as batch_op:
-        batch_op.drop_index('ix_persona_members_contact')
-
-    op.drop_table('persona_members')
     with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_trigger_state')
+        batch_op.drop_index('ix_outbox_trigger_sent')
         batch_op.drop_index('ix_outbox_state_created')
         batch_op.drop_index('ix_outbox_contact_state_created')
         batch_op.drop_index('ix_outbox_account')
@@ -377,7 +366,7 @@ def downgrade():
         batch_op.drop_index('ix_contacts_last_seen_at')
         batch_op.drop_index('ix_contacts_email')
         batch_op.drop_index('ix_contacts_created_at')
-        batch_op.drop_index('ix_contacts_account_id')
+        batch_op.drop_index('ix_contacts_account_role')
 
     op.drop_table('contacts')
     op.drop_table('api_keys')
@@ -385,6 +374,15 @@ def downgrade():
     op.drop_table('staff')
     op.drop_table('sink_messages')
     op.drop_table('personas')
+    with op.batch_alter_table('persona_transitions', schema=None) as batch_op:
+        batch_op.drop_index('ix_persona_transitions_persona_at')
+        batch_op.drop_index('ix_persona_transitions_id_kind')
+
+    op.drop_table('persona_transitions')
+    with op.batch_alter_table('persona_members', schema=None) as batch_op:
+        batch_op.drop_index('ix_persona_members_contact')
+
+    op.drop_table('persona_members')
     with op.batch_alter_table('login_failures', schema=None) as batch_op:
         batch_op.drop_index('ix_login_failures_email_at')
 
