@@ -21,8 +21,14 @@ COMMAND_MODULES = ("commands.core", "commands.demo", "commands.services", "comma
 
 
 class _RowIdConverter(IntegerConverter):
-    """<int:...> ids beyond 64 bits match no route (404): SQLite cannot even bind them."""
+    """<int:...> ids beyond PostgreSQL's integer match no route (404 instead of a database
+    error); <bigint:...> is for BigIntId tables (outbox messages), capped at 64 bits for SQLite."""
 
+    def __init__(self, map, fixed_digits=0, min=None, max=2**31 - 1, signed=False):
+        super().__init__(map, fixed_digits, min, max, signed)
+
+
+class _BigRowIdConverter(_RowIdConverter):
     def __init__(self, map, fixed_digits=0, min=None, max=2**63 - 1, signed=False):
         super().__init__(map, fixed_digits, min, max, signed)
 
@@ -30,6 +36,7 @@ class _RowIdConverter(IntegerConverter):
 def create_app(config=None):
     app = Flask(__name__, instance_path=Config.INSTANCE_DIR)
     app.url_map.converters["int"] = _RowIdConverter
+    app.url_map.converters["bigint"] = _BigRowIdConverter
     app.config.from_object(Config)
     if isinstance(config, dict):
         app.config.update(config)
@@ -61,6 +68,7 @@ def create_app(config=None):
     from blueprints.ui import register_ui
 
     register_ui(app)
+    app.before_request(_refuse_nul_characters)
 
     @app.errorhandler(403)
     def forbidden(_e):
@@ -74,6 +82,32 @@ def create_app(config=None):
         with app.app_context():
             db.create_all()
     return app
+
+
+def _refuse_nul_characters():
+    """PostgreSQL text cannot hold U+0000 (psycopg raises DataError, a 500 deep in some
+    view): refuse it in any query, form or JSON value with a 400 before a view runs."""
+    from flask import abort, request
+
+    values = [v for _k, vs in request.args.lists() for v in vs]
+    if request.method in ("POST", "PUT", "PATCH"):
+        values += [v for _k, vs in request.form.lists() for v in vs]
+        if request.is_json and b"\\u0000" in request.get_data():  # skip the walk unless it may hold one
+            try:
+                stack = [request.get_json(silent=True)]
+            except RecursionError:  # nested too deeply to read: the view refuses it
+                stack = []
+            while stack:
+                item = stack.pop()
+                if isinstance(item, dict):
+                    values += [k for k in item if isinstance(k, str)]
+                    stack += item.values()
+                elif isinstance(item, list):
+                    stack += item
+                elif isinstance(item, str):
+                    values.append(item)
+    if any("\x00" in v for v in values):
+        abort(400, description="Text may not contain NUL (\\0) characters.")
 
 
 def _optional_import(name):

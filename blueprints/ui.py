@@ -108,6 +108,13 @@ def register_ui(app):
     app.add_template_filter(_fmt_money, "money")
     app.add_template_filter(_fmt_pct, "pct")
 
+    @app.after_request
+    def vary_on_htmx(response):
+        # The same URL returns a full page or an htmx fragment: caches must keep them apart
+        # (otherwise the back button can show a bare fragment).
+        response.vary.add("HX-Request")
+        return response
+
     @app.context_processor
     def nav_context():
         items = [

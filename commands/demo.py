@@ -34,8 +34,9 @@ def _parse_now(_ctx, _param, value):
 @click.option("--seed", default=42, show_default=True, help="Same seed, same data.")
 @click.option("--if-empty", is_flag=True, help="Do nothing when accounts already exist.")
 @click.option("--now", callback=_parse_now, help="Generate data as of this UTC instant.")
-@click.option("--story/--no-story", default=True, show_default=True,
-              help="Also add templates, personas, triggers and two weeks of email history.")
+@click.option("--story/--no-story", default=None,
+              help="Also add templates, personas, triggers and two weeks of email history "
+                   "(default: on up to 20,000 contacts, where it takes seconds).")
 @click.option("--story-days", default=14, show_default=True, type=click.IntRange(1, 60))
 @with_appcontext
 def seed_demo(accounts, contacts, events, seed, if_empty, now, story, story_days):
@@ -50,6 +51,8 @@ def seed_demo(accounts, contacts, events, seed, if_empty, now, story, story_days
     click.echo(f"Created {result['accounts']:,} accounts, {result['contacts']:,} contacts and "
                f"{result['events']:,} events in {result['seconds']:.1f}s.")
     _echo_login()
+    if story is None:
+        story = 0 < contacts <= 20_000
     if story and contacts:
         from flask import current_app
 

@@ -65,7 +65,8 @@ class OutboxMessage(db.Model):
         UniqueConstraint("trigger_id", "contact_id", "occurrence_key"),
         Index("ix_outbox_state_created", "state", "created_at"),
         Index("ix_outbox_contact_state_created", "contact_id", "state", "created_at"),
-        Index("ix_outbox_trigger_state", "trigger_id", "state"),
+        # occurrence_key too: the details page's daily status (per run and state) reads only the index.
+        Index("ix_outbox_trigger_state_occurrence", "trigger_id", "state", "occurrence_key"),
         # Triggers list / details: last send (max per trigger) and 30-day recipients, index-only.
         Index("ix_outbox_trigger_sent", "trigger_id", "sent_at", "contact_id"),
         Index("ix_outbox_account", "account_id"),

@@ -19,7 +19,8 @@ def _positive_int(name: str, default=None):
     raw = request.args.get(name, "")
     if raw == "":
         return default
-    if not raw.isdigit() or int(raw) < 1 or int(raw) > 2**62:
+    # Ids are PostgreSQL integers; a bigger page would overflow OFFSET on either database.
+    if not raw.isdigit() or int(raw) < 1 or int(raw) > 2**31 - 1:
         raise ValueError(f"{name} must be a positive integer")
     return int(raw)
 

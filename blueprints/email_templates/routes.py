@@ -190,7 +190,7 @@ def _sample(contact_id: int | None):
     """(contact, account, label) for the preview: the chosen contact, else the first one."""
     stmt = select(Contact, Account).join(Account, Account.id == Contact.account_id)
     row = None
-    if contact_id and 0 < contact_id < 2**63:  # a forged huge id would overflow SQLite
+    if contact_id and 0 < contact_id < 2**31:  # contact ids are PostgreSQL integers
         row = db.session.execute(stmt.where(Contact.id == contact_id)).first()
     if row is None:
         row = db.session.execute(stmt.order_by(Contact.id).limit(1)).first()

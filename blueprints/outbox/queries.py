@@ -49,12 +49,15 @@ class Filters:
         return {k: v for k, v in values.items() if v not in (None, "")}
 
 
-def _int(value):
+def _int(value, limit=2**62):
     try:
         number = int(str(value).strip())
     except (TypeError, ValueError):
         return None
-    return number if 0 < number < 2**62 else None
+    return number if 0 < number < limit else None
+
+
+INT_ID = 2**31  # trigger and account ids are PostgreSQL integers: larger ones cannot be bound
 
 
 def parse_filters(values) -> Filters:
@@ -62,10 +65,10 @@ def parse_filters(values) -> Filters:
     tab = values.get("tab") or "waiting"
     return Filters(
         tab=tab if tab in TAB_STATES else "waiting",
-        trigger_id=_int(values.get("trigger")),
-        account_id=_int(values.get("account")),
+        trigger_id=_int(values.get("trigger"), INT_ID),
+        account_id=_int(values.get("account"), INT_ID),
         q=(values.get("q") or "").strip()[:200],
-        page=_int(values.get("page")) or 1,
+        page=_int(values.get("page"), 10**9) or 1,
     )
 
 

@@ -116,7 +116,7 @@ def act(action):
 def approve_all():
     """Approve every waiting email of one trigger -- only after an explicit confirmation."""
     trigger_id = queries.parse_ids([request.values.get("trigger_id")])
-    trigger = db.session.get(Trigger, trigger_id[0]) if trigger_id else None
+    trigger = db.session.get(Trigger, trigger_id[0]) if trigger_id and trigger_id[0] < queries.INT_ID else None
     if trigger is None:
         abort(404)
     f = queries.parse_filters(request.values)
@@ -131,7 +131,7 @@ def approve_all():
                            waiting=queries.waiting_count(trigger.id), hold_minutes=_hold_minutes())
 
 
-@bp.get("/<int:message_id>")
+@bp.get("/<bigint:message_id>")
 def message(message_id):
     m = queries.load_message(message_id)
     if m is None:

@@ -11,7 +11,7 @@ CATEGORIES = ("Emails",)
 
 def _page(args, name="page") -> int:
     try:
-        return max(1, int(args.get(name, 1)))
+        return min(max(1, int(args.get(name, 1))), 10**9)  # OFFSET must stay a 64-bit integer
     except (TypeError, ValueError):
         return 1
 

@@ -172,7 +172,7 @@ def _review(trigger):
     except RuleError as exc:
         audience, audience_error = {"count": 0, "accounts": 0, "sample": []}, str(exc)
     contact_id = request.args.get("contact_id", type=int)
-    if contact_id is not None and not 0 < contact_id < 2**63:  # a forged huge id would overflow SQLite
+    if contact_id is not None and not 0 < contact_id < 2**31:  # contact ids are PostgreSQL integers
         contact_id = None
     if contact_id is None and audience["sample"]:
         contact_id = audience["sample"][0]["contact_id"]
@@ -224,7 +224,7 @@ def test_send(trigger_id):
 
     trigger = get_trigger(trigger_id)
     contact_id = request.form.get("contact_id", type=int)
-    if not contact_id:
+    if not contact_id or not 0 < contact_id < 2**31:  # contact ids are PostgreSQL integers
         flash("Pick a recipient to preview before sending a test.", "error")
     else:
         try:

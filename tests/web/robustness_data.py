@@ -19,6 +19,8 @@ from tests import factories
 
 XSS = "<script>alert(1)</script>"
 MISSING_ID = 987_654_321
+# Ids no row has: a plain one, one past PostgreSQL's integer, one past 64 bits.
+MISSING_IDS = (True, 2**31, 2**64 + 1)
 
 
 @dataclass
