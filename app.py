@@ -92,6 +92,7 @@ def _refuse_nul_characters():
     values = [v for _k, vs in request.args.lists() for v in vs]
     if request.method in ("POST", "PUT", "PATCH"):
         values += [v for _k, vs in request.form.lists() for v in vs]
+        values += [f.filename or "" for _k, fs in request.files.lists() for f in fs]
         if request.is_json and b"\\u0000" in request.get_data():  # skip the walk unless it may hold one
             try:
                 stack = [request.get_json(silent=True)]

@@ -391,7 +391,7 @@ def test_bad_query_strings_never_500(app, data, login):
     """List filters, paging and ids in the query string: junk is ignored or a 4xx, never a 500."""
     client = login("admin")
     junk = {"page": "99999999999999999999999", "per_page": "-5", "sort": rd.XSS, "dir": "sideways",
-            "q": LONG[:5000] + "\x00", "status": "{{ 7*7 }}", "tab": "../../etc", "trigger": "abc",
+            "q": LONG[:5000], "status": "{{ 7*7 }}", "tab": "../../etc", "trigger": "abc",
             "account": "-1", "trigger_id": "99999999999999999999999", "contact_id": "1e309",
             "day": "2026-13-45", "metric": "nope", "days": "-30", "start": "x", "end": "2026-01-01",
             "rule": "[" * 5000, "view": "<b>", "section": "events", "events_page": "999999999999999999999",
@@ -403,7 +403,7 @@ def test_bad_query_strings_never_500(app, data, login):
             continue
         for base in _urls(rule, data, query=False):
             for url, headers in [(base, {}), *_panel_variants(rule, base)]:
-                for params in (junk, {k: "" for k in junk}, *HUGE_QUERIES):
+                for params in (junk, {k: "" for k in junk}, {"q": "a\x00b"}, *HUGE_QUERIES):
                     merged = {**params, **dict(p.split("=") for p in urlsplit(url).query.split("&") if p)}
                     status, error = _send(client, "GET", urlsplit(url).path, query_string=merged, headers=headers)
                     if status >= 500:
@@ -639,3 +639,25 @@ def test_user_strings_render_escaped_everywhere(app, data, login):
             if rd.XSS in resp.get_data(as_text=True) and resp.mimetype == "text/html":
                 problems.append(f"{url} contains the raw <script>")
     assert problems == [], "\n".join(problems)
+
+
+def test_bad_csv_uploads_are_refused_with_a_reason(app, data, login):
+    import io
+
+    client = login("manager")
+    jobs = _row_counts()["import_jobs"]
+    files = [(b"", "empty.csv"), (b"\x00\x01\x02PK", "book.xlsx"), (b"\xff\xfe\x00bad", "utf16.csv"),
+             (b"external_id,email\n" + b"a," * 50_000 + b"\n", "wide.csv"), (b"name\nx\n", "no-id.csv")]
+    for content, name in files:
+        resp = client.post("/settings/import", data={"kind": "contacts", "file": (io.BytesIO(content), name)},
+                           content_type="multipart/form-data")
+        assert resp.status_code == 400 or resp.status_code == 302, name
+    # A readable file under a hostile name is stored under a harmless one (or refused), never a 500.
+    for name in ("a\x00b.csv", "x" * 1000 + ".csv", "../../etc/passwd", "line\r\nbreak.csv", rd.XSS + ".csv"):
+        status, error = _send(client, "POST", "/settings/import", content_type="multipart/form-data",
+                              data={"kind": "contacts", "file": (io.BytesIO(b"external_id,email\nc1,c1@example.com\n"),
+                                                                 name)})
+        assert status in (302, 400), (name, error)
+    assert _row_counts()["import_jobs"] - jobs <= 5
+    page = client.get("/settings/import").get_data(as_text=True)
+    assert rd.XSS not in page
