@@ -13,7 +13,7 @@ def iso(value):
 
 
 def trigger_stats(trigger_ids, now: datetime) -> dict:
-    """{id: {"last_send_at", "next_send_at", "recipients_30d"}} in one grouped query.
+    """{id: {"last_send_at", "next_send_at", "recipients_30d"}} in two set-based queries.
 
     next_send_at: for an active schedule trigger the next send instant (today's
     if generated but not yet sent, else the next day's); "on event" for active

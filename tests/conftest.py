@@ -40,7 +40,7 @@ def _worker_database_url() -> str:
 os.environ["DATABASE_URL"] = _worker_database_url()
 if BASE_REDIS_URL:
     # A Redis database per xdist worker keeps queues apart.
-    os.environ["REDIS_URL"] = BASE_REDIS_URL.rsplit("/", 1)[0] + f"/{1 + WORKER_NUM}"
+    os.environ["REDIS_URL"] = BASE_REDIS_URL.rsplit("/", 1)[0] + f"/{1 + WORKER_NUM % 15}"
 
 from app import create_app  # noqa: E402
 from config import TestConfig  # noqa: E402
