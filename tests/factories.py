@@ -2,6 +2,8 @@
 import itertools
 from datetime import timedelta
 
+from werkzeug.security import generate_password_hash
+
 from extensions import db
 from models import Account, Contact, Event, Staff
 from models.base import utcnow
@@ -21,7 +23,8 @@ def _save(obj):
 
 def staff(role="admin", email=None, password="correct-horse-1", **kw):
     s = Staff(email=email or f"staff{_n()}@example.com", role=role, **kw)
-    s.set_password(password)
+    # One PBKDF2 round: check_password accepts any werkzeug hash, and tests need no brute-force cost.
+    s.password_hash = generate_password_hash(password, method="pbkdf2:sha256:1")
     return _save(s)
 
 

@@ -151,6 +151,8 @@ def step(trigger_id, step):
             if field is not None and hasattr(field, "errors"):
                 field.errors = list(field.errors) + [error["message"]]
         status = 422
+    elif request.method == "POST":
+        status = 422  # WTForms could not even parse a field (e.g. a priority that is not a number)
     context = {"trigger": trigger, "step": step, "steps": STEPS, "step_labels": STEP_LABELS,
                "form": form, "errors": errors}
     if step == "rule":

@@ -1,11 +1,18 @@
 """A small, realistic data set for the robustness tests: one row (or a few) of every
 table, user-controlled strings that carry markup, and a way to fill any URL rule's
-arguments from it.
+arguments from it; plus the request helpers the tests share.
 
-build() returns a Dataset; snapshot() captures the rows an edit must never corrupt.
+build() returns a Dataset; snapshot() captures the rows an edit must never corrupt;
+rule_urls() fills a URL rule; send()/fetch() turn an escaped exception into a 500.
 """
+import json
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit
+
+from flask import current_app, url_for
+from sqlalchemy import func, select
 
 from engine import tracking
 from engine.personas import refresh_persona
@@ -100,7 +107,8 @@ def build() -> Dataset:
                           mapping={"external_id": "external_id", "name": "name", "attributes": []},
                           status="draft", total_rows=1)
     sink = SinkMessage(mail_from="success@example.com", rcpt_to="alice@example.com", subject=f"Sink {XSS}",
-                       raw=f"Subject: Sink\r\nFrom: a@example.com\r\nTo: b@example.com\r\n\r\nHello {XSS}\r\n")
+                       raw=f"Subject: Sink {XSS}\r\nFrom: a@example.com\r\nTo: b@example.com\r\n"
+                           f"Content-Type: text/html; charset=utf-8\r\n\r\n<p>Hello {XSS}</p>\r\n")
     key, _raw = ApiKey.generate(f"Backend {XSS}")
     db.session.add_all([done_job, draft_job, sink, key,
                         TickRun(as_of=now, finished_at=now, summary={"generated": 2, "sent": 1})])
@@ -205,4 +213,111 @@ def unchanged(before: dict, after: dict) -> list[str]:
     return problems
 
 
-__all__ = ["Dataset", "MISSING_ID", "XSS", "build", "line_breaks", "snapshot", "unchanged", "url_args"]
+# ----------------------------------------------------------------------------- requests and pages
+
+# GET pages whose required query string the data set supplies.
+QUERY = {"outbox.approve_all": lambda d: {"trigger_id": d.ids["trigger_id"]},
+         "reports.recipients": lambda d: {"day": _today(), "metric": "delivered"},
+         "rules.matches": lambda d: {"rule": json.dumps({"user_types": ["product_user"], "all": []})}}
+
+
+def _today():
+    from models.base import utcnow
+
+    return utcnow().date().isoformat()
+
+
+
+def rule_url(rule, data, *, missing=False, query=True):
+    urls = rule_urls(rule, data, missing=missing, query=query)
+    return urls[0] if urls else None
+
+
+def rule_urls(rule, data, *, missing=False, query=True) -> list[str]:
+    """The rule's URL for each wizard step / outbox action, filled from the data set."""
+    urls = []
+    for args in url_arg_variants(rule, data, missing=missing):
+        if query and rule.endpoint in QUERY:
+            args.update(QUERY[rule.endpoint](data))
+        urls.append(link(rule.endpoint, **args))
+    return urls
+
+
+def link(endpoint, **args):
+    with current_app.test_request_context():
+        return url_for(endpoint, **args)
+
+
+def send(client, method, url, **kw):
+    """(status, error): an exception the app let escape counts as a 500 and is described."""
+    resp, error = fetch(client, method, url, **kw)
+    return (500 if resp is None else resp.status_code), error
+
+
+def fetch(client, method, url, **kw):
+    """(response or None, description of the exception the test client re-raised)."""
+    try:
+        return client.open(url, method=method, **kw), ""
+    except Exception as exc:  # noqa: BLE001 -- the test client re-raises what would be a 500
+        import traceback
+
+        db.session.rollback()
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if "/work/main/" in f.filename
+                  and "/.venv/" not in f.filename and "/tests/" not in f.filename]
+        where = f" at {frames[-1].filename.split('/work/main/')[1]}:{frames[-1].lineno}" if frames else ""
+        return None, f"{type(exc).__name__}: {str(exc)[:120]}{where}"
+
+
+def has_id(rule) -> bool:
+    return any(a.endswith("_id") for a in rule.arguments)
+
+
+def row_counts() -> dict:
+    tables = db.metadata.sorted_tables
+    # One round trip: this runs after every request of the sweeps.
+    row = db.session.execute(select(*(select(func.count()).select_from(t).scalar_subquery() for t in tables))).one()
+    counts = dict(zip((t.name for t in tables), row))
+    counts["states"] = sorted(db.session.execute(select(OutboxMessage.id, OutboxMessage.state)).all())
+    counts["trigger_status"] = sorted(db.session.execute(select(Trigger.id, Trigger.status)).all())
+    return counts
+
+
+# ----------------------------------------------------------------------------- links
+
+class PageLinks(HTMLParser):
+    """<a href> targets and POST forms (action + the fields they send) of a page."""
+
+    def __init__(self):
+        super().__init__()
+        self.links, self.forms, self._form = [], [], None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "a" and a.get("href"):
+            self.links.append(a["href"])
+        elif tag == "form" and (a.get("method") or "get").lower() == "post":
+            self._form = {"action": a.get("action") or "", "fields": {}}
+            self.forms.append(self._form)
+        elif tag in ("input", "select", "textarea", "button") and self._form is not None and a.get("name"):
+            if a.get("type") in ("checkbox", "radio") and "checked" not in a:
+                self._form["fields"].setdefault(a["name"], None)
+            else:
+                self._form["fields"][a["name"]] = a.get("value") or ""
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self._form = None
+
+
+def parse_page(page_url: str, html: str) -> PageLinks:
+    parser = PageLinks()
+    parser.feed(html)
+    parser.links = [urljoin(page_url, h) for h in parser.links]
+    for form in parser.forms:
+        form["action"] = urlsplit(urljoin(page_url, form["action"])).path
+    return parser
+
+
+def same_site(href: str) -> bool:
+    parts = urlsplit(href)
+    return not parts.netloc and parts.path.startswith("/") and not parts.path.startswith(("/static/", "/t/", "/u/"))

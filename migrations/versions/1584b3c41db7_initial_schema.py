@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 3347aa2be8a4
+Revision ID: 1584b3c41db7
 Revises: 
-Create Date: 2026-11-25 14:50:13.031051
+Create Date: 2026-11-25 15:17:17.597709
 
 """
 from alembic import op
@@ -11,7 +11,7 @@ from sqlalchemy import Text  # noqa: F401  (autogenerate writes JSONB(astext_typ
 from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
-revision = '3347aa2be8a4'
+revision = '1584b3c41db7'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -293,7 +293,7 @@ def upgrade():
         batch_op.create_index('ix_outbox_contact_state_created', ['contact_id', 'state', 'created_at'], unique=False)
         batch_op.create_index('ix_outbox_state_created', ['state', 'created_at'], unique=False)
         batch_op.create_index('ix_outbox_trigger_sent', ['trigger_id', 'sent_at', 'contact_id'], unique=False)
-        batch_op.create_index('ix_outbox_trigger_state', ['trigger_id', 'state'], unique=False)
+        batch_op.create_index('ix_outbox_trigger_state_occurrence', ['trigger_id', 'state', 'occurrence_key'], unique=False)
 
     op.create_table('trigger_runs',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -339,7 +339,7 @@ def downgrade():
     op.drop_table('delivery_events')
     op.drop_table('trigger_runs')
     with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
-        batch_op.drop_index('ix_outbox_trigger_state')
+        batch_op.drop_index('ix_outbox_trigger_state_occurrence')
         batch_op.drop_index('ix_outbox_trigger_sent')
         batch_op.drop_index('ix_outbox_state_created')
         batch_op.drop_index('ix_outbox_contact_state_created')
