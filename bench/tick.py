@@ -17,8 +17,9 @@ In the same run it times (best of --rounds, default 3, each on the same data):
   render    what those render jobs do, timed in this process (reported, not
             part of the ratio: it runs after the tick, in parallel workers)
   again     a second tick for the same occurrence (must insert 0 rows in < 1 s)
---memory-contacts N: a separate process ticks a trigger matching N contacts and
-reports its peak RSS (target < 300 MB: candidates stream in batches).
+--memory-contacts N: a separate process ticks a trigger matching N contacts,
+renders --memory-render of the messages (default 100,000; 0 = all) in batches
+and reports its peak RSS (target < 300 MB).
 Runs on a temporary SQLite database, and also on PostgreSQL when DATABASE_URL is
 set (in a temporary database created on that server and dropped afterwards).
 Targets: tick >= 0.5x the baseline's rows/s; again < 1 s.
@@ -199,10 +200,10 @@ def run(label, url, args):
         print(f"  second tick, same occurrence: {len(again)} runs, {again_s:.3f} s -> target < 1 s "
               f"{'met' if not again and again_s < 1 else 'NOT met'}")
     if args.memory_contacts:
-        memory(label, url, args.memory_contacts)
+        memory(label, url, args.memory_contacts, args.memory_render)
 
 
-def memory(label, url, contacts):
+def memory(label, url, contacts, render_limit):
     """Generate for `contacts` contacts in a fresh process and report its peak RSS."""
     from sqlalchemy import text
 
@@ -218,7 +219,8 @@ def memory(label, url, contacts):
                  now=NOW - timedelta(days=1))
         db.session.execute(text("ANALYZE"))
         db.session.commit()
-    child = subprocess.run([sys.executable, "-m", "bench.tick", "--tick-only", url],
+    child = subprocess.run([sys.executable, "-m", "bench.tick", "--tick-only", url,
+                            "--memory-render", str(render_limit)],
                            capture_output=True, text=True, env=dict(os.environ))
     if child.returncode:
         print(child.stdout, child.stderr)
@@ -226,24 +228,35 @@ def memory(label, url, contacts):
     print(f"  memory ({label}): {child.stdout.strip()} -> target < {TARGET_MB} MB")
 
 
-def tick_only(url):
-    """Child process of --memory-contacts: one tick, then its peak RSS."""
+def _peak_rss_mb() -> float:
+    """VmHWM: this process's peak RSS since exec (ru_maxrss would include the
+    forked parent's memory from before exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     import resource
 
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def tick_only(url, render_limit):
+    """Child process of --memory-contacts: one tick, then render, then peak RSS."""
     from engine.generate import generate_step
     from engine.outbox_render import render_pending
 
     app = make_app(url)
     with app.app_context():
-        trigger = add_trigger("Memory", global_delay_days=3, retrigger_delay_days=7)
+        trigger_id = add_trigger("Memory", global_delay_days=3, retrigger_delay_days=7).id
         seconds, summary = timed(lambda: generate_step(NOW))
-        tick_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        render_s, rendered = timed(lambda: render_pending(NOW, trigger_id=trigger.id))
-    rows = summary[str(trigger.id)]["candidates"]
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        tick_mb = _peak_rss_mb()
+        render_s, rendered = timed(lambda: render_pending(NOW, trigger_id=trigger_id,
+                                                          limit=render_limit or None))
+    rows = summary[str(trigger_id)]["candidates"]
+    peak_mb = _peak_rss_mb()
     verdict = "met" if peak_mb < TARGET_MB else "NOT met"
     print(f"tick {rows:,} rows in {seconds:.1f} s (peak RSS {tick_mb:.0f} MB), then rendered "
-          f"{rendered['rendered']:,} in {render_s:.1f} s; peak RSS {peak_mb:.0f} MB ({verdict})")
+          f"{rendered['rendered']:,} in {render_s:.1f} s in batches; peak RSS {peak_mb:.0f} MB "
+          f"({verdict})")
 
 
 def _pg_database(url, action):
@@ -283,10 +296,12 @@ def main():
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--memory-contacts", type=int, default=0)
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds; the best counts")
+    parser.add_argument("--memory-render", type=int, default=100_000,
+                        help="messages the memory run renders after its tick (0 = all)")
     parser.add_argument("--tick-only", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.tick_only:
-        return tick_only(args.tick_only)
+        return tick_only(args.tick_only, args.memory_render)
     try:
         run("SQLite", f"sqlite:///{_TMP / 'tick.db'}", args)
         if _PG_URL:

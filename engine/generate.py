@@ -40,7 +40,8 @@ def insert_ignoring_duplicates(model, index_elements=None):
     return sqlite.insert(table).on_conflict_do_nothing(index_elements=index_elements)
 
 
-def generate(trigger: Trigger, candidates, now: datetime, *, send_after=None) -> dict:
+def generate(trigger: Trigger, candidates, now: datetime, *, send_after=None,
+             occurrence_key: str | None = None) -> dict:
     """Insert outbox rows for `candidates` (a Select of contact_id, account_id,
     occurrence_key, seq) in one statement. The caller holds the run's lock and
     commits. Returns {"candidates", "created", "suppressed"}."""
@@ -71,9 +72,13 @@ def generate(trigger: Trigger, candidates, now: datetime, *, send_after=None) ->
             "reason", "created_at", "updated_at", "send_after", "approved_at", "attempts"]
     ins = insert_ignoring_duplicates(OutboxMessage, UNIQUE_KEY).from_select(cols, rows)
     db.session.connection().execute(ins)
+    # A schedule run has one occurrence key: counting by it reads only the
+    # (trigger_id, state, occurrence_key) index.
+    this_run = (OutboxMessage.occurrence_key == occurrence_key if occurrence_key is not None
+                else OutboxMessage.created_at == now)
     counted = dict(db.session.execute(
-        select(OutboxMessage.state, func.count()).where(
-            OutboxMessage.trigger_id == trigger.id, OutboxMessage.created_at == now)
+        select(OutboxMessage.state, func.count())
+        .where(OutboxMessage.trigger_id == trigger.id, this_run)
         .group_by(OutboxMessage.state)).all())
     suppressed = counted.get("suppressed", 0)
     return {"candidates": sum(counted.values()), "created": sum(counted.values()) - suppressed,
@@ -141,7 +146,7 @@ def run_schedule(trigger, now) -> dict | None:
         return None
     counts = {"candidates": 0, "created": 0, "suppressed": 0}
     if candidates is not None:
-        counts = generate(trigger, candidates, now, send_after=send_at)
+        counts = generate(trigger, candidates, now, send_after=send_at, occurrence_key=key)
     db.session.connection().execute(
         update(TriggerRun.__table__)
         .where(TriggerRun.trigger_id == trigger.id, TriggerRun.occurrence_key == key)

@@ -206,8 +206,10 @@ def fail_unrendered(message_id, reason: str, now: datetime) -> bool:
 _MARK_SENDING = (update(T).where(M.id == bindparam("p_id"), M.claim_token == bindparam("p_token"),
                                  M.state == "approved")
                  .values(state="sending", claimed_at=bindparam("p_now"), updated_at=bindparam("p_now")))
+# Also from `uncertain` with our token: a worker slower than the lease still
+# knows the truth when the 250 reply comes (and staff have not acted yet).
 _MARK_SENT = (update(T).where(M.id == bindparam("p_id"), M.claim_token == bindparam("p_token"),
-                              M.state == "sending")
+                              M.state.in_(("sending", "uncertain")))
               .values(state="sent", sent_at=bindparam("p_now"), smtp_reply=bindparam("p_reply"),
                       updated_at=bindparam("p_now")))
 _EVENT = insert(DeliveryEvent.__table__).from_select(

@@ -175,7 +175,7 @@ def render_after_generation(trigger_id: int, created: int, now: datetime) -> dic
     if created <= SYNC_RENDER_LIMIT:
         done = render_pending(now, trigger_id=trigger_id, limit=SYNC_RENDER_LIMIT)
         result = {"rendered": done["rendered"], "render_failed": done["failed"]}
-    left = count_unrendered(trigger_id) if created > SYNC_RENDER_LIMIT else 0
+    left = created if created > SYNC_RENDER_LIMIT else 0  # all of a big run is unrendered
     if left:
         try:
             result["render_jobs"] = enqueue_render_jobs(trigger_id, left)

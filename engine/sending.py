@@ -51,20 +51,23 @@ def claim_limit(config) -> int:
     return max(1, size)
 
 
-def enqueue_send_jobs(n_messages: int, at: datetime, now: datetime) -> int:
+def enqueue_send_jobs(n_messages: int, at: datetime | None, now: datetime, *,
+                      as_of: datetime | None = None) -> int:
     """Enqueue enough send jobs for n messages, at `at` (RQ enqueue_in) or now.
+    `as_of`: the clock the jobs should run on when it is ahead of real time.
     Returns the number of jobs enqueued."""
     from workers.queues import get_queue
 
     jobs = min(MAX_JOBS_PER_RING, max(1, math.ceil(n_messages / claim_limit(current_app.config))))
     queue = get_queue("emails")
     delay = (at - now).total_seconds() if at else 0
+    args = (as_of.isoformat(),) if as_of else ()
     for _ in range(jobs):
         kwargs = dict(job_timeout=JOB_BUDGET_SECONDS * 3, result_ttl=300, failure_ttl=86400)
         if delay > 0.5:
-            queue.enqueue_in(timedelta(seconds=delay + 1), SEND_JOB, **kwargs)
+            queue.enqueue_in(timedelta(seconds=delay + 1), SEND_JOB, *args, **kwargs)
         else:
-            queue.enqueue(SEND_JOB, **kwargs)
+            queue.enqueue(SEND_JOB, *args, **kwargs)
     return jobs
 
 
@@ -94,7 +97,7 @@ def send_due(*, clock=utcnow, budget_seconds: float = JOB_BUDGET_SECONDS, config
                               stats=stats, comms=comms)
         else:
             if outbox.count_due(clock()):
-                enqueue_send_jobs(1, None, clock())  # hand over, keep jobs short
+                enqueue_send_jobs(1, None, clock(), as_of=clock())  # hand over: jobs stay short
     finally:
         mailer.close_quietly(smtp)
     if stats["retry"] or stats.get("connect_error"):

@@ -173,3 +173,19 @@ def test_counts_by_state(make):
     counts = outbox.counts_by_state()
     assert counts["pending_approval"] == 2 and counts["sent"] == 1 and counts["uncertain"] == 0
     assert outbox.counts_by_state({"trigger_id": trigger.id})["sent"] == 0
+
+
+def test_a_late_reply_still_records_sent_unless_staff_acted(app, make):
+    staff = make.staff()
+    _, ids = _messages(make, 2, state="approved")
+    token, _ = outbox.claim_due_batch(NOW, 10)
+    for mid in ids:
+        outbox.mark_sending(mid, token, NOW)
+    db.session.commit()
+    lease = app.config["SENDING_LEASE_SECONDS"]
+    outbox.expire_stuck_sending(NOW + timedelta(seconds=lease))
+    outbox.resend_uncertain([ids[1]], staff.id, NOW + timedelta(seconds=lease))
+    assert outbox.mark_sent(ids[0], token, "250 OK", NOW + timedelta(seconds=lease + 1))
+    assert not outbox.mark_sent(ids[1], token, "250 OK", NOW + timedelta(seconds=lease + 1))
+    db.session.commit()
+    assert [_state(i).state for i in ids] == ["sent", "approved"]

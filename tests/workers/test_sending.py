@@ -115,3 +115,29 @@ def test_a_message_that_cannot_be_built_fails_alone(app, make, smtp_sink):
     assert (stats["sent"], stats["failed"]) == (1, 1)
     assert "line break" in db.session.get(OutboxMessage, ids[0]).reason
     assert len(smtp_sink.messages) == 1
+
+
+def test_a_tick_ahead_of_real_time_sends_on_its_clock(app, make, smtp_sink, run_jobs):
+    """`flask nudge tick --now <later>`: the send jobs it enqueues run on that clock."""
+    from engine.tick import run_tick
+
+    later = utcnow() + timedelta(days=2)
+    _, ids = _approved(make, 2, send_after=later - timedelta(minutes=1))
+    run_tick(utcnow())
+    run_jobs()
+    assert _states(ids) == ["approved", "approved"]  # not due in real time
+    run_tick(later)
+    run_jobs()
+    assert _states(ids) == ["sent", "sent"]
+
+
+def test_cli_send_due_and_outbox_counts(app, make, smtp_sink):
+    from commands import nudge_group
+
+    _approved(make, 3)
+    runner = app.test_cli_runner()
+    result = runner.invoke(nudge_group, ["send-due"])
+    assert result.exit_code == 0, result.output
+    assert "Sent 3, failed 0" in result.output
+    counts = runner.invoke(nudge_group, ["outbox"])
+    assert "sent  3" in counts.output
