@@ -76,6 +76,16 @@ def _update_many(ids, where, values) -> int:
     return changed
 
 
+def suppress_for_unsubscribe(contact_id: int, now: datetime) -> int:
+    """Waiting or approved (not yet sending) emails of a contact who just unsubscribed
+    -> suppressed "unsubscribed"; a claimed one then fails mark_sending and is not sent.
+    The caller commits."""
+    stmt = (update(T)
+            .where(M.contact_id == contact_id, M.state.in_(("pending_approval", "approved")))
+            .values(state="suppressed", reason="unsubscribed", claim_token=None, updated_at=now))
+    return _exec(stmt).rowcount
+
+
 # --------------------------------------------------------------- staff actions
 def approve(message_ids, staff_id, now: datetime) -> int:
     """pending_approval -> approved, recording who and when; the send is held for

@@ -329,5 +329,8 @@ def unsubscribe(message_id: int, now: datetime) -> bool | None:
     ).rowcount
     if changed:
         _event(keys, "unsubscribed", now)
+        from engine.outbox import suppress_for_unsubscribe
+
+        suppress_for_unsubscribe(keys.contact_id, now)
     db.session.commit()
     return bool(changed)

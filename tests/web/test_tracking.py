@@ -138,3 +138,21 @@ def test_tracking_needs_no_login(client, make):
     message = make.outbox_message(state="sent", html=HTML)
     assert client.get(f"/u/{tracking.unsubscribe_token(message.id)}").status_code == 200
     assert client.get(f"/t/c/{tracking.click_token(message.id, 0)}").status_code == 302
+
+
+def test_unsubscribing_holds_back_emails_still_waiting_for_that_contact(app, make):
+    """An approved email must not go out after its contact unsubscribed from another one."""
+    from engine import tracking
+    from models import OutboxMessage
+    from models.base import utcnow
+
+    contact = make.contact()
+    trigger = make.trigger()
+    sent = make.outbox_message(trigger=trigger, contact=contact, state="sent", occurrence_key="a")
+    waiting = make.outbox_message(trigger=trigger, contact=contact, state="approved", occurrence_key="b")
+    assert tracking.unsubscribe(sent.id, utcnow()) is True
+    from extensions import db
+
+    db.session.expire_all()
+    msg = db.session.get(OutboxMessage, waiting.id)
+    assert msg.state == "suppressed" and msg.reason == "unsubscribed"
