@@ -1,4 +1,5 @@
 """Application factory: config, extensions, blueprints, CLI."""
+import gc
 import importlib
 import os
 from pathlib import Path
@@ -81,6 +82,10 @@ def create_app(config=None):
     if app.config.get("USE_CREATE_ALL"):
         with app.app_context():
             db.create_all()
+    # Move everything loaded so far (modules, mappers, config) out of the cyclic
+    # GC's reach: a full collection otherwise walks those ~100k objects during
+    # whichever request triggers it (a 75 ms tail on the 500-trigger list).
+    gc.freeze()
     return app
 
 

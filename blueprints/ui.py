@@ -2,7 +2,7 @@
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import current_app, render_template, request
+from flask import current_app, g, has_request_context, render_template, request
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -28,6 +28,17 @@ def render_page(template: str, fragment: str | None = None, **context):
 
 
 def viewer_tz() -> ZoneInfo:
+    """The signed-in viewer's timezone (else the browser's cookie, else UTC),
+    looked up once per request: a long list formats hundreds of times."""
+    if has_request_context():
+        cached = getattr(g, "_viewer_tz", None)
+        if cached is None:
+            cached = g._viewer_tz = _lookup_viewer_tz()
+        return cached
+    return _lookup_viewer_tz()
+
+
+def _lookup_viewer_tz() -> ZoneInfo:
     name = None
     if current_user and getattr(current_user, "is_authenticated", False):
         name = current_user.timezone

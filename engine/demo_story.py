@@ -137,6 +137,9 @@ def seed_story(app, now: datetime, days: int = 14, seed: int = 7, log=print) -> 
             outbox.approve(waiting, admin.id if admin else None, day_now)
             send_due(clock=lambda t=day_now + timedelta(minutes=20): t, budget_seconds=120)
             _engagement(rng, day_now)
+    from engine.report_fold import fold_pending
+
+    fold_pending(now)  # as the ticks of those days would have
     return {"triggers": len(made), "messages": db.session.scalar(
         select(db.func.count()).select_from(OutboxMessage))}
 

@@ -1,24 +1,25 @@
-"""Trigger reports computed in SQL from delivery events (Natero's definitions).
+"""Trigger reports (Natero's definitions), read from the report aggregates.
 
-Per day in the trigger's timezone:
+Per day in the trigger's timezone (engine/report_fold.py folds delivery events
+into report_days; engine/report_rebuild.py recomputes them from the events):
 - Recipients: contacts the trigger attempted to email (a delivered, failed or
   bounced outcome that day);
 - Delivered / Opened / Clicked / Failed / Unsubscribed: distinct contacts with
   that delivery event that day (Failed includes bounces);
 - Click-thru rate: clicked / opened.
-Local days become UTC ranges (DST-safe, via engine.scheduling) joined to the
-events, so the same SQL groups correctly on SQLite and PostgreSQL.
+Figures over several days are sums of the daily ones (as the table's totals).
+The drill-down lists read the events themselves, a local day's UTC range.
 """
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, case, func, literal, select, union_all
+from sqlalchemy import func, select
 
 from engine.scheduling import local_date, local_instant
 from extensions import db
-from models import Account, Contact, DeliveryEvent, OutboxMessage, TriggerRun
+from models import Account, Contact, DeliveryEvent, OutboxMessage, ReportDay, Trigger, TriggerRun
+from models.report import METRICS
 
-METRICS = ("recipients", "delivered", "opened", "clicked", "failed", "unsubscribed")
-# Which delivery-event kinds each metric counts.
+# Which delivery-event kinds each metric counts (the drill-down's filter).
 METRIC_KINDS = {
     "recipients": ("delivered", "failed", "bounced"),
     "delivered": ("delivered",),
@@ -41,14 +42,9 @@ def day_ranges(start: date, end: date, tz: str) -> list[tuple[date, datetime, da
     return days
 
 
-def _days_table(ranges):
-    """The day ranges as a small derived table (portable: UNION ALL of literal rows)."""
-    rows = [
-        select(literal(d.isoformat()).label("day"), literal(s).label("day_start"),
-               literal(e).label("day_end"))
-        for d, s, e in ranges
-    ]
-    return union_all(*rows).subquery("days") if len(rows) > 1 else rows[0].subquery("days")
+def _with_ctr(values: dict) -> dict:
+    values["ctr"] = (values["clicked"] / values["opened"]) if values["opened"] else None
+    return values
 
 
 def range_for(days: int, tz: str, now: datetime, start: date | None = None, end: date | None = None):
@@ -63,39 +59,22 @@ def range_for(days: int, tz: str, now: datetime, start: date | None = None, end:
 
 def daily_trends(trigger, start: date, end: date) -> list[dict]:
     """One dict per local day (newest first): the METRICS plus ctr (None without opens)."""
-    ranges = day_ranges(start, end, trigger.timezone or "UTC")
-    days = _days_table(ranges)
-    ev = DeliveryEvent
-    in_day = and_(ev.at >= days.c.day_start, ev.at < days.c.day_end)
-    columns = [
-        func.count(func.distinct(case((ev.kind.in_(kinds), ev.contact_id)))).label(metric)
-        for metric, kinds in METRIC_KINDS.items()
-    ]
-    # No extra WHERE on the whole range: given one, SQLite seeks the index with
-    # those constant bounds and rescans every event of the range once per day
-    # (90 days: 1.8 s on 2M events); without it each day is its own index range.
-    # The (trigger_id, at, kind, contact_id) index covers the query.
-    query = (
-        select(days.c.day, *columns)
-        .select_from(days)
-        .join(ev, and_(ev.trigger_id == trigger.id, in_day))
-        .group_by(days.c.day)
-    )
-    found = {row.day: row._mapping for row in db.session.execute(query)}
+    r = ReportDay
+    found = {row.day: row for row in db.session.execute(
+        select(r.day, *[getattr(r, m) for m in METRICS])
+        .where(r.trigger_id == trigger.id, r.day >= start, r.day <= end))}
     result = []
-    for day, _s, _e in reversed(ranges):
-        row = found.get(day.isoformat())
-        values = {m: (row[m] if row else 0) for m in METRICS}
-        values["ctr"] = (values["clicked"] / values["opened"]) if values["opened"] else None
-        result.append({"day": day, **values})
+    day = end
+    while day >= start:
+        row = found.get(day)
+        result.append(_with_ctr({"day": day, **{m: (getattr(row, m) if row else 0) for m in METRICS}}))
+        day -= timedelta(days=1)
     return result
 
 
 def totals(rows: list[dict]) -> dict:
     """Sum of daily figures (a contact active on two days counts on both, as per day)."""
-    sums = {m: sum(r[m] for r in rows) for m in METRICS}
-    sums["ctr"] = (sums["clicked"] / sums["opened"]) if sums["opened"] else None
-    return sums
+    return _with_ctr({m: sum(r[m] for r in rows) for m in METRICS})
 
 
 def recipients_query(trigger, day: date, metric: str):
@@ -160,47 +139,55 @@ def _reason_kind(reason: str | None) -> str:
     return (reason or "unknown").split(":")[0]
 
 
+def _window_sums(now: datetime, days: int, *group_by):
+    """Sums of the daily figures over the last `days` days (UTC dates: across
+    triggers of several timezones a day is at most a few hours off)."""
+    r = ReportDay
+    since = now.date() - timedelta(days=days - 1)
+    return db.session.execute(
+        select(*group_by, *[func.coalesce(func.sum(getattr(r, m)), 0).label(m) for m in METRICS])
+        .where(r.day >= since).group_by(*group_by)).all()
+
+
 def overview(now: datetime, days: int = 30) -> dict:
-    """Across all triggers, the last `days` days: sends, opens, clicks (distinct per trigger)."""
-    since = now - timedelta(days=days)
-    ev = DeliveryEvent
-    row = db.session.execute(
-        select(*[func.count(func.distinct(case((ev.kind == k, ev.message_id)))).label(k)
-                 for k in ("delivered", "opened", "clicked", "failed", "unsubscribed")])
-        .where(ev.at >= since)
-    ).one()
-    return dict(row._mapping)
-
-
-def trigger_ctr_ranking(now: datetime, days: int = 30, min_opens: int = 1) -> list[dict]:
-    """Triggers with opens in the window, by click-through (clicked / opened users)."""
-    since = now - timedelta(days=days)
-    ev = DeliveryEvent
-    opened = func.count(func.distinct(case((ev.kind == "opened", ev.contact_id))))
-    clicked = func.count(func.distinct(case((ev.kind == "clicked", ev.contact_id))))
-    rows = db.session.execute(
-        select(ev.trigger_id, opened.label("opened"), clicked.label("clicked"))
-        .where(ev.at >= since).group_by(ev.trigger_id).having(opened >= min_opens)
-    ).all()
-    ranked = [{"trigger_id": r.trigger_id, "opened": r.opened, "clicked": r.clicked,
-               "ctr": r.clicked / r.opened} for r in rows]
-    return sorted(ranked, key=lambda r: (-r["ctr"], -r["opened"]))
+    """Across all triggers, the last `days` days: sends (delivered), opens, clicks..."""
+    rows = _window_sums(now, days)
+    values = dict(rows[0]._mapping) if rows else {m: 0 for m in METRICS}
+    return {m: values[m] for m in METRICS}
 
 
 def trigger_summaries(now: datetime, days: int = 30) -> dict[int, dict]:
-    """{trigger_id: METRICS over the window (distinct contacts) + ctr}, one grouped query."""
-    since = now - timedelta(days=days)
-    ev = DeliveryEvent
-    columns = [
-        func.count(func.distinct(case((ev.kind.in_(kinds), ev.contact_id)))).label(metric)
-        for metric, kinds in METRIC_KINDS.items()
-    ]
-    rows = db.session.execute(
-        select(ev.trigger_id, *columns).where(ev.at >= since).group_by(ev.trigger_id)
-    ).all()
-    result = {}
-    for row in rows:
-        values = {m: getattr(row, m) for m in METRICS}
-        values["ctr"] = (values["clicked"] / values["opened"]) if values["opened"] else None
-        result[row.trigger_id] = values
-    return result
+    """{trigger_id: METRICS summed over the window + ctr}, one grouped query."""
+    return {row.trigger_id: _with_ctr({m: getattr(row, m) for m in METRICS})
+            for row in _window_sums(now, days, ReportDay.trigger_id)}
+
+
+def trigger_ctr_ranking(now: datetime, days: int = 30, min_opens: int = 1) -> list[dict]:
+    """Triggers with opens in the window, by click-through (clicked / opened)."""
+    ranked = [{"trigger_id": tid, "opened": v["opened"], "clicked": v["clicked"], "ctr": v["ctr"]}
+              for tid, v in trigger_summaries(now, days).items() if v["opened"] >= min_opens]
+    return sorted(ranked, key=lambda r: (-r["ctr"], -r["opened"]))
+
+
+def recipients_30d(trigger_ids, now: datetime) -> dict[int, int]:
+    """{trigger_id: distinct contacts delivered to in the last 30 local days}:
+    each contact counts on the day of its latest delivery, so <= 30 rows a trigger.
+    For a long list: the window's rows by day (an index range), not 500 ids."""
+    out = dict.fromkeys(trigger_ids, 0)
+    if not out:
+        return {}
+    r = ReportDay
+    query = select(r.trigger_id, r.day, r.latest_delivered).where(
+        r.day >= now.date() - timedelta(days=31), r.latest_delivered != 0)
+    if len(out) <= 50:
+        query = query.where(r.trigger_id.in_(list(out)))
+    rows = [row for row in db.session.execute(query) if row[0] in out]
+    if not rows:
+        return out
+    zones = dict(db.session.execute(select(Trigger.id, Trigger.timezone)
+                                    .where(Trigger.id.in_({row[0] for row in rows}))).all())
+    cutoff = {tid: local_date(now, tz or "UTC") - timedelta(days=29) for tid, tz in zones.items()}
+    for tid, day, n in rows:
+        if day >= cutoff[tid]:
+            out[tid] += n
+    return out

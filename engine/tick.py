@@ -41,3 +41,8 @@ from engine.outbox_render import render_sweep_step  # noqa: E402
 from engine.sweeps import expire_stuck_step, send_sweep_step  # noqa: E402
 
 TICK_STEPS.extend([generate_step, render_sweep_step, expire_stuck_step, send_sweep_step])
+
+# Fold new delivery events into the report aggregates (engine/report_fold.py).
+from engine.report_fold import report_fold_step  # noqa: E402
+
+TICK_STEPS.append(report_fold_step)

@@ -281,7 +281,13 @@ def trigger_to_json(trigger, now: datetime, stats: dict | None = None) -> dict:
 
 
 def apply_trigger(trigger, clean: dict) -> None:
-    """Copy validated fields (validate_trigger's clean) onto the trigger."""
+    """Copy validated fields (validate_trigger's clean) onto the trigger.
+    A new timezone moves the report's local days: its events are folded again."""
+    if trigger.id is not None and clean.get("timezone", trigger.timezone) != trigger.timezone:
+        from engine.report_fold import forget_trigger
+        from models.base import utcnow
+
+        forget_trigger(trigger.id, utcnow())
     for key, value in clean.items():
         if key in FIELDS:
             setattr(trigger, key, value)
@@ -353,6 +359,9 @@ def delete_trigger(trigger, now: datetime, cancel_waiting: bool = False) -> int:
     if busy:
         raise TriggerInUse(f"{busy} email(s) of this trigger are being sent right now; "
                            "try again in a minute.", busy)
+    from engine.report_fold import forget_trigger
+
+    forget_trigger(trigger.id, now, refold=False)
     db.session.delete(trigger)
     db.session.flush()
     return cancelled

@@ -8,6 +8,7 @@ from models.event import Event
 from models.import_job import ImportJob
 from models.outbox import OutboxMessage
 from models.persona import Persona, PersonaMember, PersonaTransition
+from models.report import ReportDay, ReportDayContact, ReportFoldLock, ReportRecipient
 from models.sink_message import SinkMessage
 from models.staff import LoginFailure, Staff
 from models.template import EmailTemplate
@@ -16,5 +17,6 @@ from models.trigger import TickRun, Trigger, TriggerRun
 __all__ = [
     "Account", "ApiKey", "Communication", "Contact", "DeliveryEvent", "EmailTemplate",
     "Event", "ImportJob", "LoginFailure", "OutboxMessage", "Persona", "PersonaMember",
-    "PersonaTransition", "SinkMessage", "Staff", "TickRun", "Trigger", "TriggerRun",
+    "PersonaTransition", "ReportDay", "ReportDayContact", "ReportFoldLock", "ReportRecipient",
+    "SinkMessage", "Staff", "TickRun", "Trigger", "TriggerRun",
 ]

@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index
+from sqlalchemy import ForeignKey, Index, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
@@ -23,6 +23,8 @@ class DeliveryEvent(db.Model):
     kind: Mapped[str] = mapped_column(db.String(16))
     at: Mapped[datetime] = mapped_column(db.DateTime, default=utcnow)
     detail: Mapped[str | None] = mapped_column(db.Text, nullable=True)
+    # False until engine/report_fold.py has counted it into the report aggregates.
+    counted: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     message = relationship("OutboxMessage")
 
@@ -32,4 +34,7 @@ class DeliveryEvent(db.Model):
         Index("ix_delivery_trigger_at_kind_contact", "trigger_id", "at", "kind", "contact_id"),
         Index("ix_delivery_message_kind", "message_id", "kind"),
         Index("ix_delivery_kind_at", "kind", "at"),
+        # Only the events still to fold: stays tiny however many events there are.
+        Index("ix_delivery_uncounted", "id", sqlite_where=text("counted = 0"),
+              postgresql_where=text("counted = false")),
     )

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from blueprints.api.routes import api_error, bp, require_api_key
 from engine import triggers as engine
+from engine.report_fold import fold_for_reading
 from extensions import db
 from models import Trigger
 from models.base import utcnow
@@ -46,8 +47,9 @@ def triggers_list():
         if status not in STATUSES:
             return api_error(400, "status must be one of: " + ", ".join(STATUSES))
         query = query.where(Trigger.status == status)
-    rows = db.session.scalars(query).all()
     now = utcnow()
+    fold_for_reading(now)
+    rows = db.session.scalars(query).all()
     stats = engine.trigger_stats([t.id for t in rows], now)
     return jsonify({"triggers": [engine.trigger_to_json(t, now, stats[t.id]) for t in rows]})
 
@@ -71,6 +73,7 @@ def triggers_create():
 @bp.get("/triggers/<int:trigger_id>")
 @require_api_key
 def triggers_get(trigger_id):
+    fold_for_reading(utcnow())
     trigger = _find(trigger_id)
     if trigger is None:
         return _not_found(trigger_id)

@@ -4,6 +4,7 @@ from flask import Blueprint, render_template
 from sqlalchemy import func, select
 
 from engine import reports
+from engine.report_fold import fold_for_reading
 from extensions import db
 from models import Account, Contact, Event, OutboxMessage, TickRun, Trigger
 from models.base import utcnow
@@ -18,6 +19,7 @@ def _count(query):
 @bp.route("/")
 def index():
     now = utcnow()
+    fold_for_reading(now)
     week_ago = now - timedelta(days=7)
     counts = {
         "accounts": _count(select(Account.id)),

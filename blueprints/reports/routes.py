@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from blueprints.reports import panels  # noqa: F401  (registers the accounts tab and section)
 from blueprints.ui import page_args, render_page
 from engine import reports
+from engine.report_fold import fold_for_reading
 from engine.scheduling import local_date
 from extensions import db
 from models import Trigger
@@ -37,6 +38,7 @@ def _parse_date(value):
 @bp.route("/")
 def index():
     now = utcnow()
+    fold_for_reading(now)
     triggers = db.session.scalars(select(Trigger).order_by(Trigger.priority.desc(), Trigger.name)).all()
     summaries = reports.trigger_summaries(now, 30)
     return render_page("reports/index.html", triggers=triggers, summaries=summaries,
@@ -45,13 +47,12 @@ def index():
 
 @bp.route("/triggers/<int:trigger_id>")
 def trigger(trigger_id):
-    from engine.audience import audience_sample
-    from engine.rules import RuleError
     from engine.scheduling import next_run
     from engine.triggers import trigger_stats
 
     trigger = _trigger(trigger_id)
     now = utcnow()
+    fold_for_reading(now)
     tz = trigger.timezone or "UTC"
     days = request.args.get("days", 30, type=int)
     start, end = _parse_date(request.args.get("start")), _parse_date(request.args.get("end"))
@@ -71,16 +72,27 @@ def trigger(trigger_id):
     upcoming = None
     if trigger.kind == "schedule":
         upcoming = next_run(trigger.generate_at, trigger.send_at, tz, now)
-    try:
-        matching, match_error = audience_sample(trigger, now, limit=1)["count"], None
-    except RuleError as exc:
-        matching, match_error = None, str(exc)
     context = dict(trigger=trigger, rows=rows, totals=reports.totals(rows), start=start, end=end,
                    days=days, ranges=RANGES, custom=bool(request.args.get("start")), error=error,
-                   stats=stats, upcoming=upcoming, matching=matching, match_error=match_error,
-                   status_rows=reports.daily_status(trigger), labels=METRIC_LABELS,
-                   chart=_chart_data(rows))
+                   stats=stats, upcoming=upcoming, status_rows=reports.daily_status(trigger),
+                   labels=METRIC_LABELS, chart=_chart_data(rows))
     return render_page("reports/trigger.html", "reports/_trends.html", **context)
+
+
+@bp.route("/triggers/<int:trigger_id>/matching")
+def matching(trigger_id):
+    """How many contacts the rule matches right now: counted on its own request
+    (htmx, after the page shows) because it evaluates the rule over every contact."""
+    from engine.audience import audience_sample
+    from engine.rules import RuleError
+
+    trigger = _trigger(trigger_id)
+    try:
+        sample, error = audience_sample(trigger, utcnow(), limit=1), None
+    except RuleError as exc:
+        sample, error = None, str(exc)
+    return render_page("reports/_matching.html", "reports/_matching.html", trigger=trigger,
+                       sample=sample, error=error)
 
 
 def _chart_data(rows):

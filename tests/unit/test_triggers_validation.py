@@ -4,8 +4,9 @@ from datetime import datetime, time, timedelta
 import pytest
 
 from engine import triggers as T
+from engine.report_fold import fold_pending
 from extensions import db
-from models import EmailTemplate, Event, OutboxMessage, Persona, Trigger
+from models import DeliveryEvent, EmailTemplate, Event, OutboxMessage, Persona, Trigger
 
 NOW = datetime(2026, 1, 5, 12, 0)
 RULE = {"user_types": ["product_user"], "all": [{"field": "contact.role", "op": "eq", "value": "admin"}]}
@@ -172,10 +173,13 @@ def test_stats_are_set_based_and_honest(app, make):
     t2 = make.trigger(kind="event", event_name="x")
     t3 = make.trigger(status="draft")
     a, b = make.contact(), make.contact()
-    make.outbox_message(t1, a, state="sent", sent_at=NOW - timedelta(days=40))
-    make.outbox_message(t1, a, state="sent", sent_at=NOW - timedelta(days=2))
-    make.outbox_message(t1, b, state="sent", sent_at=NOW - timedelta(days=1))
+    for contact, days_ago in ((a, 40), (a, 2), (b, 1)):
+        sent_at = NOW - timedelta(days=days_ago)
+        m = make.outbox_message(t1, contact, state="sent", sent_at=sent_at)
+        db.session.add(DeliveryEvent(message_id=m.id, trigger_id=t1.id, contact_id=contact.id,
+                                     kind="delivered", at=sent_at))
     make.outbox_message(t1, b, state="pending_approval")
+    fold_pending(NOW)  # 30-day recipients come from the report aggregates
     stats = T.trigger_stats([t1.id, t2.id, t3.id], NOW)
     assert stats[t1.id] == {"last_send_at": NOW - timedelta(days=1),
                             "next_send_at": datetime(2026, 1, 6, 9), "recipients_30d": 2}

@@ -132,6 +132,11 @@ def build() -> Dataset:
     data.xss_names = {"account": rich.name, "contact": alice.first_name, "persona": persona.name,
                       "template": template.name, "template_subject": template.subject,
                       "trigger": schedule.name}
+    # Report pages fold new delivery events into the aggregates as they are read;
+    # folded now, so "a GET changes no data" stays a strict check.
+    from engine.report_fold import fold_pending
+
+    fold_pending(now)
     return data
 
 

@@ -67,3 +67,21 @@ def test_reports_overview(login, make):
     _setup(make)
     res = client.get("/reports/")
     assert res.status_code == 200 and b"Quiet admins" in res.data
+
+
+def test_details_page_reads_fresh_aggregates_and_counts_matches_on_its_own_request(login, make):
+    client = login("viewer")
+    trigger, day, contacts = _setup(make)  # events not folded yet: the page folds them first
+    page = client.get(f"/reports/triggers/{trigger.id}").data.decode()
+    assert f'day={day.isoformat()}&amp;metric=delivered" data-metric="delivered">3</a>' in page
+    assert 'id="matching-now"' in page and "Counting" in page
+    trigger.rule = {"user_types": ["product_user"], "all": [
+        {"field": "contact.email", "op": "contains", "value": "p1@"}]}
+    db.session.commit()
+    res = client.get(f"/reports/triggers/{trigger.id}/matching", headers={"HX-Request": "true"})
+    assert res.status_code == 200 and "1 contact" in res.data.decode() and "in 1 account" in res.data.decode()
+    trigger.rule = {"user_types": ["product_user"], "all": [{"field": "contact.nope", "op": "eq", "value": 1}]}
+    db.session.commit()
+    res = client.get(f"/reports/triggers/{trigger.id}/matching")
+    assert res.status_code == 200 and 'class="error"' in res.data.decode()
+    assert client.get("/reports/triggers/999999/matching").status_code == 404
