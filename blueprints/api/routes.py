@@ -2,6 +2,7 @@
 
 Each area adds its endpoints in its own module on this blueprint.
 """
+from datetime import timedelta
 from functools import wraps
 
 from flask import Blueprint, current_app, g, jsonify, request
@@ -13,6 +14,9 @@ from models.base import utcnow
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
+
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def api_error(status: int, message: str, **extra):
@@ -31,8 +35,12 @@ def require_api_key(view):
             resp, status = api_error(401, "missing or invalid API key")
             resp.headers["WWW-Authenticate"] = 'Bearer realm="nudge"'
             return resp, status
-        key.last_used_at = utcnow()
-        db.session.commit()
+        now = utcnow()
+        # "Last used" to the minute: not a write (and, on SQLite, the database's
+        # write lock) on every call of a busy integration.
+        if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+            key.last_used_at = now
+            db.session.commit()
         g.api_key = key
         return view(*args, **kwargs)
 

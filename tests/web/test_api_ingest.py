@@ -235,3 +235,24 @@ def test_create_api_key_command(app, client):
     assert res.status_code == 200
     db.session.refresh(key)
     assert key.last_used_at is not None
+
+
+def test_last_used_is_kept_to_the_minute_without_a_write_per_call(app, client):
+    from datetime import timedelta
+
+    from models.base import utcnow
+
+    raw = app.test_cli_runner().invoke(args=["nudge", "create-api-key", "Busy sync"]).output.strip()
+    key = ApiKey.query.filter_by(name="Busy sync").one()
+    headers = {"Authorization": f"Bearer {raw}"}
+    assert client.post("/api/v1/accounts", json={"accounts": [_account()]}, headers=headers).status_code == 200
+    db.session.refresh(key)
+    first = key.last_used_at
+    assert client.post("/api/v1/accounts", json={"accounts": [_account()]}, headers=headers).status_code == 200
+    db.session.refresh(key)
+    assert key.last_used_at == first  # a second call within the minute writes nothing
+    key.last_used_at = utcnow() - timedelta(minutes=5)
+    db.session.commit()
+    assert client.post("/api/v1/accounts", json={"accounts": [_account()]}, headers=headers).status_code == 200
+    db.session.refresh(key)
+    assert key.last_used_at > utcnow() - timedelta(minutes=1)
