@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from sqlalchemy import select, update
 
 from engine import reports
-from engine.report_fold import KIND_METRICS, fold_pending, forget_trigger
+from engine.report_fold import KIND_METRICS, fold_pending
 from engine.report_rebuild import rebuild
 from engine.scheduling import local_date
 from engine.tick import run_tick
@@ -130,30 +130,18 @@ def test_thirty_day_recipients_count_each_contact_once(app, make):
     assert reports.recipients_30d([trigger.id], NOW + timedelta(days=29)) == {trigger.id: 0}
 
 
-def test_a_timezone_change_refolds_the_trigger_into_its_new_days(app, make):
-    trigger = make.trigger(timezone="UTC")
+def _one_event(make, kind, at, **trigger_fields):
+    trigger = make.trigger(**trigger_fields)
     contact = make.contact()
     m = make.outbox_message(trigger=trigger, contact=contact, state="sent")
     db.session.add(DeliveryEvent(message_id=m.id, trigger_id=trigger.id, contact_id=contact.id,
-                                 kind="delivered", at=datetime(2026, 4, 10, 2)))
+                                 kind=kind, at=at))
     db.session.commit()
-    fold_pending(NOW)
-    assert _stored() == {(trigger.id, date(2026, 4, 10)): {**dict.fromkeys(METRICS, 0), "recipients": 1,
-                                                           "delivered": 1}}
-    trigger.timezone = "America/Los_Angeles"  # 02:00Z is the evening before in Los Angeles
-    forget_trigger(trigger.id, NOW)
-    db.session.commit()
-    fold_pending(NOW)
-    assert list(_stored()) == [(trigger.id, date(2026, 4, 9))]
+    return trigger
 
 
 def test_the_tick_folds_and_the_command_rebuilds(app, make):
-    trigger = make.trigger(timezone="UTC", status="paused")
-    contact = make.contact()
-    m = make.outbox_message(trigger=trigger, contact=contact, state="sent")
-    db.session.add(DeliveryEvent(message_id=m.id, trigger_id=trigger.id, contact_id=contact.id,
-                                 kind="opened", at=datetime(2026, 4, 19, 9)))
-    db.session.commit()
+    trigger = _one_event(make, "opened", datetime(2026, 4, 19, 9), timezone="UTC", status="paused")
     assert run_tick(NOW)["report_fold_step"] == {"folded": 1}
     assert _stored()[(trigger.id, date(2026, 4, 19))]["opened"] == 1
     db.session.execute(ReportDay.__table__.delete())  # aggregates lost or wrong: the command mends them
@@ -167,13 +155,11 @@ def test_the_tick_folds_and_the_command_rebuilds(app, make):
 def test_editing_the_timezone_refolds_and_deleting_the_trigger_drops_its_rows(app, make):
     from engine.triggers import apply_trigger, delete_trigger
 
-    trigger = make.trigger(timezone="UTC")
-    contact = make.contact()
-    m = make.outbox_message(trigger=trigger, contact=contact, state="sent")
-    db.session.add(DeliveryEvent(message_id=m.id, trigger_id=trigger.id, contact_id=contact.id,
-                                 kind="delivered", at=datetime(2026, 4, 10, 2)))
-    db.session.commit()
+    trigger = _one_event(make, "delivered", datetime(2026, 4, 10, 2), timezone="UTC")
     fold_pending(NOW)
+    assert _stored() == {(trigger.id, date(2026, 4, 10)): {**dict.fromkeys(METRICS, 0), "recipients": 1,
+                                                           "delivered": 1}}
+    # 02:00Z is the evening before in Los Angeles.
     apply_trigger(trigger, {"timezone": "America/Los_Angeles", "name": "Renamed"})
     db.session.commit()
     fold_pending(NOW)
