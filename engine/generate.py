@@ -4,7 +4,8 @@ One run = one trigger and its new occurrences, in ONE transaction whose first
 statement is the lock:
   * schedule triggers insert their TriggerRun (unique trigger + local day);
   * persona / event triggers advance their high-water mark with a
-    conditional UPDATE (WHERE last_*_id = <value we read>).
+    conditional UPDATE (WHERE last_*_id = <value we read>); an event
+    trigger's mark trails by a settle window (see run_events).
 A concurrent tick that loses the lock writes nothing (on PostgreSQL it waits
 for the winner's commit, then sees the conflict). Outbox rows are inserted
 with ON CONFLICT DO NOTHING on (trigger_id, contact_id, occurrence_key) as a
@@ -19,17 +20,20 @@ and no memory. Rendering each recipient's email is the next step
 (engine/outbox_render.py): right away for small runs, in batch jobs for big ones.
 """
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Integer, String, and_, case, cast, func, literal, over, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine import controls
+from engine.audience import audience_select, rule_filter
 from extensions import db
 from models import Contact, OutboxMessage, Trigger, TriggerRun
 
 log = logging.getLogger(__name__)
 UNIQUE_KEY = ["trigger_id", "contact_id", "occurrence_key"]
+# An event received this long ago is settled: every lower event id is committed.
+EVENT_SETTLE = timedelta(minutes=10)
 
 
 def insert_ignoring_duplicates(model, index_elements=None):
@@ -94,34 +98,15 @@ def lock_schedule_run(trigger_id: int, occurrence_key: str, now: datetime, send_
     return db.session.connection().execute(ins.returning(TriggerRun.id)).first() is not None
 
 
-def _rule_filter(trigger, now):
-    """Contact ids the trigger's inline rule matches (None = no inline rule)."""
-    if not trigger.rule:
-        return None
-    from engine.rules import matching_contacts_select
-
-    return select(matching_contacts_select(trigger.rule, now).subquery().c.contact_id)
-
-
 def schedule_candidates(trigger, now, occurrence_key):
-    """Persona members (optionally narrowed by the inline rule), or the inline rule's matches."""
-    key = literal(occurrence_key, String(64)).label("occurrence_key")
-    seq = literal(0, Integer).label("seq")
-    if trigger.persona_id:
-        from models import PersonaMember
-
-        stmt = (select(PersonaMember.contact_id.label("contact_id"),
-                       Contact.account_id.label("account_id"), key, seq)
-                .join(Contact, Contact.id == PersonaMember.contact_id)
-                .where(PersonaMember.persona_id == trigger.persona_id))
-        narrowed = _rule_filter(trigger, now)
-        return stmt if narrowed is None else stmt.where(PersonaMember.contact_id.in_(narrowed))
-    if not trigger.rule:
+    """The trigger's audience (engine.audience: persona members optionally
+    narrowed by the inline rule, or the rule's matches) as candidates of this
+    occurrence; None when it reaches nobody."""
+    audience = audience_select(trigger, now)
+    if audience is None:
         return None
-    from engine.rules import matching_contacts_select
-
-    matches = matching_contacts_select(trigger.rule, now).subquery()
-    return select(matches.c.contact_id, matches.c.account_id, key, seq)
+    return audience.add_columns(literal(occurrence_key, String(64)).label("occurrence_key"),
+                                literal(0, Integer).label("seq"))
 
 
 def run_schedule(trigger, now) -> dict | None:
@@ -164,7 +149,9 @@ def _advance_mark(trigger_id, column, old, new) -> bool:
 
 
 def _run_new_rows(trigger, now, mark, model, where, first_time_filter) -> dict | None:
-    """Shared by persona and event triggers: rows of `model` newer than the mark."""
+    """Persona triggers: rows of `model` newer than the mark. Refreshes of one
+    persona are serialised (engine/personas.py), so its transitions commit in
+    id order and a plain high-water mark misses none (unlike events)."""
     old = db.session.execute(select(mark).where(Trigger.id == trigger.id)).scalar() or 0
     new = db.session.execute(select(func.max(model.id)).where(*where, model.id > old)).scalar()
     db.session.rollback()  # end the read so the lock is the transaction's first statement
@@ -177,7 +164,7 @@ def _run_new_rows(trigger, now, mark, model, where, first_time_filter) -> dict |
     stmt = (select(model.contact_id.label("contact_id"), Contact.account_id.label("account_id"),
                    cast(model.id, String(64)).label("occurrence_key"), model.id.label("seq"))
             .join(Contact, Contact.id == model.contact_id).where(and_(*scope)))
-    narrowed = _rule_filter(trigger, now)
+    narrowed = rule_filter(trigger, now)
     if narrowed is not None:
         stmt = stmt.where(model.contact_id.in_(narrowed))
     counts = generate(trigger, stmt, now)
@@ -197,13 +184,53 @@ def run_transitions(trigger, now) -> dict | None:
 
 
 def run_events(trigger, now) -> dict | None:
-    """Fire an event trigger for new events named trigger.event_name (optional rule filter)."""
+    """Fire an event trigger for its events (named trigger.event_name, optional
+    rule filter) that have not fired it yet.
+
+    Event ids come from a sequence at INSERT time, but ingest transactions
+    commit in another order: an event may become visible with an id BELOW
+    a mark that has already moved past it. So the mark (last_event_id) only
+    advances over SETTLED ids -- up to the newest event received at least
+    EVENT_SETTLE ago, by when every transaction holding a lower id has
+    committed (an ingest batch takes seconds) -- and each tick re-examines
+    every event above it. Whether an event has fired is a fact in the outbox:
+    its row (trigger, contact, occurrence_key = event id); the candidates skip
+    those, and INSERT ... ON CONFLICT DO NOTHING guards a race. Quiet ticks
+    cost two index range scans over the unsettled window and write nothing.
+    """
     from models import Event
 
     if not trigger.event_name:
         return None
-    return _run_new_rows(trigger, now, Trigger.last_event_id, Event,
-                         [Event.name == trigger.event_name], Event.received_at)
+    old = db.session.execute(select(Trigger.last_event_id).where(Trigger.id == trigger.id)).scalar() or 0
+    scope = [Event.name == trigger.event_name, Event.id > old]
+    if trigger.started_at:
+        scope.append(Event.received_at >= trigger.started_at)  # never fire for history
+    fired = (select(OutboxMessage.id).where(
+        OutboxMessage.trigger_id == trigger.id, OutboxMessage.contact_id == Event.contact_id,
+        OutboxMessage.occurrence_key == cast(Event.id, String(64))).exists())
+    unfired = and_(*scope, ~fired)
+    pending = db.session.execute(select(Event.id).where(unfired).limit(1)).first() is not None
+    settled = db.session.execute(
+        select(Event.id).where(Event.id > old, Event.received_at <= now - EVENT_SETTLE)
+        .order_by(Event.id.desc()).limit(1)).scalar() or old
+    db.session.rollback()  # end the read so the lock is the transaction's first statement
+    if not pending and settled == old:
+        return None  # the usual quiet tick: no write at all
+    # The lock (first statement): on PostgreSQL a concurrent run waits here, then
+    # either finds the mark moved (and stops) or sees this run's rows.
+    if not _advance_mark(trigger.id, Trigger.last_event_id, old, settled) or not pending:
+        db.session.commit()
+        return None
+    stmt = (select(Event.contact_id.label("contact_id"), Contact.account_id.label("account_id"),
+                   cast(Event.id, String(64)).label("occurrence_key"), Event.id.label("seq"))
+            .join(Contact, Contact.id == Event.contact_id).where(unfired))
+    narrowed = rule_filter(trigger, now)
+    if narrowed is not None:
+        stmt = stmt.where(Event.contact_id.in_(narrowed))
+    counts = generate(trigger, stmt, now)
+    db.session.commit()
+    return dict(counts, settled_id=settled)
 
 
 RUNNERS = {"schedule": run_schedule, "persona_enter": run_transitions,

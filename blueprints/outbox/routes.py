@@ -5,6 +5,7 @@ message's state) and render. htmx actions re-render the list fragment and
 confirm with an HX-Trigger toast; without JavaScript they redirect back.
 """
 import json
+import logging
 
 from flask import (Blueprint, abort, current_app, flash, make_response, redirect,
                    render_template, request, url_for)
@@ -15,11 +16,13 @@ from blueprints.outbox import queries
 from blueprints.outbox.history import message_history
 from blueprints.ui import render_page
 from engine import outbox as engine_outbox
+from engine.outbox_render import WAITING, ensure_rendered
 from extensions import db
 from models import Trigger
 from models.base import utcnow
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
+log = logging.getLogger(__name__)
 
 
 def _plural(n: int, word: str = "email") -> str:
@@ -30,11 +33,30 @@ def _hold_minutes() -> int:
     return int(current_app.config.get("APPROVAL_HOLD_MINUTES", 10))
 
 
+def _render_shown(messages, now) -> bool:
+    """Big runs are rendered by jobs a little later: render the waiting messages
+    about to be shown that are not yet (only these, in one batch), so staff see
+    the real subject and body. True if anything was rendered (reload the rows:
+    a message whose rendering failed is now `failed`)."""
+    ids = [m.id for m in messages if m.subject is None and m.state in WAITING]
+    if not ids:
+        return False
+    try:
+        ensure_rendered(ids, now)
+    except Exception:  # noqa: BLE001 - the page still shows the rows ("not rendered")
+        db.session.rollback()
+        log.exception("could not render outbox messages %s for display", ids[:10])
+    return True
+
+
 def _list_context(f: queries.Filters) -> dict:
+    now = utcnow()
     rows, total = queries.list_page(f)
+    if _render_shown(rows, now):
+        rows, total = queries.list_page(f)
     return {
         "f": f, "tabs": queries.TABS, "counts": queries.tab_counts(f), "rows": rows,
-        "total": total, "per_page": queries.PER_PAGE, "now": utcnow(),
+        "total": total, "per_page": queries.PER_PAGE, "now": now,
         "countdown_window": queries.COUNTDOWN_WINDOW,
         "send_instant": queries.send_instant, "hold_running": queries.hold_running,
         "engagement": queries.engagement([m.id for m in rows]) if f.tab == "sent" else {},
@@ -137,6 +159,8 @@ def message(message_id):
     if m is None:
         abort(404)
     now = utcnow()
+    if _render_shown([m], now):
+        m = queries.load_message(message_id)
     return render_template(
         "outbox/message.html", m=m, now=now, events=queries.delivery_events(m.id),
         history=message_history(m), send_at=queries.send_instant(m),

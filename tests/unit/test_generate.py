@@ -183,3 +183,27 @@ def test_render_jobs_and_the_render_sweep(app, make, monkeypatch, run_jobs):
     run_jobs()
     assert all(r.subject for r in _rows(trigger_id=trigger.id))
     assert outbox_render.render_sweep_step(MONDAY.replace(hour=8, minute=2)) == {"unrendered": 0}
+
+
+def test_the_audience_staff_see_is_what_a_run_generates(make):
+    """One definition (engine.audience.audience_select) for the wizard's review,
+    the details page's "matching now" and a schedule run's candidates."""
+    from engine.audience import audience_sample
+
+    admin, user = make.contact(role="admin"), make.contact(role="user")
+    make.contact(role="admin")  # not a member
+    persona = Persona(name="Members", rule={})
+    db.session.add(persona)
+    db.session.flush()
+    db.session.add_all([PersonaMember(persona_id=persona.id, contact_id=c.id) for c in (admin, user)])
+    db.session.commit()
+    admins = {"all": [{"field": "contact.role", "op": "eq", "value": "admin"}]}
+    triggers = [make.trigger(persona_id=persona.id, rule=admins), make.trigger(persona_id=persona.id, rule=None),
+                make.trigger(rule=admins), make.trigger(rule=None)]
+    now = MONDAY.replace(hour=8)
+    expected = {t.id: audience_sample(t, now, limit=50) for t in triggers}
+    assert [expected[t.id]["count"] for t in triggers] == [1, 2, 2, 0]
+    generate_step(now)
+    for t in triggers:
+        assert sorted(r.contact_id for r in _rows(trigger_id=t.id)) == \
+            [s["contact_id"] for s in expected[t.id]["sample"]]

@@ -82,3 +82,24 @@ def test_bad_parameters_are_400(api, query):
 
 def test_needs_a_key(client):
     assert client.get("/api/v1/outbox").status_code == 401
+
+
+def test_a_big_runs_unrendered_rows_are_listed_with_the_contract_fields(api, make, monkeypatch):
+    """Rows of a big run wait for their render jobs with subject NULL. The API's
+    contract (DESIGN.md) has no subject/body, so it needs no rendering: it lists
+    them like any other row and never exposes an unrendered (null) subject."""
+    from engine import outbox_render
+    from engine.generate import generate_step
+
+    monkeypatch.setattr(outbox_render, "SYNC_RENDER_LIMIT", 1)
+    contacts = [make.contact(external_id=f"big-{i}") for i in range(3)]
+    trigger = make.trigger()
+    now = datetime(2026, 1, 5, 8, 0, 30)
+    assert generate_step(now)[str(trigger.id)]["render_queued"] == 3
+    items = api.get(f"/api/v1/outbox?trigger_id={trigger.id}").get_json()["items"]
+    assert [i["contact_external_id"] for i in items] == [c.external_id for c in contacts]
+    assert all(set(i) == {"id", "trigger_id", "contact_external_id", "state", "reason",
+                          "created_at", "approved_at", "sent_at"} for i in items)
+    assert {(i["state"], i["reason"], i["created_at"]) for i in items} == {
+        ("pending_approval", None, "2026-01-05T08:00:30Z")}
+    assert db.session.query(OutboxMessage).filter(OutboxMessage.subject.is_(None)).count() == 3

@@ -1,6 +1,6 @@
 """Outbox pages: tabs, filters, roles, approve/reject/unapprove, approve-all, uncertain, detail."""
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import event
@@ -314,3 +314,69 @@ def test_actions_need_the_csrf_token(login, make, app):
     token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
     resp = client.post("/outbox/approve", data={"one": message.id}, headers={**HX, "X-CSRFToken": token})
     assert resp.status_code == 200 and _state(message.id).state == "approved"
+
+
+# -- Big runs are rendered by jobs a little later: the pages render what they show ------------
+
+RUN_AT = datetime(2026, 1, 5, 8, 0, 30)
+
+
+def _unrendered_run(make, monkeypatch, n=3, **contact_kw):
+    """A run too big to render inline (SYNC_RENDER_LIMIT=1): its rows wait with subject NULL
+    for render jobs nobody runs here."""
+    from engine import outbox_render
+    from engine.generate import generate_step
+
+    monkeypatch.setattr(outbox_render, "SYNC_RENDER_LIMIT", 1)
+    contacts = [make.contact(**contact_kw) for _ in range(n)]
+    trigger = make.trigger(name="Big run", subject="Hello {{ contact.first_name }}",
+                           html="<p>Dear {{ contact.first_name }}</p>")
+    summary = generate_step(RUN_AT)[str(trigger.id)]
+    assert summary["created"] == n and summary["render_queued"] == n
+    rows = db.session.query(OutboxMessage).filter_by(trigger_id=trigger.id).order_by(OutboxMessage.id).all()
+    assert [r.subject for r in rows] == [None] * n
+    return trigger, contacts, rows
+
+
+def _subjects(ids):
+    db.session.expire_all()
+    return {m.id: m.subject for m in db.session.query(OutboxMessage).filter(OutboxMessage.id.in_(ids))}
+
+
+def test_the_list_renders_the_unrendered_rows_it_shows_and_only_those(login, make, monkeypatch):
+    from blueprints.outbox import queries
+
+    client = login("viewer")
+    trigger, contacts, rows = _unrendered_run(make, monkeypatch)
+    monkeypatch.setattr(queries, "PER_PAGE", 2)
+    body = client.get(f"/outbox/?trigger={trigger.id}").get_data(as_text=True)
+    assert f"Hello {contacts[0].first_name}" in body and f"Hello {contacts[1].first_name}" in body
+    assert "(not rendered)" not in body
+    # Only the page's rows were rendered; the third waits for its render job (or page 2).
+    assert _subjects([r.id for r in rows]) == {
+        rows[0].id: f"Hello {contacts[0].first_name}", rows[1].id: f"Hello {contacts[1].first_name}",
+        rows[2].id: None}
+    second = client.get(f"/outbox/?trigger={trigger.id}&page=2", headers=HX).get_data(as_text=True)
+    assert f"Hello {contacts[2].first_name}" in second
+    assert _subjects([rows[2].id]) == {rows[2].id: f"Hello {contacts[2].first_name}"}
+
+
+def test_the_message_page_renders_an_unrendered_message(login, make, monkeypatch):
+    client = login("viewer")
+    _, contacts, rows = _unrendered_run(make, monkeypatch, n=2)
+    body = client.get(f"/outbox/{rows[1].id}").get_data(as_text=True)
+    assert f"<h1>Hello {contacts[1].first_name}</h1>" in body
+    assert f"Dear {contacts[1].first_name}" in body  # the HTML body in the preview frame
+    assert _subjects([r.id for r in rows]) == {rows[0].id: None,
+                                               rows[1].id: f"Hello {contacts[1].first_name}"}
+
+
+def test_a_row_that_cannot_render_is_shown_as_failed_not_waiting(login, make, monkeypatch):
+    client = login("viewer")
+    _, _, rows = _unrendered_run(make, monkeypatch, n=2, first_name="Eve\r\nBcc: all@example.com")
+    body = client.get("/outbox/").get_data(as_text=True)
+    assert all(f'id="msg-{r.id}"' not in body for r in rows)  # no longer waiting
+    failed = client.get("/outbox/?tab=failed").get_data(as_text=True)
+    assert all(f'id="msg-{r.id}"' in failed for r in rows) and "line break" in failed
+    detail = client.get(f"/outbox/{rows[0].id}").get_data(as_text=True)
+    assert "(not rendered)" in detail and "line break" in detail
