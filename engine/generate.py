@@ -228,6 +228,11 @@ def run_events(trigger, now) -> dict | None:
     narrowed = rule_filter(trigger, now)
     if narrowed is not None:
         stmt = stmt.where(Event.contact_id.in_(narrowed))
+    if trigger.persona_id:  # the audience is the persona's members, as "matching now" counts
+        from models import PersonaMember
+
+        stmt = stmt.where(Event.contact_id.in_(select(PersonaMember.contact_id).where(
+            PersonaMember.persona_id == trigger.persona_id)))
     counts = generate(trigger, stmt, now)
     db.session.commit()
     return dict(counts, settled_id=settled)

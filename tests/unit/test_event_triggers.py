@@ -136,3 +136,17 @@ def test_events_already_settled_when_first_seen_still_fire(make):
     assert _mark(trigger) == 2
     assert generate_step(NOW + timedelta(minutes=1)) == {}
     assert _fired(trigger) == ["1", "2"]
+
+
+def test_an_event_trigger_with_a_persona_fires_only_for_its_members(make):
+    from models import PersonaMember
+
+    member, outsider = make.contact(), make.contact()
+    persona = make.persona(name="Billing owners")
+    db.session.add(PersonaMember(persona_id=persona.id, contact_id=member.id))
+    db.session.commit()
+    trigger = _event_trigger(make, mark=0, persona_id=persona.id)
+    _event(member, 1, NOW - timedelta(seconds=30))
+    _event(outsider, 2, NOW - timedelta(seconds=20))
+    generate_step(NOW)
+    assert _fired(trigger) == ["1"]
