@@ -22,8 +22,8 @@ import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, exists, func, insert, literal, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
+from engine.upsert import insert_ignoring_duplicates
 from extensions import db
 from models import Contact, Persona, PersonaMember, PersonaTransition
 
@@ -108,7 +108,7 @@ def _diff(persona_id, rule, now, contact_ids, matching_contacts_select, *, full:
         ).all())
         n_entered, n_left = counts.get("enter", 0), counts.get("leave", 0)
         if n_entered:
-            session.execute(_insert_ignoring_duplicates(PersonaMember).from_select(
+            session.execute(insert_ignoring_duplicates(PersonaMember).from_select(
                 ["persona_id", "contact_id", "entered_at"],
                 select(PersonaTransition.persona_id, PersonaTransition.contact_id,
                        PersonaTransition.at).where(new_rows, PersonaTransition.kind == "enter"),
@@ -130,16 +130,6 @@ def _diff(persona_id, rule, now, contact_ids, matching_contacts_select, *, full:
         session.rollback()
         raise
     return {"entered": n_entered, "left": n_left}
-
-
-def _insert_ignoring_duplicates(model):
-    """INSERT ... ON CONFLICT DO NOTHING in the dialect's own spelling."""
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(model).on_conflict_do_nothing()
-    if dialect == "sqlite":
-        return sqlite.insert(model).on_conflict_do_nothing()
-    return insert(model)
 
 
 def refresh_all_personas(now: datetime) -> dict:
