@@ -3,10 +3,9 @@ import json
 import math
 import re
 from datetime import datetime, timezone
-from zoneinfo import available_timezones
-
 from email_validator import EmailNotValidError, validate_email
 
+from engine.scheduling import is_timezone
 from models import Account
 
 MAX_ARR = 10**12  # Numeric(14, 2)
@@ -102,15 +101,12 @@ def parse_time(value, *, required=False):
     return parsed
 
 
-_ZONES: set[str] = set()
 
 
 def _timezone(value):
     if value is None:
         return None
-    if not _ZONES:
-        _ZONES.update(available_timezones())
-    if not isinstance(value, str) or value not in _ZONES:
+    if not is_timezone(value):
         raise _Bad("must be an IANA timezone such as Europe/Berlin")
     return value
 

@@ -16,10 +16,21 @@ but these functions stay defined for it: the send instant is always computed
 on the SAME local day as the generate instant, so it then lies before the
 generate instant and means "send as soon as approved" for that occurrence.
 """
+import functools
 from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 UTC = timezone.utc
+
+
+@functools.cache
+def _known_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def is_timezone(value) -> bool:
+    """An IANA name such as Europe/Berlin (not any path ZoneInfo would open)."""
+    return isinstance(value, str) and value in _known_zones()
 
 
 def zone(tz: str | None) -> ZoneInfo:
