@@ -20,18 +20,23 @@ def subject_of(trigger) -> str:
 
 class CommunicationLog:
     """Records sent emails on their accounts; remembers what it wrote so a batch
-    of 200 messages to one account costs one INSERT, not 200. Does not commit."""
+    of 200 messages to one account costs one INSERT, not 200. Does not commit.
+
+    `trigger` may be a Trigger or a plain snapshot of one (the send loop's);
+    a snapshot can carry the log subject as `log_subject`. `conn`: run the
+    INSERT on that connection instead of the session's."""
 
     def __init__(self):
         self.seen: set[tuple] = set()
 
-    def record_sent(self, account_id: int, trigger, sent_at: datetime) -> None:
+    def record_sent(self, account_id: int, trigger, sent_at: datetime, conn=None) -> None:
         day = local_date(sent_at, trigger.timezone or "UTC")
         key = (account_id, trigger.id, day)
         if key in self.seen:
             return
+        subject = getattr(trigger, "log_subject", None)
         ins = insert_ignoring_duplicates(Communication, ["account_id", "trigger_id", "day"]).values(
-            account_id=account_id, trigger_id=trigger.id, day=day, category="Emails",
-            type="Trigger", subject=subject_of(trigger), created_at=sent_at)
-        db.session.connection().execute(ins)
+            account_id=account_id, trigger_id=trigger.id, day=day, category="Emails", type="Trigger",
+            subject=subject if subject is not None else subject_of(trigger), created_at=sent_at)
+        (conn if conn is not None else db.session.connection()).execute(ins)
         self.seen.add(key)

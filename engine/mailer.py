@@ -1,20 +1,12 @@
-"""SMTP sending: building the MIME message, one reused connection, classifying replies.
+"""Building the wire-format MIME message for one outbox row, and the test email.
 
-The SMTP transaction is driven step by step (MAIL, RCPT, DATA, content) rather
-than with smtplib's sendmail(), because what a lost connection means depends
-on WHEN it is lost: before the message content went out nothing was
-delivered (safe to retry); after it, the receiver may have it (uncertain —
-never re-sent silently).
+The SMTP side (connections, the step-by-step transaction, classifying
+replies, the rate limit) lives in engine/smtp.py; its names are re-exported
+here for callers that think of "the mailer" as one thing.
 """
 import binascii
-import re
 import smtplib
-import socket
-import threading
-import time
 import uuid
-from contextlib import contextmanager
-from dataclasses import dataclass
 from email import message_from_bytes
 from email.header import Header
 from email.headerregistry import Address
@@ -23,27 +15,13 @@ from email.policy import SMTP as SMTP_POLICY
 from email.policy import default as default_policy
 from email.utils import formataddr, formatdate
 
-SMTP_TIMEOUT_SECONDS = 30
-_LEADING_DOT = re.compile(rb"(?m)^\.")
+from engine.smtp import (  # noqa: F401 - re-exported
+    SMTP_TIMEOUT_SECONDS, Outcome, TokenBucket, close_quietly, connection_target, open_connection,
+    smtp_connection, transmit)
 
 
 class MailerError(RuntimeError):
     """A message could not be built or sent; str() is meant for staff."""
-
-
-@dataclass
-class Outcome:
-    """The result of one SMTP transaction.
-
-    kind: "sent" | "retry" (4xx, try later) | "failed" (5xx, permanent) |
-          "not_sent" (connection lost before the content went out) |
-          "uncertain" (connection lost after the content went out).
-    reconnect: the connection is unusable afterwards.
-    """
-
-    kind: str
-    reply: str
-    reconnect: bool = False
 
 
 def message_id_for(outbox_id, config) -> str:
@@ -167,137 +145,6 @@ def build_message(outbox_message_or_fields, trigger, *, config, subject_prefix: 
 def as_bytes(msg: EmailMessage) -> bytes:
     """Wire format (CRLF line ends) of an EmailMessage."""
     return msg.as_bytes(policy=SMTP_POLICY)
-
-
-def connection_target(config) -> tuple[str, int]:
-    """SMTP_HOST/SMTP_PORT, or the development sink when SMTP_HOST is empty."""
-    if config.get("SMTP_HOST"):
-        return config["SMTP_HOST"], int(config.get("SMTP_PORT") or 25)
-    return config.get("MAIL_SINK_HOST", "127.0.0.1"), int(config.get("MAIL_SINK_PORT", 1025))
-
-
-def open_connection(config) -> smtplib.SMTP:
-    host, port = connection_target(config)
-    smtp = smtplib.SMTP(host, port, timeout=config.get("SMTP_TIMEOUT", SMTP_TIMEOUT_SECONDS))
-    # SMTP is strict request/response: never hold a command back waiting for an ACK.
-    smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    smtp.ehlo_or_helo_if_needed()
-    if config.get("SMTP_HOST") and config.get("SMTP_STARTTLS"):
-        smtp.starttls()
-        smtp.ehlo()
-    if config.get("SMTP_HOST") and config.get("SMTP_USERNAME"):
-        smtp.login(config["SMTP_USERNAME"], config.get("SMTP_PASSWORD", ""))
-    return smtp
-
-
-def close_quietly(smtp) -> None:
-    if smtp is None:
-        return
-    try:
-        smtp.quit()
-    except (smtplib.SMTPException, OSError):
-        try:
-            smtp.close()
-        except OSError:
-            pass
-
-
-@contextmanager
-def smtp_connection(config):
-    """A connected (and, if configured, STARTTLS + authenticated) smtplib.SMTP."""
-    smtp = open_connection(config)
-    try:
-        yield smtp
-    finally:
-        close_quietly(smtp)
-
-
-def _reply_text(code, resp) -> str:
-    if isinstance(resp, bytes):
-        resp = resp.decode("utf-8", "replace")
-    return f"{code} {resp}".strip()
-
-
-def _classify(code: int, resp, stage: str) -> Outcome:
-    reply = _reply_text(code, resp)
-    if stage != "DATA":
-        reply = f"{stage}: {reply}"
-    if 400 <= code < 500:
-        return Outcome("retry", reply, reconnect=(code == 421))
-    return Outcome("failed", reply)
-
-
-def _reset(smtp) -> bool:
-    try:
-        smtp.rset()
-        return True
-    except (smtplib.SMTPException, OSError):
-        return False
-
-
-def transmit(smtp: smtplib.SMTP, sender: str, recipients: list[str], data: bytes) -> Outcome:
-    """One SMTP transaction on an open connection. The first recipient is the
-    one that matters; a refused BCC does not fail the message."""
-    try:
-        code, resp = smtp.mail(sender)
-        if code != 250:
-            out = _classify(code, resp, "MAIL FROM")
-            out.reconnect = out.reconnect or not _reset(smtp)
-            return out
-        accepted = 0
-        for index, rcpt in enumerate(recipients):
-            code, resp = smtp.rcpt(rcpt)
-            if code in (250, 251):
-                accepted += 1
-            elif index == 0:
-                out = _classify(code, resp, "RCPT TO")
-                out.reconnect = out.reconnect or not _reset(smtp)
-                return out
-        code, resp = smtp.docmd("DATA")
-        if code != 354:
-            out = _classify(code, resp, "DATA")
-            out.reconnect = out.reconnect or not _reset(smtp)
-            return out
-    except (smtplib.SMTPException, OSError, UnicodeError) as exc:
-        if isinstance(exc, UnicodeError):
-            _reset(smtp)
-            return Outcome("failed", f"address cannot be sent over SMTP: {exc}")
-        return Outcome("not_sent", f"connection lost before the message was sent: {exc}", True)
-    payload = _LEADING_DOT.sub(b"..", data)
-    if not payload.endswith(b"\r\n"):
-        payload += b"\r\n"
-    try:
-        smtp.send(payload + b".\r\n")
-        code, resp = smtp.getreply()
-    except (smtplib.SMTPException, OSError) as exc:
-        return Outcome("uncertain", f"connection lost after the message data was sent: {exc}", True)
-    if code == 250:
-        return Outcome("sent", _reply_text(code, resp))
-    return _classify(code, resp, "DATA")
-
-
-class TokenBucket:
-    """SEND_RATE_PER_SECOND for one worker process (0 = unlimited)."""
-
-    def __init__(self, rate: float, burst: float | None = None):
-        self.rate = float(rate or 0)
-        self.capacity = burst if burst is not None else max(1.0, self.rate)
-        self.tokens = self.capacity
-        self.stamp = time.monotonic()
-        self.lock = threading.Lock()
-
-    def take(self) -> None:
-        if self.rate <= 0:
-            return
-        with self.lock:
-            while True:
-                now = time.monotonic()
-                self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-                self.stamp = now
-                if self.tokens >= 1:
-                    self.tokens -= 1
-                    return
-                time.sleep((1 - self.tokens) / self.rate)
 
 
 def send_test_email(trigger, contact_id, to_email, now, *, config) -> str:

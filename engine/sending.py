@@ -1,10 +1,16 @@
 """The send loop: claim a batch in the database, send it over ONE SMTP connection.
 
-Per message: mark `sending` (commit) -> SMTP transaction -> record the outcome.
+Per message: mark `sending` (commit) -> SMTP content -> record the outcome.
 The outcome of message n is committed together with the `sending` mark of
 message n+1, so each message costs one commit and a killed worker leaves at
 most one message in `sending` (which the tick later turns into `uncertain`).
 Reserved rows the worker never started simply lapse back to claimable.
+
+The worker's own work overlaps the server's (engine/smtp.py transmit hooks):
+message n's outcome is committed with n+1's `sending` mark while the server
+answers n+1's MAIL FROM or RCPT TO (commands that deliver nothing; the
+content only goes out after that commit, before DATA), and message n+2 is
+built while the server takes in n+1's content.
 
 Redis only rings the doorbell: a send job re-reads the database, so a job
 that runs twice finds nothing left to claim, and a lost job is replaced by
@@ -14,13 +20,14 @@ import logging
 import math
 import time
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 from flask import current_app
 from sqlalchemy import select
 
-from engine import mailer
-from engine import outbox
-from engine.communications import CommunicationLog
+from engine import mailer, outbox, outbox_send
+from engine import smtp as smtp_mod
+from engine.communications import CommunicationLog, subject_of
 from engine.outbox_render import ensure_rendered
 from extensions import db
 from models import OutboxMessage, Trigger
@@ -31,13 +38,13 @@ SEND_JOB = "workers.jobs.send_batch_job"
 JOB_BUDGET_SECONDS = 60  # a job stops claiming after this and hands over to a fresh job
 MAX_JOBS_PER_RING = 32
 CONNECT_RETRY = timedelta(seconds=60)
-_buckets: dict[float, mailer.TokenBucket] = {}
+_buckets: dict[float, smtp_mod.TokenBucket] = {}
 
 
-def _bucket(rate: float) -> mailer.TokenBucket:
+def _bucket(rate: float) -> smtp_mod.TokenBucket:
     # One bucket per worker process: SEND_RATE_PER_SECOND is a per-worker limit.
     if rate not in _buckets:
-        _buckets[rate] = mailer.TokenBucket(rate)
+        _buckets[rate] = smtp_mod.TokenBucket(rate)
     return _buckets[rate]
 
 
@@ -88,21 +95,35 @@ def send_due(*, clock=utcnow, budget_seconds: float = JOB_BUDGET_SECONDS, config
     comms = CommunicationLog()
     smtp = None
     try:
-        while time.monotonic() < deadline:
-            token, ids = outbox.claim_due_batch(clock(), claim_limit(config))
-            if not ids:
-                break
-            stats["batches"] += 1
-            smtp = send_batch(token, ids, smtp, config=config, clock=clock, bucket=bucket,
-                              stats=stats, comms=comms)
-        else:
-            if outbox.count_due(clock()):
-                enqueue_send_jobs(1, None, clock(), as_of=clock())  # hand over: jobs stay short
+        # The marks run on one connection of our own: the session would hand its
+        # connection back to the pool (and ping it again) on every commit.
+        with db.engine.connect() as conn:
+            while time.monotonic() < deadline:
+                token, ids = outbox_send.claim_due_batch(clock(), claim_limit(config))
+                if not ids:
+                    break
+                stats["batches"] += 1
+                smtp = send_batch(token, ids, smtp, config=config, clock=clock, bucket=bucket,
+                                  stats=stats, comms=comms, conn=conn)
+            else:
+                if outbox.count_due(clock()):
+                    enqueue_send_jobs(1, None, clock(), as_of=clock())  # hand over: jobs stay short
     finally:
-        mailer.close_quietly(smtp)
+        smtp_mod.close_quietly(smtp)
     if stats["retry"] or stats.get("connect_error"):
         _ring_later(clock())
     return stats
+
+
+_TRIGGER_FIELDS = ("id", "from_email", "bcc", "no_reply", "reply_to_email", "reply_to_name",
+                   "timezone")
+
+
+def _snapshot(trigger) -> SimpleNamespace:
+    """The trigger fields sending needs, as plain values: an ORM object would be
+    expired by every commit and reloaded (one SELECT) on the next attribute read."""
+    fields = {name: getattr(trigger, name) for name in _TRIGGER_FIELDS}
+    return SimpleNamespace(**fields, log_subject=subject_of(trigger))
 
 
 def _load(token, ids):
@@ -112,73 +133,151 @@ def _load(token, ids):
         OutboxMessage.id.in_(ids), OutboxMessage.claim_token == token,
         OutboxMessage.state == "approved").order_by(OutboxMessage.id)).all()
     trigger_ids = {r.trigger_id for r in rows}
-    triggers = {t.id: t for t in db.session.execute(
+    triggers = {t.id: _snapshot(t) for t in db.session.execute(
         select(Trigger).where(Trigger.id.in_(trigger_ids))).scalars()}
+    db.session.commit()  # nothing of the session stays open while `conn` writes
     return rows, triggers
 
 
-def send_batch(token, ids, smtp, *, config, clock, bucket, stats, comms):
-    """Send one claimed batch; returns the (possibly new) open connection or None."""
+class _Prepared:
+    """Each message's wire bytes (or why it cannot be built), built one ahead:
+    message n+1 is built while the server takes in message n's content."""
+
+    def __init__(self, rows, triggers, config):
+        self.rows, self.triggers, self.config = rows, triggers, config
+        self.built = {}
+
+    def build(self, i):
+        if i >= len(self.rows) or i in self.built:
+            return
+        row = self.rows[i]
+        try:
+            self.built[i] = mailer.message_bytes(row._mapping, self.triggers[row.trigger_id],
+                                                 config=self.config)
+        except Exception as exc:  # noqa: BLE001 - a bad message fails alone
+            self.built[i] = exc
+
+    def take(self, i):
+        self.build(i)
+        return self.built.pop(i)
+
+
+def send_batch(token, ids, smtp, *, config, clock, bucket, stats, comms, conn):
+    """Send one claimed batch; returns the (possibly new) open connection or None.
+
+    Each message's outcome is committed with the next message's `sending` mark
+    while the server answers that message's MAIL FROM (SQLite) or RCPT TO
+    (PostgreSQL) -- always before its content goes out. The message after
+    that is built while the server takes in the content."""
     # Usually rendered already; a big run's render jobs may still be behind.
     ensure_rendered(ids, clock())
     rows, triggers = _load(token, ids)
-    for row in rows:
+    prepared = _Prepared(rows, triggers, config)
+    pending = []  # at most one (row, trigger, outcome) not yet written to the database
+    # PostgreSQL locks rows: the previous outcome and `sending` are written (in
+    # one statement) while the server answers MAIL FROM, and committed while it
+    # answers RCPT TO. SQLite locks the whole database from the first write to
+    # the commit, so there all of it happens during MAIL FROM, never across a wait.
+    row_locks = conn.dialect.name != "sqlite"
+
+    def flush():
+        while pending:
+            _record(*pending.pop(), token, clock(), stats, comms, conn)
+
+    for i, row in enumerate(rows):
         trigger = triggers[row.trigger_id]
-        try:
-            data = mailer.message_bytes(row._mapping, trigger, config=config)
-        except Exception as exc:  # noqa: BLE001 - a bad message fails alone
-            outbox.mark_failed(row.id, token, f"could not build the message: {exc}", clock())
+        data = prepared.take(i)
+        if isinstance(data, Exception):
+            flush()
+            outbox_send.mark_failed(row.id, token, f"could not build the message: {data}", clock(),
+                                    conn=conn)
             stats["failed"] += 1
             continue
         rcpts = mailer.envelope_recipients(row.to_email, trigger)
         for _try in range(2):  # a second try only after losing the connection before DATA
             if smtp is None:
                 try:
-                    smtp = mailer.open_connection(config)
+                    smtp = smtp_mod.open_connection(config)
                 except Exception as exc:  # noqa: BLE001 - server down: retry this batch later
-                    db.session.commit()
-                    outbox.release_claim(token, clock(), retry_after=CONNECT_RETRY)
-                    log.warning("cannot connect to the SMTP server: %s", exc)
-                    stats["connect_error"] = str(exc)[:300]
-                    return None
+                    flush()
+                    return _give_back(token, clock(), conn, stats, str(exc))
             bucket.take()
-            started = outbox.mark_sending(row.id, token, clock())
-            db.session.commit()  # `sending` is durable before any byte goes out
-            if not started:
-                break  # our reservation lapsed and another worker owns it now
-            result = mailer.transmit(smtp, trigger.from_email, rcpts, data)
+            started = []
+
+            def start(row=row, started=started):
+                if row_locks and pending and pending[0][2].kind == "sent":
+                    # One round trip for the previous message's outcome and this mark.
+                    (prev, prev_trigger, result), now = pending.pop(), clock()
+                    ok, go = outbox_send.mark_sent_then_sending(prev.id, result.reply, row.id,
+                                                                token, now, conn)
+                    _count_sent(ok, prev, prev_trigger, now, stats, comms, conn)
+                    started.append(go)
+                else:
+                    flush()
+                    started.append(outbox_send.mark_sending(row.id, token, clock(), conn=conn))
+                if not (started[0] and row_locks):
+                    conn.commit()  # `sending` is durable before any byte of content goes out
+                return started[0]
+
+            hooks = {"mail": start, "content": lambda: prepared.build(i + 1)}
+            if row_locks:
+                hooks["rcpt"] = conn.commit  # the commit, still before any content
+            result = smtp_mod.transmit(smtp, trigger.from_email, rcpts, data, hooks=hooks)
             if result.reconnect:
-                mailer.close_quietly(smtp)
-                smtp = None
+                smtp = _drop(smtp)
+            if result.kind == "lost":
+                break  # our reservation lapsed and another worker owns it now
             if result.kind == "not_sent":
-                outbox.mark_not_sent(row.id, token, clock())
+                if started and started[0]:
+                    outbox_send.mark_not_sent(row.id, token, clock(), conn=conn)
                 continue
-            _record(row, trigger, token, result, clock(), stats, comms)
+            if not started and not start():  # ended before the mail hook ran: marked like the rest
+                break
+            pending.append((row, trigger, result))
             break
         else:
             # The server keeps dropping us before the data: give the batch back for later.
-            db.session.commit()
-            outbox.release_claim(token, clock(), retry_after=CONNECT_RETRY)
-            stats["connect_error"] = "connection lost twice before the message data"
-            return None
-    db.session.commit()
-    outbox.release_claim(token, clock())  # anything left unstarted goes back to the pool
+            flush()
+            return _give_back(token, clock(), conn, stats,
+                              "connection lost twice before the message data")
+    flush()
+    conn.commit()
+    outbox_send.release_claim(token, clock())  # anything left unstarted goes back to the pool
     return smtp
 
 
-def _record(row, trigger, token, result, now, stats, comms):
+def _drop(smtp):
+    smtp_mod.close_quietly(smtp)
+    return None
+
+
+def _give_back(token, now, conn, stats, error):
+    """Commit what was recorded and release the rest of the batch for a later retry."""
+    conn.commit()
+    outbox_send.release_claim(token, now, retry_after=CONNECT_RETRY)
+    log.warning("cannot send over SMTP: %s", error)
+    stats["connect_error"] = error[:300]
+    return None
+
+
+def _count_sent(ok, row, trigger, now, stats, comms, conn):
+    if ok:
+        comms.record_sent(row.account_id, trigger, now, conn=conn)
+        stats["sent"] += 1
+
+
+def _record(row, trigger, result, token, now, stats, comms, conn):
     if result.kind == "sent":
-        if outbox.mark_sent(row.id, token, result.reply, now):
-            comms.record_sent(row.account_id, trigger, now)
-            stats["sent"] += 1
+        ok = outbox_send.mark_sent(row.id, token, result.reply, now, conn=conn)
+        _count_sent(ok, row, trigger, now, stats, comms, conn)
     elif result.kind == "retry":
-        outcome = outbox.mark_retry(row.id, token, result.reply, now)
+        outcome = outbox_send.mark_retry(row.id, token, result.reply, now, conn=conn)
         stats["retry" if outcome == "retry" else "failed"] += 1
     elif result.kind == "failed":
-        outbox.mark_failed(row.id, token, result.reply, now, reply=result.reply)
+        outbox_send.mark_failed(row.id, token, result.reply, now, reply=result.reply, conn=conn)
         stats["failed"] += 1
     else:
-        outbox.mark_uncertain(row.id, token, result.reply, now)
+        outbox_send.mark_uncertain(row.id, token, result.reply, now, conn=conn)
         stats["uncertain"] += 1
 
 

@@ -6,6 +6,8 @@ token can never be replayed as an unsubscribe token. A click token carries
 from the message's stored HTML, so a token can only lead to a link that message
 really had (no open redirect, whatever the token says).
 
+Tokens and URLs live in engine/tracking_tokens.py (re-exported here).
+
 OutboxMessage.html holds the rendered HTML *before* instrumenting; the mailer
 calls instrument_html() at send time. Link numbering counts every <a href> in
 document order (also the ones we leave alone), so the numbering used when
@@ -15,94 +17,25 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import lru_cache
 from html import escape
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
-from flask import current_app
-from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy import select, update
 
+from engine.tracking_tokens import (  # noqa: F401 - re-exported: tokens and URLs are part of tracking
+    SALTS, _base, click_token, click_url, open_token, open_url, read_click_token,
+    read_open_token, read_unsubscribe_token, unsubscribe_token, unsubscribe_url)
 from extensions import db
 from models import Contact, DeliveryEvent, OutboxMessage, Trigger
 
-SALTS = {
-    "open": "nudge.tracking.open",
-    "click": "nudge.tracking.click",
-    "unsubscribe": "nudge.tracking.unsubscribe",
-}
 TRACKED_SCHEMES = ("http", "https", "mailto")
 # Browsers drop tabs/newlines anywhere in a URL and trim C0 controls and spaces
 # at both ends ("java\tscript:" is javascript:), so judge the URL the way they will.
 _URL_NOISE = re.compile(r"[\t\n\r]")
 _C0_AND_SPACE = "".join(chr(c) for c in range(0x21))
-
-
-# --- tokens -----------------------------------------------------------------
-
-def _serializer(purpose: str, secret_key: str | None = None) -> URLSafeSerializer:
-    secret = secret_key or current_app.config["SECRET_KEY"]
-    return URLSafeSerializer(secret, salt=SALTS[purpose])
-
-
-def _is_id(value) -> bool:
-    # JSON true would pass isinstance(int); only real non-negative integers count.
-    return type(value) is int and value >= 0
-
-
-def open_token(message_id: int) -> str:
-    return _serializer("open").dumps(int(message_id))
-
-
-def click_token(message_id: int, link_index: int) -> str:
-    return _serializer("click").dumps([int(message_id), int(link_index)])
-
-
-def unsubscribe_token(message_id: int) -> str:
-    return _serializer("unsubscribe").dumps(int(message_id))
-
-
-def _loads(purpose: str, token: str):
-    try:
-        return _serializer(purpose).loads(token)
-    except (BadData, UnicodeError, ValueError, TypeError):
-        return None
-
-
-def read_open_token(token: str) -> int | None:
-    """The message id an open token was issued for, or None if forged/tampered."""
-    value = _loads("open", token)
-    return value if _is_id(value) else None
-
-
-def read_click_token(token: str) -> tuple[int, int] | None:
-    """(message id, link index) of a click token, or None if forged/tampered."""
-    value = _loads("click", token)
-    if isinstance(value, list) and len(value) == 2 and all(_is_id(v) for v in value):
-        return value[0], value[1]
-    return None
-
-
-def read_unsubscribe_token(token: str) -> int | None:
-    value = _loads("unsubscribe", token)
-    return value if _is_id(value) else None
-
-
-def _base(base_url: str | None) -> str:
-    return (base_url or current_app.config["PUBLIC_BASE_URL"]).rstrip("/")
-
-
-def open_url(message_id: int, base_url: str | None = None) -> str:
-    return f"{_base(base_url)}/t/o/{open_token(message_id)}.gif"
-
-
-def click_url(message_id: int, link_index: int, base_url: str | None = None) -> str:
-    return f"{_base(base_url)}/t/c/{click_token(message_id, link_index)}"
-
-
-def unsubscribe_url(message_id: int, base_url: str | None = None) -> str:
-    """The public unsubscribe page (GET confirms, POST -- also RFC 8058 one-click -- acts)."""
-    return f"{_base(base_url)}/u/{unsubscribe_token(message_id)}"
+_NEWLINE = re.compile("\n")
 
 
 # --- links ------------------------------------------------------------------
@@ -189,33 +122,35 @@ def _our_own(url: str, base: str) -> bool:
     return url.startswith(f"{base}/u/") or url.startswith(f"{base}/t/")
 
 
-def _rebuilt_tag(anchor: dict, href: str) -> str:
+def _rebuilt_tag_parts(anchor: dict) -> tuple[str, str]:
+    """The anchor's start tag rebuilt around its (first) href value: (before, after),
+    so the tag with a new href is before + escape(href) + after."""
     parts, seen_href = ["<a"], False
     for name, value in anchor["attrs"]:
         if name == "href":
             if seen_href:  # browsers use the first href; drop the rest
                 continue
-            seen_href, value = True, href
+            seen_href = True
+            parts.append(' href="')
+            before, parts = "".join(parts), ['"']
+            continue
         parts.append(f" {name}" if value is None else f' {name}="{escape(value, quote=True)}"')
     parts.append(" />" if anchor["self_closing"] else ">")
-    return "".join(parts)
+    return before, "".join(parts)
 
 
 def _line_starts(html: str) -> list[int]:
-    starts = [0]
-    for i, ch in enumerate(html):
-        if ch == "\n":
-            starts.append(i + 1)
-    return starts
+    return [0] + [m.end() for m in _NEWLINE.finditer(html)]
 
 
-def instrument_html(html: str, message_id: int, base_url: str | None = None) -> str:
-    """Rewrite each trackable <a href> to its click URL and add the 1x1 open pixel."""
-    if not html:
-        return html or ""
-    base = _base(base_url)
+@lru_cache(maxsize=16)
+def _link_plan(html: str, base: str) -> tuple:
+    """How to instrument this HTML: the literal pieces between the links we rewrite
+    and, for each such link, (link index, tag before the href value, tag after it).
+    A pure function of (html, base), cached: a trigger whose HTML is the same for
+    many recipients is parsed once, not once per message."""
     starts = _line_starts(html)
-    out, cursor = [], 0
+    pieces, slots, cursor = [], [], 0
     for index, anchor in enumerate(_anchors(html)):
         url = _clean_url(anchor["href"])
         if not trackable(url) or _our_own(url, base):
@@ -225,10 +160,22 @@ def instrument_html(html: str, message_id: int, base_url: str | None = None) -> 
         end = begin + len(anchor["raw"])
         if html[begin:end] != anchor["raw"]:  # never guess: leave the tag untouched
             continue
-        out.append(html[cursor:begin])
-        out.append(_rebuilt_tag(anchor, click_url(message_id, index, base)))
+        pieces.append(html[cursor:begin])
+        slots.append((index, *_rebuilt_tag_parts(anchor)))
         cursor = end
-    out.append(html[cursor:])
+    pieces.append(html[cursor:])
+    return tuple(pieces), tuple(slots)
+
+
+def instrument_html(html: str, message_id: int, base_url: str | None = None) -> str:
+    """Rewrite each trackable <a href> to its click URL and add the 1x1 open pixel."""
+    if not html:
+        return html or ""
+    base = _base(base_url)
+    pieces, slots = _link_plan(html, base)
+    out = [pieces[0]]
+    for (index, before, after), piece in zip(slots, pieces[1:]):
+        out += [before, escape(click_url(message_id, index, base), quote=True), after, piece]
     result = "".join(out)
     pixel = (
         f'<img src="{escape(open_url(message_id, base), quote=True)}" width="1" height="1" '

@@ -65,6 +65,46 @@ def test_transmit_classifies_replies(app, make, smtp_sink):
     assert _send(app, smtp_sink, trigger).kind == "uncertain"
 
 
+def test_transmit_runs_hooks_while_the_server_works_and_can_call_a_message_off(app, make, smtp_sink):
+    from engine import smtp as smtp_mod
+
+    trigger = make.trigger()
+    data = mailer.message_bytes(FIELDS, trigger, config=app.config)
+    calls = []
+    hooks = {stage: (lambda stage=stage: calls.append(stage))
+             for stage in ("mail", "rcpt", "data", "content")}
+    with smtp_mod.smtp_connection(app.config) as smtp:
+        out = smtp_mod.transmit(smtp, trigger.from_email, ["ada@example.com"], data, hooks=hooks)
+        assert out.kind == "sent" and calls == ["mail", "rcpt", "data", "content"]
+        # "mail"/"rcpt" say no (e.g. the reservation was lost): reset, nothing delivered,
+        # the connection stays usable.
+        for stage in ("mail", "rcpt"):
+            out = smtp_mod.transmit(smtp, trigger.from_email, ["ada@example.com"], data,
+                                    hooks={stage: lambda: False})
+            assert (out.kind, out.reconnect) == ("lost", False)
+        assert smtp_mod.transmit(smtp, trigger.from_email, ["ada@example.com"], data).kind == "sent"
+
+        def broken():
+            raise RuntimeError("database gone")
+
+        # A hook that fails after DATA: the connection is dropped (QUIT would be
+        # taken for content), nothing is delivered, the error propagates.
+        with pytest.raises(RuntimeError, match="database gone"):
+            smtp_mod.transmit(smtp, trigger.from_email, ["ada@example.com"], data,
+                              hooks={"data": broken})
+        assert smtp.sock is None
+    time.sleep(0.2)
+    assert len(smtp_sink.messages) == 2
+
+
+def test_dot_stuffing_and_plain_addresses():
+    from engine import smtp as smtp_mod
+
+    assert smtp_mod._dot_stuffed(b".a\r\nb\r\n..c") == b"..a\r\nb\r\n...c\r\n.\r\n"
+    assert smtp_mod._quoted("ada+x@example.com") == "<ada+x@example.com>"
+    assert smtp_mod._quoted("Ada <ada@example.com>") == "<ada@example.com>"  # smtplib's parse
+
+
 def test_connection_refused_before_anything_is_sent(app):
     from tests.smtp_sink import free_port
 

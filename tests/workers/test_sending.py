@@ -37,6 +37,28 @@ def test_sweep_enqueues_and_a_worker_sends_the_batch(app, make, smtp_sink, run_j
     assert (log.trigger_id, log.type, log.subject) == (trigger.id, "Trigger", trigger.subject)
 
 
+def test_sending_is_committed_before_the_content_and_one_message_at_a_time(app, make, smtp_sink):
+    from sqlalchemy import select
+
+    _, ids = _approved(make, 3)
+    engine, seen = db.engine, []
+
+    def data_reply(envelope):  # the sink has the content: what does the database say now?
+        with engine.connect() as conn:
+            rows = conn.execute(select(OutboxMessage.id, OutboxMessage.state)
+                                .where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id))
+            seen.append([state for _, state in rows])
+
+    smtp_sink.data_reply = data_reply
+    assert send_due()["sent"] == 3
+    # Each message is `sending` (committed) when its content arrives, together with
+    # the previous one's `sent`; never two in `sending` at once.
+    assert seen == [["sending", "approved", "approved"], ["sent", "sending", "approved"],
+                    ["sent", "sent", "sending"]]
+    assert _states(ids) == ["sent"] * 3
+    assert DeliveryEvent.query.filter_by(kind="delivered").count() == 3
+
+
 def test_approval_to_sent_honours_the_hold(app, make, smtp_sink):
     staff = make.staff()
     _, ids = _approved(make, 2)

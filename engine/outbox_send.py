@@ -1,0 +1,305 @@
+"""The send path of the outbox state machine: claiming, and the marks a worker
+makes around each SMTP transaction (engine/outbox.py re-exports all of these;
+the staff-facing transitions live there).
+
+Sending is two-step so a killed worker leaves at most ONE message in doubt:
+``claim_due_batch`` reserves approved rows for a worker (claim token, state
+stays ``approved``; a reservation lapses after SENDING_LEASE_SECONDS), then
+``mark_sending`` flips one reserved row to ``sending`` right before its SMTP
+transaction. Only a row in ``sending`` can have reached the receiver, and a
+``sending`` row whose lease ran out becomes ``uncertain``, never re-sent
+silently.
+
+The marks (mark_*) do not commit, so the worker can record one message's
+outcome and start the next in one commit. They take an optional `conn`: the
+send loop runs them on one connection of its own for a whole batch (a
+session gives its connection back to the pool -- and pings it again -- on
+every commit); without it they run in the Flask-SQLAlchemy session.
+"""
+import uuid
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import (DateTime, String, Text, and_, bindparam, func, insert, literal, or_, select,
+                        update)
+
+from extensions import db
+from models import DeliveryEvent, OutboxMessage
+
+T = OutboxMessage.__table__
+M = T.c
+
+
+def _cfg(name, default=None):
+    return current_app.config.get(name, default)
+
+
+def _lease(now: datetime) -> datetime:
+    return now - timedelta(seconds=int(_cfg("SENDING_LEASE_SECONDS", 600)))
+
+
+def due_condition(now: datetime):
+    """Approved, hold over, send time come, backoff over, not reserved by a live claim."""
+    return and_(
+        M.state == "approved",
+        or_(M.hold_until.is_(None), M.hold_until <= now),
+        or_(M.send_after.is_(None), M.send_after <= now),
+        or_(M.next_attempt_at.is_(None), M.next_attempt_at <= now),
+        or_(M.claim_token.is_(None), M.claimed_at <= _lease(now)),
+    )
+
+
+def _exec(stmt, params=None, conn=None):
+    """Core execution (no ORM bookkeeping) on `conn`, or on the session's connection/transaction."""
+    return (conn if conn is not None else db.session.connection()).execute(stmt, params)
+
+
+def claim_due_batch(now: datetime, limit: int) -> tuple[str, list[int]]:
+    """Reserve up to `limit` due messages for this worker; commits.
+
+    PostgreSQL: ``SELECT ... FOR UPDATE SKIP LOCKED`` inside one UPDATE, so
+    concurrent workers take disjoint batches without waiting. SQLite (one
+    writer at a time): a conditional ``UPDATE ... WHERE state='approved' AND
+    id IN (...)`` stamped with a fresh token, then read back by token.
+    Returns (claim_token, ids in id order); ids is empty when nothing is due.
+    """
+    token = uuid.uuid4().hex
+    due = due_condition(now)
+    pick = select(M.id).where(due).order_by(M.id).limit(limit)
+    values = dict(claim_token=token, claimed_at=now, updated_at=now)
+    if db.engine.dialect.name == "postgresql":
+        # A CTE, not "id IN (subquery)": PostgreSQL may re-run an IN subquery
+        # and update more than `limit` rows; a locking CTE is evaluated once.
+        picked = pick.with_for_update(skip_locked=True).cte("picked")
+        stmt = update(T).where(M.id == picked.c.id)
+        ids = _exec(stmt.values(**values).returning(M.id)).scalars().all()
+    else:
+        stmt = update(T).where(M.id.in_(pick.scalar_subquery()), due).values(**values)
+        _exec(stmt)
+        ids = db.session.execute(select(M.id).where(M.claim_token == token)).scalars().all()
+    db.session.commit()
+    return token, sorted(ids)
+
+
+def fail_unrendered(message_id, reason: str, now: datetime) -> bool:
+    """A waiting message whose rendering failed for its recipient -> failed
+    with the error (that message only, never the run). Caller commits."""
+    stmt = (update(T).where(M.id == message_id, M.state.in_(("pending_approval", "approved")),
+                            M.subject.is_(None))
+            .values(state="failed", failed_at=now, reason=reason[:2000], last_error=reason[:2000],
+                    claim_token=None, updated_at=now))
+    return _exec(stmt).rowcount == 1
+
+
+class _Prepared:
+    """A statement run once per message, compiled once per dialect and executed
+    on the DBAPI cursor: SQLAlchemy's per-execution work (cache key, context,
+    result) costs more than SQLite's own execution and doubles a PostgreSQL
+    round trip. Bind values still go through the column types' processors."""
+
+    def __init__(self, stmt, inserts_into=()):
+        self.stmt, self.plans = stmt, {}
+        # Tables it inserts into: their Python-side column defaults are filled in here.
+        self.inserts_into = inserts_into or ((stmt.table,) if stmt.is_insert else ())
+
+    def _plan(self, dialect):
+        compiled = self.stmt.compile(dialect=dialect)
+        fixed = {n: b.value for n, b in compiled.binds.items() if not b.required and b.callable is None}
+        for col in (c for table in self.inserts_into for c in table.columns):
+            bind = compiled.binds.get(col.key)
+            if bind is None or bind.value is not None or bind.required or col.default is None:
+                continue
+            if not col.default.is_scalar:
+                return None  # a computed column default: leave it to SQLAlchemy
+            fixed[col.key] = col.default.arg  # a Python-side default SQLAlchemy would fill in
+        if compiled.update_prefetch:
+            return None
+        procs = {}
+        for name, bind in compiled.binds.items():
+            proc = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if proc is not None:
+                procs[name] = proc
+        order = tuple(compiled.positiontup) if compiled.positional else None
+        return str(compiled), fixed, procs, order
+
+    def rowcount(self, params: dict, conn=None) -> int:
+        return self.run(params, conn, lambda cursor: cursor.rowcount)
+
+    def first(self, params: dict, conn=None) -> tuple:
+        return self.run(params, conn, lambda cursor: tuple(cursor.fetchone()))
+
+    def run(self, params: dict, conn, read):
+        conn = conn if conn is not None else db.session.connection()
+        name = conn.dialect.name
+        if name not in self.plans:
+            self.plans[name] = self._plan(conn.dialect)
+        if self.plans[name] is None:
+            return read(conn.execute(self.stmt, params).cursor)
+        sql, fixed, procs, order = self.plans[name]
+        values = {**fixed, **params}
+        for name, proc in procs.items():
+            values[name] = proc(values[name])
+        if not conn.in_transaction():
+            conn.begin()  # so that conn.commit() commits what the cursor did
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            cursor.execute(sql, tuple(values[n] for n in order) if order else values)
+            return read(cursor)
+        finally:
+            cursor.close()
+
+
+_MARK_SENDING = _Prepared(
+    update(T).where(M.id == bindparam("p_id"), M.claim_token == bindparam("p_token"),
+                    M.state == "approved")
+    .values(state="sending", claimed_at=bindparam("p_now"), updated_at=bindparam("p_now")))
+# Also from `uncertain` with our token: a worker slower than the lease still
+# knows the truth when the 250 reply comes (and staff have not acted yet).
+_MARK_SENT = _Prepared(
+    update(T).where(M.id == bindparam("p_id"), M.claim_token == bindparam("p_token"),
+                    or_(M.state == "sending", M.state == "uncertain"))
+    .values(state="sent", sent_at=bindparam("p_now"), smtp_reply=bindparam("p_reply"),
+            updated_at=bindparam("p_now")))
+_EVENT = _Prepared(insert(DeliveryEvent.__table__).from_select(
+    ["message_id", "trigger_id", "contact_id", "kind", "at", "detail"],
+    select(M.id, M.trigger_id, M.contact_id, bindparam("p_kind", type_=String),
+           bindparam("p_now", type_=DateTime), bindparam("p_detail", type_=Text))
+    .where(M.id == bindparam("p_id"))))
+
+
+def mark_sending(message_id, claim_token, now: datetime, conn=None) -> bool:
+    """Reserved approved -> sending, right before its SMTP transaction (caller commits).
+    False when the reservation was lost (lease ran out and another worker took it)."""
+    params = {"p_id": message_id, "p_token": claim_token, "p_now": now}
+    return _MARK_SENDING.rowcount(params, conn) == 1
+
+
+def _delivery_event(message_id, kind, now, detail, conn=None):
+    _EVENT.rowcount({"p_id": message_id, "p_kind": kind, "p_now": now, "p_detail": detail}, conn)
+
+
+# PostgreSQL: the mark and its event in one statement (one round trip, not two).
+_SENT_CTE = _MARK_SENT.stmt.returning(M.id, M.trigger_id, M.contact_id).cte("sent")
+_MARK_SENT_WITH_EVENT = _Prepared(insert(DeliveryEvent.__table__).from_select(
+    ["message_id", "trigger_id", "contact_id", "kind", "at", "detail"],
+    select(_SENT_CTE.c.id, _SENT_CTE.c.trigger_id, _SENT_CTE.c.contact_id,
+           literal("delivered", String), bindparam("p_now", type_=DateTime),
+           bindparam("p_detail", type_=Text))).add_cte(_SENT_CTE))
+
+
+# PostgreSQL: message n sent (+ its event) and message n+1 sending in ONE round trip.
+_SENDING_CTE = (update(T).where(M.id == bindparam("p_next"), M.claim_token == bindparam("p_token"),
+                                M.state == "approved")
+                .values(state="sending", claimed_at=bindparam("p_now"), updated_at=bindparam("p_now"))
+                .returning(M.id).cte("go"))
+_SENT_THEN_SENDING = _Prepared(
+    select(select(func.count()).select_from(_SENT_CTE).scalar_subquery(),
+           select(func.count()).select_from(_SENDING_CTE).scalar_subquery())
+    .add_cte(_MARK_SENT_WITH_EVENT.stmt.returning(DeliveryEvent.__table__.c.id).cte("ev")),
+    inserts_into=(DeliveryEvent.__table__,))
+
+
+def mark_sent_then_sending(message_id, reply: str, next_id, claim_token, now: datetime,
+                           conn) -> tuple[bool, bool]:
+    """mark_sent(message_id) and mark_sending(next_id) together (PostgreSQL
+    only; caller commits). Returns (sent marked, sending marked)."""
+    params = {"p_id": message_id, "p_token": claim_token, "p_now": now, "p_reply": reply[:2000],
+              "p_detail": reply[:2000], "p_next": next_id}
+    sent, started = _SENT_THEN_SENDING.first(params, conn)
+    return sent == 1, started == 1
+
+
+def mark_sent(message_id, claim_token, reply: str, now: datetime, conn=None) -> bool:
+    """sending -> sent with the server's reply, plus a "delivered" event (caller commits)."""
+    params = {"p_id": message_id, "p_token": claim_token, "p_now": now, "p_reply": reply[:2000]}
+    if (conn if conn is not None else db.session.connection()).dialect.name == "postgresql":
+        return _MARK_SENT_WITH_EVENT.rowcount({**params, "p_detail": reply[:2000]}, conn) == 1
+    ok = _MARK_SENT.rowcount(params, conn) == 1
+    if ok:
+        _delivery_event(message_id, "delivered", now, reply[:2000], conn)
+    return ok
+
+
+def mark_failed(message_id, claim_token, reason: str, now: datetime, reply: str | None = None,
+                conn=None) -> bool:
+    """sending (or still-reserved approved, e.g. the message cannot be built) ->
+    failed with the reason, plus a "failed" event (caller commits)."""
+    stmt = (update(T)
+            .where(M.id == message_id, M.claim_token == claim_token,
+                   M.state.in_(("sending", "approved")))
+            .values(state="failed", failed_at=now, reason=reason[:2000], last_error=reason[:2000],
+                    smtp_reply=reply, updated_at=now))
+    ok = _exec(stmt, None, conn).rowcount == 1
+    if ok:
+        _delivery_event(message_id, "failed", now, reason[:2000], conn)
+    return ok
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Backoff after the n-th temporary failure: 1, 2, 4, 8 ... minutes, at most 1 hour."""
+    return timedelta(seconds=min(3600, 60 * 2 ** max(0, attempts - 1)))
+
+
+def mark_retry(message_id, claim_token, reply: str, now: datetime, conn=None) -> str:
+    """A temporary (4xx) failure: sending -> approved with attempts + 1 and a
+    backoff, or -> failed once SEND_MAX_ATTEMPTS is reached. Caller commits.
+    Returns "retry", "failed" or "lost" (the row was not ours any more)."""
+    mine = and_(M.id == message_id, M.claim_token == claim_token, M.state == "sending")
+    row = _exec(select(M.attempts).where(mine), None, conn).first()
+    if row is None:
+        return "lost"
+    attempts = row.attempts + 1
+    if attempts >= int(_cfg("SEND_MAX_ATTEMPTS", 5)):
+        reason = f"gave up after {attempts} attempts: {reply}"
+        _exec(update(T).where(mine).values(attempts=attempts), None, conn)
+        return "failed" if mark_failed(message_id, claim_token, reason, now, reply, conn) else "lost"
+    stmt = (update(T).where(mine)
+            .values(state="approved", attempts=attempts, next_attempt_at=now + retry_delay(attempts),
+                    last_error=reply[:2000], claim_token=None, updated_at=now))
+    return "retry" if _exec(stmt, None, conn).rowcount == 1 else "lost"
+
+
+def mark_not_sent(message_id, claim_token, now: datetime, conn=None) -> bool:
+    """sending -> approved, still reserved by this worker: the connection was
+    lost before the message content went out, so nothing was delivered and the
+    worker may try it again on a new connection (caller commits)."""
+    stmt = (update(T)
+            .where(M.id == message_id, M.claim_token == claim_token, M.state == "sending")
+            .values(state="approved", updated_at=now))
+    return _exec(stmt, None, conn).rowcount == 1
+
+
+def mark_uncertain(message_id, claim_token, reason: str, now: datetime, conn=None) -> bool:
+    """sending -> uncertain: the connection was lost after the message data went
+    out, so it may have been delivered. Staff decide (resend or dismiss)."""
+    stmt = (update(T)
+            .where(M.id == message_id, M.claim_token == claim_token, M.state == "sending")
+            .values(state="uncertain", reason=reason[:2000], last_error=reason[:2000], updated_at=now))
+    return _exec(stmt, None, conn).rowcount == 1
+
+
+def release_claim(claim_token, now: datetime, retry_after: timedelta | None = None) -> int:
+    """Give back reserved rows that were never started (batch stopped early, or
+    the connection failed before DATA). Optional retry_after delays them. Commits."""
+    values = dict(claim_token=None, updated_at=now)
+    if retry_after is not None:
+        values["next_attempt_at"] = now + retry_after
+    stmt = (update(T)
+            .where(M.claim_token == claim_token, M.state == "approved").values(**values))
+    changed = _exec(stmt).rowcount
+    db.session.commit()
+    return changed
+
+
+def expire_stuck_sending(now: datetime) -> int:
+    """sending rows older than SENDING_LEASE_SECONDS -> uncertain (their worker
+    died mid-send). Never re-sent silently. Commits; returns how many."""
+    lease = int(_cfg("SENDING_LEASE_SECONDS", 600))
+    stmt = (update(T)
+            .where(M.state == "sending", M.claimed_at <= now - timedelta(seconds=lease))
+            .values(state="uncertain", updated_at=now,
+                    reason=f"no outcome recorded within {lease} s of sending (worker stopped "
+                           "mid-send); it may or may not have been delivered"))
+    changed = _exec(stmt).rowcount
+    db.session.commit()
+    return changed
