@@ -19,10 +19,10 @@ when it was generated.
 whatever the time of day (daily triggers run at the same wall-clock time, so
 a 24-hour window would drift by seconds and skip a day).
 
-Everything is SQL: correlated lookups on the outbox's (trigger_id,
-contact_id, ...) and (contact_id, state, created_at) indexes find each
-candidate's latest emails (control_columns, with_history), and one CASE
-turns them into the state and the sentence staff read (state_and_reason). The day counts in
+Everything is SQL: one correlated lookup per candidate on the outbox's
+(contact_id, state, created_at) index finds the email that holds it back, if
+any (control_columns, with_history), and one CASE turns it into the state and
+the sentence staff read (state_and_reason). The day counts in
 those sentences use the timezone's offset at `now` (a DST change inside the
 window can shift an "N days ago" by one near midnight; the decision itself
 uses exact window boundaries computed with zoneinfo).
@@ -30,7 +30,7 @@ uses exact window boundaries computed with zoneinfo).
 from datetime import datetime, time, timedelta
 from types import SimpleNamespace
 
-from sqlalchemy import Date, Integer, String, case, cast, func, literal, or_, select
+from sqlalchemy import Date, Integer, String, and_, case, cast, func, literal, or_, select
 
 from engine.outbox import COUNTED_STATES
 from engine.scheduling import local_date, local_instant, zone
@@ -56,44 +56,52 @@ def uses_history(trigger) -> bool:
 
 
 def control_columns(trigger, contact_id_col, now: datetime) -> list:
-    """Labelled columns for the candidate select: prev_id (this trigger's latest
-    counted email to the contact) and other_id (the latest counted email of any
-    trigger inside the global window). One index lookup each; with_history()
-    joins the rows they point at. Lookups a trigger does not need are NULL."""
-    counted = O.state.in_(COUNTED_STATES)
-    none = literal(None, type_=Integer)
-    prev_id = other_id = none
+    """The labelled column held_by: id of the outbox row that holds the
+    candidate back, or NULL. In order of precedence:
+      * this trigger's latest counted email -- any time with never_retrigger,
+        else inside the re-trigger window;
+      * else (global delay) the latest counted email of any trigger inside
+        the global window.
+    One correlated lookup per candidate on the (contact_id, state, ...) index:
+    the contact's counted emails that meet either rule, this trigger's first,
+    then the latest. with_history() joins the row, state_and_reason() tells
+    which rule it met."""
+    tz = trigger.timezone or "UTC"
+    mine = None
     if trigger.never_retrigger or (trigger.retrigger_delay_days or 0) > 0:
-        prev_id = (select(O.id)
-                   .where(O.trigger_id == trigger.id, O.contact_id == contact_id_col, counted)
-                   .order_by(EMAILED_AT.desc()).limit(1)
-                   .correlate_except(OutboxMessage).scalar_subquery())
-    since = window_start(trigger.global_delay_days or 0, now, trigger.timezone or "UTC")
-    if since is not None:
-        other_id = (select(O.id).where(O.contact_id == contact_id_col, counted, EMAILED_AT >= since)
-                    .order_by(EMAILED_AT.desc()).limit(1)
-                    .correlate_except(OutboxMessage).scalar_subquery())
-    return [prev_id.label("prev_id"), other_id.label("other_id")]
+        mine = O.trigger_id == trigger.id
+        if not trigger.never_retrigger:
+            mine = and_(mine, EMAILED_AT >= window_start(trigger.retrigger_delay_days, now, tz))
+    since = window_start(trigger.global_delay_days or 0, now, tz)
+    recent = EMAILED_AT >= since if since is not None else None
+    if mine is None and recent is None:
+        return [literal(None, type_=Integer).label("held_by")]
+    if mine is not None and recent is not None:
+        meets, order = or_(mine, recent), [case((mine, 0), else_=1), EMAILED_AT.desc()]
+    else:
+        meets, order = (mine if recent is None else recent), [EMAILED_AT.desc()]
+    return [select(O.id)
+            .where(O.contact_id == contact_id_col, O.state.in_(COUNTED_STATES), meets)
+            .order_by(*order).limit(1)
+            .correlate_except(OutboxMessage).scalar_subquery().label("held_by")]
 
 
 def with_history(checked):
     """(FROM clause, columns) over the checked candidates joined to the outbox
-    rows control_columns found: unsubscribed_at, email, nth, prev_at,
-    prev_state, other_at, other_trigger_id, other_trigger_name."""
-    prev = OutboxMessage.__table__.alias("prev")
-    other = OutboxMessage.__table__.alias("other")
-    other_trigger = Trigger.__table__.alias("other_trigger")
-    frm = (checked.outerjoin(prev, prev.c.id == checked.c.prev_id)
-           .outerjoin(other, other.c.id == checked.c.other_id)
-           .outerjoin(other_trigger, other_trigger.c.id == other.c.trigger_id))
+    row that holds each back (control_columns): contact_id, account_id,
+    occurrence_key, email, unsubscribed_at, nth, held_id, held_at, held_state,
+    held_trigger_id, held_trigger_name."""
+    held = OutboxMessage.__table__.alias("held")
+    held_trigger = Trigger.__table__.alias("held_trigger")
+    frm = (checked.outerjoin(held, held.c.id == checked.c.held_by)
+           .outerjoin(held_trigger, held_trigger.c.id == held.c.trigger_id))
     cols = SimpleNamespace(
         contact_id=checked.c.contact_id, account_id=checked.c.account_id,
         occurrence_key=checked.c.occurrence_key, email=checked.c.email,
-        unsubscribed_at=checked.c.unsubscribed_at, nth=checked.c.nth,
-        prev_at=func.coalesce(prev.c.sent_at, prev.c.send_after, prev.c.created_at),
-        prev_state=prev.c.state,
-        other_at=func.coalesce(other.c.sent_at, other.c.send_after, other.c.created_at),
-        other_trigger_id=other.c.trigger_id, other_trigger_name=other_trigger.c.name)
+        unsubscribed_at=checked.c.unsubscribed_at, nth=checked.c.nth, held_id=held.c.id,
+        held_at=func.coalesce(held.c.sent_at, held.c.send_after, held.c.created_at),
+        held_state=held.c.state, held_trigger_id=held.c.trigger_id,
+        held_trigger_name=held_trigger.c.name)
     return frm, cols
 
 
@@ -126,36 +134,48 @@ class _Days:
 
 def state_and_reason(trigger, c, now: datetime, dialect: str, *, duplicate=None):
     """(state, reason) SQL expressions over the candidate columns `c`
-    (unsubscribed_at, email, prev_*, other_*): the live state (pending
-    approval, or approved for auto-send triggers) or "suppressed" with why.
+    (unsubscribed_at, email, held_*): the live state (pending approval, or
+    approved for auto-send triggers) or "suppressed" with why.
     `duplicate`: true for a contact's second candidate row in the same run
     (two events at once), held back when the trigger has any control."""
     tz = trigger.timezone or "UTC"
     days = _Days(dialect, now, tz)
     live = "pending_approval" if trigger.requires_approval else "approved"
     r, g = trigger.retrigger_delay_days or 0, trigger.global_delay_days or 0
-    emailed = case((c.prev_state == "sent", "sent "), else_="emailed ")
+    held = c.held_id.is_not(None)
+    # The held row was found by this trigger's own rule when it is this
+    # trigger's and meets that rule; otherwise by the global delay (which can
+    # find an older email of this trigger too, outside the re-trigger window).
+    own = and_(held, c.held_trigger_id == trigger.id)
+    since = None if trigger.never_retrigger else window_start(r, now, tz)
+    if since is not None:
+        own = and_(own, c.held_at >= since)
+    emailed = case((c.held_state == "sent", "sent "), else_="emailed ")
     # (condition, reason) in order of precedence; the first that holds wins.
     rules = [(c.unsubscribed_at.is_not(None), literal("unsubscribed"))]
     if trigger.never_retrigger:
-        rules.append((c.prev_at.is_not(None), case(
-            (c.prev_state == "sent", "never re-trigger: already sent on " + days.day(c.prev_at)),
-            else_="never re-trigger: already emailed on " + days.day(c.prev_at) + " ("
-            + func.replace(c.prev_state, "_", " ") + ")")))
-    since = window_start(r, now, tz)
-    if since is not None:
-        rules.append((c.prev_at >= since, "re-trigger delay: " + emailed + days.ago(c.prev_at)
+        rules.append((own, case(
+            (c.held_state == "sent", "never re-trigger: already sent on " + days.day(c.held_at)),
+            else_="never re-trigger: already emailed on " + days.day(c.held_at) + " ("
+            + func.replace(c.held_state, "_", " ") + ")")))
+    elif since is not None:
+        rules.append((own, "re-trigger delay: " + emailed + days.ago(c.held_at)
                       + f" ({r}-day delay)"))
     if window_start(g, now, tz) is not None:
-        who = func.coalesce(c.other_trigger_name, "trigger #" + cast(c.other_trigger_id, String))
-        rules.append((c.other_at.is_not(None), "global delay: emailed by “" + who + "” "
-                      + days.ago(c.other_at) + f" ({g}-day delay)"))
+        who = func.coalesce(c.held_trigger_name, "trigger #" + cast(c.held_trigger_id, String))
+        rules.append((held, "global delay: emailed by “" + who + "” "
+                      + days.ago(c.held_at) + f" ({g}-day delay)"))
     if duplicate is not None and uses_history(trigger):
         rules.append((duplicate, literal(in_run_reason(trigger))))
-    rules.append((func.coalesce(c.email, "") == "", literal("no email address")))
+    no_email = func.coalesce(c.email, "") == ""
+    rules.append((no_email, literal("no email address")))
     reason = case(*rules, else_=literal(None, type_=String))
-    # The state only needs the conditions, not the sentences (cheaper than reason IS NULL).
-    state = case((or_(*[cond for cond, _ in rules]), "suppressed"), else_=live)
+    # The state only needs the conditions, not the sentences (cheaper than
+    # reason IS NULL); a held row always holds the candidate back.
+    conds = [c.unsubscribed_at.is_not(None), held, no_email]
+    if duplicate is not None and uses_history(trigger):
+        conds.append(duplicate)
+    state = case((or_(*conds), "suppressed"), else_=live)
     return state, reason
 
 

@@ -117,3 +117,45 @@ def test_controls_use_the_trigger_timezone_for_days(make):
     db.session.expire_all()
     row = db.session.query(OutboxMessage).filter_by(occurrence_key="2026-01-05").one()
     assert row.reason == "re-trigger delay: sent 1 day ago (2-day delay)"
+
+
+def test_precedence_between_this_triggers_rules_and_the_global_delay(make):
+    """One looked-up row decides; the reason names the rule it met, in order."""
+    recent, older, both, only_other, not_counted = (make.contact() for _ in range(5))
+    other = make.trigger(name="Other", status="inactive")
+    trigger = make.trigger(name="Weekly", retrigger_delay_days=2, global_delay_days=7)
+    _previous(make, trigger, recent, days_ago=1)
+    # Outside the 2-day re-trigger window but inside the 7-day global one: the
+    # global delay holds it back, naming this very trigger.
+    _previous(make, trigger, older, days_ago=4)
+    _previous(make, trigger, both, days_ago=5)
+    _previous(make, other, both, state="approved", days_ago=3, sent_at=None, occurrence_key="o")
+    _previous(make, other, only_other, days_ago=6)
+    _previous(make, trigger, not_counted, state="failed", days_ago=1)
+    _previous(make, other, not_counted, state="suppressed", days_ago=1, occurrence_key="o")
+    generate_step(TICK)
+    rows = _rows(trigger)
+    assert rows[recent.id].reason == "re-trigger delay: sent 1 day ago (2-day delay)"
+    assert rows[older.id].reason == "global delay: emailed by “Weekly” 4 days ago (7-day delay)"
+    assert rows[both.id].reason == "global delay: emailed by “Other” 3 days ago (7-day delay)"
+    assert rows[only_other.id].reason == "global delay: emailed by “Other” 6 days ago (7-day delay)"
+    assert (rows[not_counted.id].state, rows[not_counted.id].reason) == ("pending_approval", None)
+
+
+def test_never_retrigger_wins_over_the_global_delay(make):
+    old_mine, pending_mine, only_other = make.contact(), make.contact(), make.contact()
+    other = make.trigger(name="Other", status="inactive")
+    trigger = make.trigger(never_retrigger=True, retrigger_delay_days=3, global_delay_days=3)
+    _previous(make, trigger, old_mine, days_ago=300)
+    _previous(make, other, old_mine, days_ago=1)
+    _previous(make, trigger, pending_mine, state="pending_approval", days_ago=2, sent_at=None)
+    _previous(make, other, only_other, days_ago=1)
+    generate_step(TICK)
+    rows = _rows(trigger)
+    day = (TICK - timedelta(days=300)).date().isoformat()
+    assert rows[old_mine.id].reason == f"never re-trigger: already sent on {day}"
+    day = (TICK - timedelta(days=2)).date().isoformat()
+    assert rows[pending_mine.id].reason == (
+        f"never re-trigger: already emailed on {day} (pending approval)")
+    assert rows[only_other.id].reason == "global delay: emailed by “Other” 1 day ago (3-day delay)"
+    assert all(row.state == "suppressed" for row in rows.values())
