@@ -6,7 +6,7 @@ several users of one account emailed by one trigger on one day are one row.
 """
 from datetime import datetime
 
-from engine.generate import insert_ignoring_duplicates
+from engine.upsert import insert_ignoring_duplicates
 from engine.scheduling import local_date
 from extensions import db
 from models import Communication

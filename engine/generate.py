@@ -23,10 +23,10 @@ import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import Integer, String, and_, case, cast, func, literal, over, select, true, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from engine import controls
 from engine.audience import audience_select, rule_filter
+from engine.upsert import insert_ignoring_duplicates
 from extensions import db
 from models import Contact, OutboxMessage, Trigger, TriggerRun
 
@@ -34,14 +34,6 @@ log = logging.getLogger(__name__)
 UNIQUE_KEY = ["trigger_id", "contact_id", "occurrence_key"]
 # An event received this long ago is settled: every lower event id is committed.
 EVENT_SETTLE = timedelta(minutes=10)
-
-
-def insert_ignoring_duplicates(model, index_elements=None):
-    """INSERT ... ON CONFLICT DO NOTHING, spelled for the current database."""
-    table = getattr(model, "__table__", model)
-    if db.session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=index_elements)
-    return sqlite.insert(table).on_conflict_do_nothing(index_elements=index_elements)
 
 
 def generate(trigger: Trigger, candidates, now: datetime, *, send_after=None,
