@@ -33,7 +33,6 @@ class DeliveryEvent(db.Model):
         # no table lookups for the ~40k events of a trigger's 90 days.
         Index("ix_delivery_trigger_at_kind_contact", "trigger_id", "at", "kind", "contact_id"),
         Index("ix_delivery_message_kind", "message_id", "kind"),
-        Index("ix_delivery_kind_at", "kind", "at"),
         # Only the events still to fold: stays tiny however many events there are.
         Index("ix_delivery_uncounted", "id", sqlite_where=text("counted = 0"),
               postgresql_where=text("counted = false")),

@@ -53,6 +53,8 @@ def upgrade():
     sa.PrimaryKeyConstraint('trigger_id', 'contact_id', name=op.f('pk_report_recipients'))
     )
     with op.batch_alter_table('delivery_events', schema=None) as batch_op:
+        # Only the cross-trigger sums read (kind, at); they now read report_days.
+        batch_op.drop_index('ix_delivery_kind_at')
         batch_op.add_column(sa.Column('counted', sa.Boolean(), server_default=sa.false(), nullable=False))
         batch_op.create_index('ix_delivery_uncounted', ['id'], unique=False, sqlite_where=sa.text('counted = 0'), postgresql_where=sa.text('counted = false'))
 
@@ -64,6 +66,7 @@ def downgrade():
     with op.batch_alter_table('delivery_events', schema=None) as batch_op:
         batch_op.drop_index('ix_delivery_uncounted', sqlite_where=sa.text('counted = 0'), postgresql_where=sa.text('counted = false'))
         batch_op.drop_column('counted')
+        batch_op.create_index('ix_delivery_kind_at', ['kind', 'at'], unique=False)
 
     op.drop_table('report_recipients')
     op.drop_table('report_fold_lock')
