@@ -61,7 +61,8 @@ class _FastDumps:
 
     def _dumps(self, text: str) -> str | None:
         data = text.encode()
-        if len(zlib.compress(data)) < len(data) - 1:
+        # zlib's output is never under 8 bytes, so up to 9 bytes it cannot win.
+        if len(data) > 9 and len(zlib.compress(data)) < len(data) - 1:
             return None  # itsdangerous would compress it: let it
         payload = self._b64(data)
         mac = self.mac.copy()
