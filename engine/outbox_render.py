@@ -198,7 +198,13 @@ def render_sweep_step(now: datetime) -> dict:
     db.session.rollback()
     if not pending:
         return {"unrendered": 0}
-    done = render_pending(now, limit=SYNC_RENDER_LIMIT)
+    done = {"rendered": 0, "failed": 0}
+    for trigger_id in sorted(pending):  # per trigger: each batch is a seek on ix_outbox_unrendered
+        left = SYNC_RENDER_LIMIT - done["rendered"] - done["failed"]
+        if left <= 0:
+            break
+        part = render_pending(now, trigger_id=trigger_id, limit=left)
+        done = {k: done[k] + part[k] for k in done}
     requeued = 0
     for trigger_id, rows in pending.items():
         if rows <= SYNC_RENDER_LIMIT:

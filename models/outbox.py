@@ -1,6 +1,7 @@
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, UniqueConstraint
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
@@ -70,6 +71,10 @@ class OutboxMessage(db.Model):
         # Triggers list / details: last send (max per trigger) and 30-day recipients, index-only.
         Index("ix_outbox_trigger_sent", "trigger_id", "sent_at", "contact_id"),
         Index("ix_outbox_account", "account_id"),
+        # Render batches walk a run's unrendered rows in id order: without this each
+        # batch read and sorted the whole run (a 1M-row run rendered quadratically).
+        Index("ix_outbox_unrendered", "trigger_id", "id", sqlite_where=sql_text("subject IS NULL"),
+              postgresql_where=sql_text("subject IS NULL")),
     )
 
     @property
