@@ -50,6 +50,8 @@ def choose(row, what, value):
     before = row.get_attribute("data-rb-uid")
     row.locator(f"[data-rb={what}]").select_option(value)
     expect(row).not_to_have_attribute("data-rb-uid", before)
+    # The new row is live once htmx has settled it (a change fired before then is lost).
+    expect(row).not_to_have_class(re.compile(r"\bhtmx-(added|settling)\b"))
 
 
 def test_build_a_rule_watch_the_count_and_explain(page, people):

@@ -82,14 +82,20 @@ def test_the_body_carries_the_messages_own_unsubscribe_link(make):
         assert read_unsubscribe_token(token) == row.id
 
 
-def test_persona_based_schedule_trigger_narrowed_by_its_rule(make):
+def _admin_and_user_in_a_persona(make, name):
+    """An admin and a user who are members of a new persona, and an admin who is not."""
     admin, user = make.contact(role="admin"), make.contact(role="user")
     make.contact(role="admin")  # not a member
-    persona = Persona(name="Champions", rule={})
+    persona = Persona(name=name, rule={})
     db.session.add(persona)
     db.session.flush()
     db.session.add_all([PersonaMember(persona_id=persona.id, contact_id=c.id) for c in (admin, user)])
     db.session.commit()
+    return admin, user, persona
+
+
+def test_persona_based_schedule_trigger_narrowed_by_its_rule(make):
+    admin, user, persona = _admin_and_user_in_a_persona(make, "Champions")
     trigger = make.trigger(persona_id=persona.id,
                            rule={"all": [{"field": "contact.role", "op": "eq", "value": "admin"}]})
     generate_step(MONDAY.replace(hour=8))
@@ -190,13 +196,7 @@ def test_the_audience_staff_see_is_what_a_run_generates(make):
     the details page's "matching now" and a schedule run's candidates."""
     from engine.audience import audience_sample
 
-    admin, user = make.contact(role="admin"), make.contact(role="user")
-    make.contact(role="admin")  # not a member
-    persona = Persona(name="Members", rule={})
-    db.session.add(persona)
-    db.session.flush()
-    db.session.add_all([PersonaMember(persona_id=persona.id, contact_id=c.id) for c in (admin, user)])
-    db.session.commit()
+    admin, user, persona = _admin_and_user_in_a_persona(make, "Members")
     admins = {"all": [{"field": "contact.role", "op": "eq", "value": "admin"}]}
     triggers = [make.trigger(persona_id=persona.id, rule=admins), make.trigger(persona_id=persona.id, rule=None),
                 make.trigger(rule=admins), make.trigger(rule=None)]
