@@ -21,6 +21,8 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from bench.common import make_app, pg_databases
+
 _TMP = Path(tempfile.mkdtemp(prefix="nudge-bench-"))
 os.environ["NUDGE_INSTANCE_DIR"] = str(_TMP / "instance")
 _PG_URL = os.environ.pop("DATABASE_URL", "")
@@ -51,18 +53,6 @@ def make_items(n_accounts, n_contacts, n_events, seed=7):
         "properties": {"source": "web"}, "external_id": f"evt-{i}",
     } for i in range(n_events)]
     return accounts, contacts, events
-
-
-def make_app(url):
-    from app import create_app
-    from config import Config
-
-    class BenchConfig(Config):
-        SQLALCHEMY_DATABASE_URI = url
-        USE_CREATE_ALL = True
-        TESTING = True
-
-    return create_app(BenchConfig)
 
 
 class ApiClient:
@@ -189,20 +179,7 @@ def run(label, api_url, bare_url, args, items):
 
 
 def _pg_database(url, action):
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    u = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1).replace(
-        "postgres://", "postgresql+psycopg://", 1))
-    conn = psycopg.connect(host=u.host, port=u.port or 5432, user=u.username, password=u.password,
-                           dbname=u.database, autocommit=True)
-    names = [f"{u.database}_bench_{os.getpid()}_{n}" for n in ("api", "bare")]
-    for name in names:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if action == "create":
-            conn.execute(f'CREATE DATABASE "{name}"')
-    conn.close()
-    return [u.set(database=n).render_as_string(hide_password=False) for n in names]
+    return pg_databases(url, action, 'api', 'bare')
 
 
 def main():

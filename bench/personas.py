@@ -22,6 +22,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from bench.common import make_app, pg_databases
+
 _TMP = Path(tempfile.mkdtemp(prefix="nudge-bench-personas-"))
 os.environ["NUDGE_INSTANCE_DIR"] = str(_TMP / "instance")
 _PG_URL = os.environ.pop("DATABASE_URL", "")
@@ -37,18 +39,6 @@ RULES = {
     "event count": {"user_types": ["product_user"], "all": [
         {"event": "report_created", "op": "count_eq", "value": 0, "within_days": 30}]},
 }
-
-
-def make_app(url):
-    from app import create_app
-    from config import Config
-
-    class BenchConfig(Config):
-        SQLALCHEMY_DATABASE_URI = url
-        USE_CREATE_ALL = True
-        TESTING = True
-
-    return create_app(BenchConfig)
 
 
 def timed(fn):
@@ -105,18 +95,7 @@ def run(label, url, args):
 
 
 def _pg_database(url, action):
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    u = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    conn = psycopg.connect(host=u.host, port=u.port or 5432, user=u.username, password=u.password,
-                           dbname=u.database, autocommit=True)
-    name = f"{u.database}_bench_personas_{os.getpid()}"
-    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    if action == "create":
-        conn.execute(f'CREATE DATABASE "{name}"')
-    conn.close()
-    return u.set(database=name).render_as_string(hide_password=False)
+    return pg_databases(url, action, "personas")[0]
 
 
 def main():

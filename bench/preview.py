@@ -23,6 +23,7 @@ from pathlib import Path
 
 BENCH_DIR = Path("/tmp/nudge-bench")
 os.environ.setdefault("NUDGE_INSTANCE_DIR", str(BENCH_DIR / "instance"))
+from bench.common import make_app as common_make_app
 _PG_URL = os.environ.pop("DATABASE_URL", "")
 
 NOW = datetime(2026, 1, 10, 12, 0)
@@ -77,14 +78,7 @@ MEMBERSHIP = ({"user_types": ["product_user", "crm_contact"], "all": [
 
 
 def make_app(url):
-    from app import create_app
-    from config import Config
-
-    class BenchConfig(Config):
-        SQLALCHEMY_DATABASE_URI = url
-        USE_CREATE_ALL = True
-
-    return create_app(BenchConfig)
+    return common_make_app(url, testing=False)
 
 
 def prepare(args):

@@ -33,21 +33,10 @@ import time
 from datetime import date
 from pathlib import Path
 
+from bench.common import make_app
 from bench.reports_data import build
 
 TARGET_MS = 100
-
-
-def make_app(url):
-    from app import create_app
-    from config import Config
-
-    class BenchConfig(Config):
-        SQLALCHEMY_DATABASE_URI = url
-        USE_CREATE_ALL = True
-        TESTING = True
-
-    return create_app(BenchConfig)
 
 
 # ------------------------------------------------------------------ measuring

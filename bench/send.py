@@ -38,6 +38,8 @@ from pathlib import Path
 
 # Child processes (workers, the memory run) share the parent's instance dir and so
 # its embedded Redis; the parent shuts that Redis down when it is done.
+from bench.common import make_app, pg_databases, stop_embedded_redis
+
 _TMP = Path(os.environ.get("NUDGE_BENCH_DIR") or tempfile.mkdtemp(prefix="nudge-bench-send-"))
 os.environ["NUDGE_BENCH_DIR"] = str(_TMP)
 os.environ["NUDGE_INSTANCE_DIR"] = str(_TMP / "instance")
@@ -99,18 +101,6 @@ class Sink:
         for path in self.files:
             ids += [line for line in path.read_text().splitlines() if line]
         return ids
-
-
-def make_app(url):
-    from app import create_app
-    from config import Config
-
-    class BenchConfig(Config):
-        SQLALCHEMY_DATABASE_URI = url
-        USE_CREATE_ALL = True
-        TESTING = True
-
-    return create_app(BenchConfig)
 
 
 def prepare(n):
@@ -246,33 +236,7 @@ def run(label, url, args):
 
 
 def _pg_database(url, action):
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    u = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    conn = psycopg.connect(host=u.host, port=u.port or 5432, user=u.username, password=u.password,
-                           dbname=u.database, autocommit=True)
-    name = f"{u.database}_bench_send_{os.getpid()}"
-    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    if action == "create":
-        conn.execute(f'CREATE DATABASE "{name}"')
-    conn.close()
-    return u.set(database=name).render_as_string(hide_password=False)
-
-
-def stop_embedded_redis():
-    """Shut down the embedded Redis this run started (REDIS_URL unset)."""
-    if os.environ.get("REDIS_URL"):
-        return
-    import redis
-
-    from workers import queues
-
-    if queues._embedded is not None:
-        try:
-            queues.get_redis().shutdown(nosave=True)
-        except redis.RedisError:
-            pass  # the server closes the connection as it stops
+    return pg_databases(url, action, "send")[0]
 
 
 def main():
