@@ -40,3 +40,19 @@ def stop_embedded_redis():
     from workers.queues import stop_embedded
 
     stop_embedded()
+
+
+def run_on_each_database(run, args, sqlite_url, pg_url, name, sqlite=True):
+    """run("SQLite", sqlite_url, args), then run("PostgreSQL", ...) on a throwaway
+    database when pg_url (the caller's DATABASE_URL) is set; stops the embedded Redis."""
+    try:
+        if sqlite:
+            run("SQLite", sqlite_url, args)
+        if pg_url:
+            url = pg_databases(pg_url, "create", name)[0]
+            try:
+                run("PostgreSQL", url, args)
+            finally:
+                pg_databases(pg_url, "drop", name)
+    finally:
+        stop_embedded_redis()

@@ -22,7 +22,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from bench.common import make_app, pg_databases
+from bench.common import make_app, run_on_each_database
 
 _TMP = Path(tempfile.mkdtemp(prefix="nudge-bench-personas-"))
 os.environ["NUDGE_INSTANCE_DIR"] = str(_TMP / "instance")
@@ -94,10 +94,6 @@ def run(label, url, args):
     return worst
 
 
-def _pg_database(url, action):
-    return pg_databases(url, action, "personas")[0]
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=5_000)
@@ -105,14 +101,8 @@ def main():
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--skip-sqlite", action="store_true", help="PostgreSQL only")
     args = parser.parse_args()
-    if not args.skip_sqlite:
-        run("SQLite", f"sqlite:///{_TMP / 'personas.db'}", args)
-    if _PG_URL:
-        url = _pg_database(_PG_URL, "create")
-        try:
-            run("PostgreSQL", url, args)
-        finally:
-            _pg_database(_PG_URL, "drop")
+    run_on_each_database(run, args, f"sqlite:///{_TMP / 'personas.db'}", _PG_URL, "personas",
+                         sqlite=not args.skip_sqlite)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from pathlib import Path
 
 # Child processes (workers, the memory run) share the parent's instance dir and so
 # its embedded Redis; the parent shuts that Redis down when it is done.
-from bench.common import make_app, pg_databases, stop_embedded_redis
+from bench.common import make_app, run_on_each_database
 
 _TMP = Path(os.environ.get("NUDGE_BENCH_DIR") or tempfile.mkdtemp(prefix="nudge-bench-send-"))
 os.environ["NUDGE_BENCH_DIR"] = str(_TMP)
@@ -235,10 +235,6 @@ def run(label, url, args):
           f"{'yes' if dupes == (rounds - 1) * args.messages else 'NO'}")
 
 
-def _pg_database(url, action):
-    return pg_databases(url, action, "send")[0]
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=10_000)
@@ -247,16 +243,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3, help="best of this many runs of each side")
     args = parser.parse_args()
     args.workers = [int(w) for w in args.workers.split(",")]
-    try:
-        run("SQLite", f"sqlite:///{_TMP / 'send.db'}", args)
-        if _PG_URL:
-            url = _pg_database(_PG_URL, "create")
-            try:
-                run("PostgreSQL", url, args)
-            finally:
-                _pg_database(_PG_URL, "drop")
-    finally:
-        stop_embedded_redis()
+    run_on_each_database(run, args, f"sqlite:///{_TMP / 'send.db'}", _PG_URL, "send")
 
 
 if __name__ == "__main__":

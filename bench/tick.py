@@ -35,7 +35,7 @@ from pathlib import Path
 
 # Child processes (workers, the memory run) share the parent's instance dir and so
 # its embedded Redis; the parent shuts that Redis down when it is done.
-from bench.common import make_app, pg_databases, stop_embedded_redis
+from bench.common import make_app, run_on_each_database
 
 _TMP = Path(os.environ.get("NUDGE_BENCH_DIR") or tempfile.mkdtemp(prefix="nudge-bench-tick-"))
 os.environ["NUDGE_BENCH_DIR"] = str(_TMP)
@@ -258,10 +258,6 @@ def tick_only(url, render_limit):
           f"({verdict})")
 
 
-def _pg_database(url, action):
-    return pg_databases(url, action, "tick")[0]
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=2_500)
@@ -275,16 +271,7 @@ def main():
     args = parser.parse_args()
     if args.tick_only:
         return tick_only(args.tick_only, args.memory_render)
-    try:
-        run("SQLite", f"sqlite:///{_TMP / 'tick.db'}", args)
-        if _PG_URL:
-            url = _pg_database(_PG_URL, "create")
-            try:
-                run("PostgreSQL", url, args)
-            finally:
-                _pg_database(_PG_URL, "drop")
-    finally:
-        stop_embedded_redis()
+    run_on_each_database(run, args, f"sqlite:///{_TMP / 'tick.db'}", _PG_URL, "tick")
 
 
 if __name__ == "__main__":
