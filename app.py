@@ -1,7 +1,6 @@
 """Application factory: config, extensions, blueprints, CLI."""
 import gc
 import importlib
-import os
 from pathlib import Path
 
 from flask import Flask, render_template

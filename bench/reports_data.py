@@ -28,7 +28,7 @@ def build(app, args):
 
     from engine.demo import generate
     from extensions import db
-    from models import Contact, Staff, Trigger
+    from models import Contact, Staff
 
     started = time.perf_counter()
     with app.app_context():

@@ -16,8 +16,7 @@ from email.policy import default as default_policy
 from email.utils import formataddr, formatdate
 
 from engine.smtp import (  # noqa: F401 - re-exported
-    SMTP_TIMEOUT_SECONDS, Outcome, TokenBucket, close_quietly, connection_target, open_connection,
-    smtp_connection, transmit)
+    TokenBucket, connection_target, open_connection, smtp_connection, transmit)
 
 
 class MailerError(RuntimeError):

@@ -16,8 +16,8 @@ from sqlalchemy import and_, func, or_, select, update
 
 from engine.outbox_send import (  # noqa: F401 - the send path, re-exported
     M, T, _cfg, _exec, _lease, claim_due_batch, due_condition,
-    expire_stuck_sending, fail_unrendered, mark_failed, mark_not_sent, mark_retry, mark_sending,
-    mark_sent, mark_uncertain, release_claim, retry_delay)
+    expire_stuck_sending, fail_unrendered, mark_failed, mark_retry, mark_sending, mark_sent,
+    mark_uncertain, retry_delay)
 from extensions import db
 from models.outbox import STATES
 

@@ -58,7 +58,6 @@ def fold_pending(now: datetime, max_events: int | None = None) -> int:
     per transaction. Returns how many events were folded. Commits."""
     folded = 0
     while max_events is None or folded < max_events:
-        db.session.commit()
         if not has_pending():
             break
         lock(now)
@@ -157,13 +156,13 @@ def forget_trigger(trigger_id: int, now: datetime, *, refold: bool = True) -> No
     """Drop a trigger's aggregates (deleted, or its timezone changed); with
     refold its events wait to be folded again. Caller commits."""
     lock(now, commit_first=False)
-    _delete_aggregates([trigger_id])
+    delete_aggregates([trigger_id])
     if refold:
         db.session.execute(update(ev).where(ev.trigger_id == trigger_id, ev.counted == true())
                            .values(counted=False))
 
 
-def _delete_aggregates(trigger_ids) -> None:
+def delete_aggregates(trigger_ids) -> None:
     for model in (ReportDayContact, ReportDay, ReportRecipient):
         stmt = model.__table__.delete()
         if trigger_ids is not None:

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import (Date, DateTime, String, and_, bindparam, case, false, func, literal, select, true,
                         union_all, update)
 
-from engine.report_fold import KIND_METRICS, _delete_aggregates, lock
+from engine.report_fold import KIND_METRICS, delete_aggregates, lock
 from engine.reports import day_ranges
 from engine.scheduling import local_date
 from extensions import db
@@ -28,7 +28,7 @@ def rebuild(now: datetime, trigger_ids: list[int] | None = None) -> dict:
     commits meanwhile stays uncounted and the next fold adds it (folding an
     event the rebuild already saw changes nothing)."""
     lock(now)
-    _delete_aggregates(trigger_ids)
+    delete_aggregates(trigger_ids)
     mark = update(ev).where(ev.counted == false()).values(counted=True)
     if trigger_ids is not None:
         mark = mark.where(ev.trigger_id.in_(trigger_ids))

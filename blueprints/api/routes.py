@@ -5,7 +5,7 @@ Each area adds its endpoints in its own module on this blueprint.
 from datetime import timedelta
 from functools import wraps
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from extensions import csrf, db

@@ -1,7 +1,7 @@
 """Reports: per-trigger daily trends with drill-down and CSV, and the overview."""
 import csv
 import io
-from datetime import date, timedelta
+from datetime import date
 
 from flask import Blueprint, Response, abort, request, stream_with_context
 from sqlalchemy import func, select
@@ -10,7 +10,6 @@ from blueprints.reports import panels  # noqa: F401  (registers the accounts tab
 from blueprints.ui import page_args, render_page
 from engine import reports
 from engine.report_fold import fold_for_reading
-from engine.scheduling import local_date
 from extensions import db
 from models import Trigger
 from models.base import utcnow

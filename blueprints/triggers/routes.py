@@ -1,7 +1,6 @@
 """Triggers list and lifecycle actions (copy, activate, deactivate, delete).
 The four-step wizard lives in blueprints/triggers/wizard.py on the same blueprint."""
 from flask import Blueprint, abort, flash, redirect, request, url_for
-from flask_login import current_user
 from sqlalchemy import func, select
 
 from blueprints.auth.decorators import EDITORS, role_required
