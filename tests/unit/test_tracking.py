@@ -1,7 +1,7 @@
 """engine/tracking.py: signed tokens, link rewriting, redirect targets, recorded events."""
 from datetime import datetime
 
-from itsdangerous import URLSafeSerializer
+from itsdangerous import Signer, URLSafeSerializer
 
 from engine import tracking
 from extensions import db
@@ -128,18 +128,18 @@ def test_instrument_html_rewrites_trackable_links_and_adds_pixel(app):
     assert tracking.read_open_token(token) == 11
 
 
-def test_tokens_are_byte_for_byte_what_itsdangerous_signs(app):
+def test_tokens_are_the_ids_signed_by_itsdangerous(app):
     key = app.config["SECRET_KEY"]
 
     def signer(purpose):
-        return URLSafeSerializer(key, salt=tracking.SALTS[purpose])
+        return Signer(key, salt=tracking.SALTS[purpose] + ".ids")
 
-    # 1111111111 compresses under zlib: that one goes through itsdangerous itself.
-    for mid in (0, 7, 42, 99999, 111111111, 123456789, 1111111111, 2**40 + 3):
-        assert tracking.open_token(mid) == signer("open").dumps(mid)
-        assert tracking.unsubscribe_token(mid) == signer("unsubscribe").dumps(mid)
-        assert tracking.click_token(mid, 3) == signer("click").dumps([mid, 3])
+    for mid in (0, 7, 42, 99999, 2**40 + 3):
+        assert tracking.open_token(mid) == signer("open").sign(str(mid)).decode()
+        assert tracking.unsubscribe_token(mid) == signer("unsubscribe").sign(str(mid)).decode()
+        assert tracking.click_token(mid, 3) == signer("click").sign(f"{mid}.3").decode()
         assert tracking.read_click_token(tracking.click_token(mid, 3)) == (mid, 3)
+        assert tracking.read_unsubscribe_token(tracking.unsubscribe_token(mid)) == mid
 
 
 def test_instrumenting_the_same_html_again_signs_for_each_message(app):
