@@ -75,8 +75,11 @@ def claim_due_batch(now: datetime, limit: int) -> tuple[str, list[int]]:
         ids = _exec(stmt.values(**values).returning(M.id)).scalars().all()
     else:
         stmt = update(T).where(M.id.in_(pick.scalar_subquery()), due).values(**values)
-        _exec(stmt)
-        ids = db.session.execute(select(M.id).where(M.claim_token == token)).scalars().all()
+        if db.engine.dialect.update_returning:
+            ids = _exec(stmt.returning(M.id)).scalars().all()
+        else:  # SQLite before 3.35
+            _exec(stmt)
+            ids = db.session.execute(select(M.id).where(M.claim_token == token)).scalars().all()
     db.session.commit()
     return token, sorted(ids)
 
@@ -187,28 +190,6 @@ _MARK_SENT_WITH_EVENT = _Prepared(insert(DeliveryEvent.__table__).from_select(
            bindparam("p_detail", type_=Text))).add_cte(_SENT_CTE))
 
 
-# PostgreSQL: message n sent (+ its event) and message n+1 sending in ONE round trip.
-_SENDING_CTE = (update(T).where(M.id == bindparam("p_next"), M.claim_token == bindparam("p_token"),
-                                M.state == "approved")
-                .values(state="sending", claimed_at=bindparam("p_now"), updated_at=bindparam("p_now"))
-                .returning(M.id).cte("go"))
-_SENT_THEN_SENDING = _Prepared(
-    select(select(func.count()).select_from(_SENT_CTE).scalar_subquery(),
-           select(func.count()).select_from(_SENDING_CTE).scalar_subquery())
-    .add_cte(_MARK_SENT_WITH_EVENT.stmt.returning(DeliveryEvent.__table__.c.id).cte("ev")),
-    inserts_into=(DeliveryEvent.__table__,))
-
-
-def mark_sent_then_sending(message_id, reply: str, next_id, claim_token, now: datetime,
-                           conn) -> tuple[bool, bool]:
-    """mark_sent(message_id) and mark_sending(next_id) together (PostgreSQL
-    only; caller commits). Returns (sent marked, sending marked)."""
-    params = {"p_id": message_id, "p_token": claim_token, "p_now": now, "p_reply": reply[:2000],
-              "p_detail": reply[:2000], "p_next": next_id}
-    sent, started = _SENT_THEN_SENDING.first(params, conn)
-    return sent == 1, started == 1
-
-
 def mark_sent(message_id, claim_token, reply: str, now: datetime, conn=None) -> bool:
     """sending -> sent with the server's reply, plus a "delivered" event (caller commits)."""
     params = {"p_id": message_id, "p_token": claim_token, "p_now": now, "p_reply": reply[:2000]}
@@ -278,14 +259,16 @@ def mark_uncertain(message_id, claim_token, reason: str, now: datetime, conn=Non
     return _exec(stmt, None, conn).rowcount == 1
 
 
-def release_claim(claim_token, now: datetime, retry_after: timedelta | None = None) -> int:
-    """Give back reserved rows that were never started (batch stopped early, or
-    the connection failed before DATA). Optional retry_after delays them. Commits."""
+def release_claim(claim_token, ids, now: datetime, retry_after: timedelta | None = None) -> int:
+    """Give back the rows of this claim (`ids`: the batch) that were never started
+    (batch stopped early, or the connection failed before DATA). Optional
+    retry_after delays them. Commits."""
     values = dict(claim_token=None, updated_at=now)
     if retry_after is not None:
         values["next_attempt_at"] = now + retry_after
-    stmt = (update(T)
-            .where(M.claim_token == claim_token, M.state == "approved").values(**values))
+    # By id: claim_token has no index, and a scan per batch grows with the outbox.
+    stmt = (update(T).where(M.id.in_([int(i) for i in ids]), M.claim_token == claim_token,
+                            M.state == "approved").values(**values))
     changed = _exec(stmt).rowcount
     db.session.commit()
     return changed

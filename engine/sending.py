@@ -29,6 +29,7 @@ from engine import mailer, outbox, outbox_send
 from engine import smtp as smtp_mod
 from engine.communications import CommunicationLog, subject_of
 from engine.outbox_render import ensure_rendered
+from engine.send_marks import DeferredSendMarks, SendMarks
 from extensions import db
 from models import OutboxMessage, Trigger
 from models.base import utcnow
@@ -126,12 +127,17 @@ def _snapshot(trigger) -> SimpleNamespace:
     return SimpleNamespace(**fields, log_subject=subject_of(trigger))
 
 
-def _load(token, ids):
+def _load(token, ids, clock):
     cols = (OutboxMessage.id, OutboxMessage.trigger_id, OutboxMessage.account_id,
             OutboxMessage.to_email, OutboxMessage.subject, OutboxMessage.html, OutboxMessage.text)
-    rows = db.session.execute(select(*cols).where(
+    query = select(*cols).where(
         OutboxMessage.id.in_(ids), OutboxMessage.claim_token == token,
-        OutboxMessage.state == "approved").order_by(OutboxMessage.id)).all()
+        OutboxMessage.state == "approved").order_by(OutboxMessage.id)
+    rows = db.session.execute(query).all()
+    if any(r.subject is None for r in rows):
+        # Not rendered yet (a big run's render jobs may still be behind): render, read again.
+        ensure_rendered([r.id for r in rows if r.subject is None], clock())
+        rows = db.session.execute(query).all()
     trigger_ids = {r.trigger_id for r in rows}
     triggers = {t.id: _snapshot(t) for t in db.session.execute(
         select(Trigger).where(Trigger.id.in_(trigger_ids))).scalars()}
@@ -166,29 +172,18 @@ def send_batch(token, ids, smtp, *, config, clock, bucket, stats, comms, conn):
     """Send one claimed batch; returns the (possibly new) open connection or None.
 
     Each message's outcome is committed with the next message's `sending` mark
-    while the server answers that message's MAIL FROM (SQLite) or RCPT TO
-    (PostgreSQL) -- always before its content goes out. The message after
-    that is built while the server takes in the content."""
-    # Usually rendered already; a big run's render jobs may still be behind.
-    ensure_rendered(ids, clock())
-    rows, triggers = _load(token, ids)
+    while the server answers commands that deliver nothing -- always before
+    the content goes out (engine/send_marks.py). The message after that is
+    built while the server takes in the content."""
+    rows, triggers = _load(token, ids, clock)
     prepared = _Prepared(rows, triggers, config)
-    pending = []  # at most one (row, trigger, outcome) not yet written to the database
-    # PostgreSQL locks rows: the previous outcome and `sending` are written (in
-    # one statement) while the server answers MAIL FROM, and committed while it
-    # answers RCPT TO. SQLite locks the whole database from the first write to
-    # the commit, so there all of it happens during MAIL FROM, never across a wait.
-    row_locks = conn.dialect.name != "sqlite"
-
-    def flush():
-        while pending:
-            _record(*pending.pop(), token, clock(), stats, comms, conn)
-
+    marks_class = DeferredSendMarks if conn.dialect.name == "postgresql" else SendMarks
+    marks = marks_class(token, clock=clock, stats=stats, comms=comms, conn=conn)
     for i, row in enumerate(rows):
         trigger = triggers[row.trigger_id]
         data = prepared.take(i)
         if isinstance(data, Exception):
-            flush()
+            marks.flush()
             outbox_send.mark_failed(row.id, token, f"could not build the message: {data}", clock(),
                                     conn=conn)
             stats["failed"] += 1
@@ -199,50 +194,39 @@ def send_batch(token, ids, smtp, *, config, clock, bucket, stats, comms, conn):
                 try:
                     smtp = smtp_mod.open_connection(config)
                 except Exception as exc:  # noqa: BLE001 - server down: retry this batch later
-                    flush()
-                    return _give_back(token, clock(), conn, stats, str(exc))
+                    marks.flush()
+                    return _give_back(token, ids, clock(), conn, stats, str(exc))
             bucket.take()
-            started = []
+            hooks = marks.hooks_for(row)
 
-            def start(row=row, started=started):
-                if row_locks and pending and pending[0][2].kind == "sent":
-                    # One round trip for the previous message's outcome and this mark.
-                    (prev, prev_trigger, result), now = pending.pop(), clock()
-                    ok, go = outbox_send.mark_sent_then_sending(prev.id, result.reply, row.id,
-                                                                token, now, conn)
-                    _count_sent(ok, prev, prev_trigger, now, stats, comms, conn)
-                    started.append(go)
-                else:
-                    flush()
-                    started.append(outbox_send.mark_sending(row.id, token, clock(), conn=conn))
-                if not (started[0] and row_locks):
-                    conn.commit()  # `sending` is durable before any byte of content goes out
-                return started[0]
+            def end(i=i, then=hooks.get("end")):
+                prepared.build(i + 1)  # the next message, while the server reads this one
+                return then() if then else True
 
-            hooks = {"mail": start, "content": lambda: prepared.build(i + 1)}
-            if row_locks:
-                hooks["rcpt"] = conn.commit  # the commit, still before any content
-            result = smtp_mod.transmit(smtp, trigger.from_email, rcpts, data, hooks=hooks)
+            hooks["end"] = end
+            try:
+                result = smtp_mod.transmit(smtp, trigger.from_email, rcpts, data, hooks=hooks)
+            finally:
+                marks.settle()
             if result.reconnect:
                 smtp = _drop(smtp)
             if result.kind == "lost":
                 break  # our reservation lapsed and another worker owns it now
             if result.kind == "not_sent":
-                if started and started[0]:
+                if marks.started:
                     outbox_send.mark_not_sent(row.id, token, clock(), conn=conn)
                 continue
-            if not started and not start():  # ended before the mail hook ran: marked like the rest
-                break
-            pending.append((row, trigger, result))
+            if marks.started is None and not marks.start():
+                break  # ended before the mail hook ran: marked like the rest
+            marks.outcome(row, trigger, result)
             break
         else:
             # The server keeps dropping us before the data: give the batch back for later.
-            flush()
-            return _give_back(token, clock(), conn, stats,
+            marks.flush()
+            return _give_back(token, ids, clock(), conn, stats,
                               "connection lost twice before the message data")
-    flush()
-    conn.commit()
-    outbox_send.release_claim(token, clock())  # anything left unstarted goes back to the pool
+    marks.finish()
+    outbox_send.release_claim(token, ids, clock())  # anything left unstarted goes back
     return smtp
 
 
@@ -251,34 +235,13 @@ def _drop(smtp):
     return None
 
 
-def _give_back(token, now, conn, stats, error):
+def _give_back(token, ids, now, conn, stats, error):
     """Commit what was recorded and release the rest of the batch for a later retry."""
     conn.commit()
-    outbox_send.release_claim(token, now, retry_after=CONNECT_RETRY)
+    outbox_send.release_claim(token, ids, now, retry_after=CONNECT_RETRY)
     log.warning("cannot send over SMTP: %s", error)
     stats["connect_error"] = error[:300]
     return None
-
-
-def _count_sent(ok, row, trigger, now, stats, comms, conn):
-    if ok:
-        comms.record_sent(row.account_id, trigger, now, conn=conn)
-        stats["sent"] += 1
-
-
-def _record(row, trigger, result, token, now, stats, comms, conn):
-    if result.kind == "sent":
-        ok = outbox_send.mark_sent(row.id, token, result.reply, now, conn=conn)
-        _count_sent(ok, row, trigger, now, stats, comms, conn)
-    elif result.kind == "retry":
-        outcome = outbox_send.mark_retry(row.id, token, result.reply, now, conn=conn)
-        stats["retry" if outcome == "retry" else "failed"] += 1
-    elif result.kind == "failed":
-        outbox_send.mark_failed(row.id, token, result.reply, now, reply=result.reply, conn=conn)
-        stats["failed"] += 1
-    else:
-        outbox_send.mark_uncertain(row.id, token, result.reply, now, conn=conn)
-        stats["uncertain"] += 1
 
 
 def _ring_later(now):

@@ -1,17 +1,18 @@
 """The SMTP side of sending: connections, one transaction driven step by step,
 classifying replies, and the per-worker rate limit.
 
-The transaction is driven step by step (MAIL, RCPT, DATA, content) rather than
-with smtplib's sendmail(), because what a lost connection means depends on
-WHEN it is lost: before the message content went out nothing was delivered
-(safe to retry); after it, the receiver may have it (uncertain -- never
-re-sent silently).
+The transaction is driven step by step (MAIL, RCPT, DATA, content, the final
+".") rather than with smtplib's sendmail(), because what a lost connection
+means depends on WHEN it is lost: before the end-of-data "." went out nothing
+was delivered -- a server takes a message only at that line (RFC 5321 4.1.1.4)
+-- so it is safe to retry; after it, the receiver may have it (uncertain --
+never re-sent silently).
 
 `transmit` takes hooks so the send loop does its own work while the server
-works on a command (record the previous message's outcome, commit this one's
-`sending` mark -- always before any content goes out -- build the next
-message). No command is written before the previous reply was read, so this
-needs no PIPELINING from the server.
+works (record the previous message's outcome, make this one's `sending` mark
+durable -- always before the final "." goes out -- build the next message).
+No command is written before the previous reply was read, so this needs no
+PIPELINING from the server.
 """
 import re
 import smtplib
@@ -124,11 +125,15 @@ def _quoted(address: str) -> str:
 
 
 def _dot_stuffed(data: bytes) -> bytes:
-    # A line starting with "." gets a second one (RFC 5321 4.5.2); then CRLF.CRLF.
+    """The message as DATA content, without the end-of-data line: a line
+    starting with "." gets a second one (RFC 5321 4.5.2); it ends in CRLF."""
     payload = _LEADING_DOT.sub(b"..", data)
     if not payload.endswith(b"\r\n"):
         payload += b"\r\n"
-    return payload + b".\r\n"
+    return payload
+
+
+END_OF_DATA = b".\r\n"
 
 
 class _HookFailed(Exception):
@@ -158,18 +163,19 @@ def transmit(smtp: smtplib.SMTP, sender: str, recipients: list[str], data: bytes
     """One SMTP transaction on an open connection. The first recipient is the
     one that matters; a refused BCC does not fail the message.
 
-    hooks: the caller's own work, run while the server works on a command
-    (each after the command is written, before its reply is read):
+    hooks: the caller's own work, run while the server works (each after
+    something is written, before the reply is read):
       "mail"    after MAIL FROM;
       "rcpt"    after the first RCPT TO;
-      "data"    after the DATA command (the content goes out only after it);
-      "content" after the message content.
+      "end"     after the content, before the end-of-data "." (the server
+                cannot take the message before that line);
+      "content" after the end-of-data ".".
     "mail" or "rcpt" returning False calls the message off (the transaction
-    is reset; outcome "lost").
-    Only MAIL/RCPT/DATA go out before "data" returned -- commands that deliver
-    nothing -- so the caller can make its own record durable there first. A
-    hook that raises drops the connection (nothing delivered) and the
-    exception propagates.
+    is reset); "end" returning False drops the connection instead of sending
+    the "."; either way nothing is delivered (outcome "lost"). A hook that
+    raises drops the connection (nothing delivered) and the exception
+    propagates. So the caller can make its own record durable by the time
+    "end" returns, and nothing can have been delivered before that.
     """
     try:
         return _transaction(smtp, sender, recipients, data, hooks or {})
@@ -193,17 +199,20 @@ def _transaction(smtp, sender, recipients, data, hooks) -> Outcome:
             if code not in (250, 251) and index == 0:
                 return _refused(smtp, code, resp, "RCPT TO")
         smtp.putcmd("data")
-        _run_hook(smtp, hooks, "data")
         code, resp = smtp.getreply()
         if code != 354:
             return _refused(smtp, code, resp, "DATA")
+        smtp.send(_dot_stuffed(data))
     except (smtplib.SMTPException, OSError, UnicodeError) as exc:
         if isinstance(exc, UnicodeError):
             _reset(smtp)
             return Outcome("failed", f"address cannot be sent over SMTP: {exc}")
         return Outcome("not_sent", f"connection lost before the message was sent: {exc}", True)
+    if _run_hook(smtp, hooks, "end") is False:
+        smtp.close()  # without the end-of-data line the server discards what it got
+        return Outcome("lost", "called off before the end of the message data", reconnect=True)
     try:
-        smtp.send(_dot_stuffed(data))
+        smtp.send(END_OF_DATA)
         _run_hook(smtp, hooks, "content")
         code, resp = smtp.getreply()
     except (smtplib.SMTPException, OSError) as exc:

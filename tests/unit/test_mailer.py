@@ -72,10 +72,10 @@ def test_transmit_runs_hooks_while_the_server_works_and_can_call_a_message_off(a
     data = mailer.message_bytes(FIELDS, trigger, config=app.config)
     calls = []
     hooks = {stage: (lambda stage=stage: calls.append(stage))
-             for stage in ("mail", "rcpt", "data", "content")}
+             for stage in ("mail", "rcpt", "end", "content")}
     with smtp_mod.smtp_connection(app.config) as smtp:
         out = smtp_mod.transmit(smtp, trigger.from_email, ["ada@example.com"], data, hooks=hooks)
-        assert out.kind == "sent" and calls == ["mail", "rcpt", "data", "content"]
+        assert out.kind == "sent" and calls == ["mail", "rcpt", "end", "content"]
         # "mail"/"rcpt" say no (e.g. the reservation was lost): reset, nothing delivered,
         # the connection stays usable.
         for stage in ("mail", "rcpt"):
@@ -87,12 +87,18 @@ def test_transmit_runs_hooks_while_the_server_works_and_can_call_a_message_off(a
         def broken():
             raise RuntimeError("database gone")
 
-        # A hook that fails after DATA: the connection is dropped (QUIT would be
-        # taken for content), nothing is delivered, the error propagates.
+        # A hook that fails with the content out but not the end-of-data line: the
+        # connection is dropped (QUIT would be taken for content), nothing is
+        # delivered, the error propagates.
         with pytest.raises(RuntimeError, match="database gone"):
             smtp_mod.transmit(smtp, trigger.from_email, ["ada@example.com"], data,
-                              hooks={"data": broken})
+                              hooks={"end": broken})
         assert smtp.sock is None
+    with smtp_mod.smtp_connection(app.config) as smtp:
+        # "end" says no: the same, without an error.
+        out = smtp_mod.transmit(smtp, trigger.from_email, ["ada@example.com"], data,
+                                hooks={"end": lambda: False})
+        assert (out.kind, out.reconnect) == ("lost", True) and smtp.sock is None
     time.sleep(0.2)
     assert len(smtp_sink.messages) == 2
 
@@ -100,7 +106,8 @@ def test_transmit_runs_hooks_while_the_server_works_and_can_call_a_message_off(a
 def test_dot_stuffing_and_plain_addresses():
     from engine import smtp as smtp_mod
 
-    assert smtp_mod._dot_stuffed(b".a\r\nb\r\n..c") == b"..a\r\nb\r\n...c\r\n.\r\n"
+    assert smtp_mod._dot_stuffed(b".a\r\nb\r\n..c") == b"..a\r\nb\r\n...c\r\n"
+    assert smtp_mod._dot_stuffed(b"a\r\n") + smtp_mod.END_OF_DATA == b"a\r\n.\r\n"
     assert smtp_mod._quoted("ada+x@example.com") == "<ada+x@example.com>"
     assert smtp_mod._quoted("Ada <ada@example.com>") == "<ada@example.com>"  # smtplib's parse
 
