@@ -20,8 +20,9 @@ import uuid
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import (DateTime, String, Text, and_, bindparam, func, insert, literal, or_, select,
-                        update)
+from sqlalchemy import (BigInteger, DateTime, String, Text, and_, any_, bindparam, func, insert,
+                        literal, or_, select, update)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from extensions import db
 from models import DeliveryEvent, OutboxMessage
@@ -47,6 +48,16 @@ def due_condition(now: datetime):
         or_(M.next_attempt_at.is_(None), M.next_attempt_at <= now),
         or_(M.claim_token.is_(None), M.claimed_at <= _lease(now)),
     )
+
+
+def id_in(ids):
+    """OutboxMessage.id IN (ids). On PostgreSQL one array parameter: an IN list
+    of 200 placeholders is a new statement for every batch, parsed by the
+    driver and planned by the server each time."""
+    ids = [int(i) for i in ids]
+    if db.engine.dialect.name == "postgresql":
+        return M.id == any_(literal(ids, ARRAY(BigInteger)))
+    return M.id.in_(ids)
 
 
 def _exec(stmt, params=None, conn=None):
@@ -267,7 +278,7 @@ def release_claim(claim_token, ids, now: datetime, retry_after: timedelta | None
     if retry_after is not None:
         values["next_attempt_at"] = now + retry_after
     # By id: claim_token has no index, and a scan per batch grows with the outbox.
-    stmt = (update(T).where(M.id.in_([int(i) for i in ids]), M.claim_token == claim_token,
+    stmt = (update(T).where(id_in(ids), M.claim_token == claim_token,
                             M.state == "approved").values(**values))
     changed = _exec(stmt).rowcount
     db.session.commit()

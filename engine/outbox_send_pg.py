@@ -42,6 +42,8 @@ def _text(value) -> bytes | None:
     """A parameter in PostgreSQL's text format."""
     if value is None:
         return None
+    if type(value) is int:  # most of them: ids
+        return b"%d" % value
     if isinstance(value, bool):
         return b"t" if value else b"f"
     if isinstance(value, bytes):
@@ -63,9 +65,10 @@ class DeferredStatement:
         self.sql = str(compiled).encode("utf-8")
         self.order = tuple(compiled.positiontup)
         # Literal values the statement carries (SQLAlchemy sends them as parameters).
-        self.fixed = {n: b.value for n, b in compiled.binds.items()
-                      if not b.required and b.callable is None and b.value is not None}
-        self.fixed.update(defaults or {})
+        fixed = {n: b.value for n, b in compiled.binds.items()
+                 if not b.required and b.callable is None and b.value is not None}
+        fixed.update(defaults or {})
+        self.fixed = {n: _text(v) for n, v in fixed.items()}  # in the wire format, once
         self.types = [_oid(compiled.binds[n].type) for n in self.order]
 
     def send(self, conn, params: dict) -> None:
@@ -73,8 +76,8 @@ class DeferredStatement:
         if pgconn.transaction_status != pq.TransactionStatus.IDLE:
             raise RuntimeError("a deferred statement needs a connection with no open transaction")
         self._prepare(conn, pgconn)
-        values = {**self.fixed, **params}
-        values = [_text(values[n]) for n in self.order]
+        fixed = self.fixed
+        values = [fixed[n] if n in fixed else _text(params[n]) for n in self.order]
         conn.connection.info["nudge_in_flight"] = values
         self._send(pgconn, values)
 

@@ -131,7 +131,7 @@ def _load(token, ids, clock):
     cols = (OutboxMessage.id, OutboxMessage.trigger_id, OutboxMessage.account_id,
             OutboxMessage.to_email, OutboxMessage.subject, OutboxMessage.html, OutboxMessage.text)
     query = select(*cols).where(
-        OutboxMessage.id.in_(ids), OutboxMessage.claim_token == token,
+        outbox_send.id_in(ids), OutboxMessage.claim_token == token,
         OutboxMessage.state == "approved").order_by(OutboxMessage.id)
     rows = db.session.execute(query).all()
     if any(r.subject is None for r in rows):
