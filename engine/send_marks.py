@@ -25,6 +25,7 @@ class SendMarks:
         self.token, self.clock, self.stats, self.comms, self.conn = token, clock, stats, comms, conn
         self.pending = []  # at most one (row, trigger, outcome) not yet written
         self.row = self.started = None
+        self.started_ids = set()  # rows of the batch marked `sending` (and not given back)
 
     def hooks_for(self, row) -> dict:
         """Transmit hooks for one attempt at `row`; `started` says whether the
@@ -36,7 +37,19 @@ class SendMarks:
         self.flush()
         self.started = outbox_send.mark_sending(self.row.id, self.token, self.clock(), conn=self.conn)
         self.conn.commit()
+        return self._note_started()
+
+    def _note_started(self) -> bool:
+        if self.started:
+            self.started_ids.add(self.row.id)
         return self.started
+
+    def not_sent(self, row) -> None:
+        """The connection was lost before the content went out: `row` is approved
+        again, still reserved by this worker, and may be tried again."""
+        if self.started:
+            outbox_send.mark_not_sent(row.id, self.token, self.clock(), conn=self.conn)
+            self.started_ids.discard(row.id)
 
     def settle(self) -> None:
         """After transmit: nothing still on its way to the database."""
@@ -107,7 +120,7 @@ class DeferredSendMarks(SendMarks):
             self.stats["sent"] += 1
             if log:
                 self.comms.remember(previous[1], log)
-        return self.started
+        return self._note_started()
 
     def start(self) -> bool:
         self.send()

@@ -20,18 +20,14 @@ import logging
 import math
 import time
 from datetime import datetime, timedelta
-from types import SimpleNamespace
 
 from flask import current_app
-from sqlalchemy import select
-
 from engine import mailer, outbox, outbox_send
 from engine import smtp as smtp_mod
-from engine.communications import CommunicationLog, subject_of
-from engine.outbox_render import ensure_rendered
+from engine.communications import CommunicationLog
+from engine.send_batches import claim_batch
 from engine.send_marks import DeferredSendMarks, SendMarks
 from extensions import db
-from models import OutboxMessage, Trigger
 from models.base import utcnow
 
 log = logging.getLogger(__name__)
@@ -100,11 +96,11 @@ def send_due(*, clock=utcnow, budget_seconds: float = JOB_BUDGET_SECONDS, config
         # connection back to the pool (and ping it again) on every commit.
         with db.engine.connect() as conn:
             while time.monotonic() < deadline:
-                token, ids = outbox_send.claim_due_batch(clock(), claim_limit(config))
-                if not ids:
+                batch = claim_batch(clock(), claim_limit(config))
+                if not batch.ids:
                     break
                 stats["batches"] += 1
-                smtp = send_batch(token, ids, smtp, config=config, clock=clock, bucket=bucket,
+                smtp = send_batch(batch, smtp, config=config, clock=clock, bucket=bucket,
                                   stats=stats, comms=comms, conn=conn)
             else:
                 if outbox.count_due(clock()):
@@ -114,35 +110,6 @@ def send_due(*, clock=utcnow, budget_seconds: float = JOB_BUDGET_SECONDS, config
     if stats["retry"] or stats.get("connect_error"):
         _ring_later(clock())
     return stats
-
-
-_TRIGGER_FIELDS = ("id", "from_email", "bcc", "no_reply", "reply_to_email", "reply_to_name",
-                   "timezone")
-
-
-def _snapshot(trigger) -> SimpleNamespace:
-    """The trigger fields sending needs, as plain values: an ORM object would be
-    expired by every commit and reloaded (one SELECT) on the next attribute read."""
-    fields = {name: getattr(trigger, name) for name in _TRIGGER_FIELDS}
-    return SimpleNamespace(**fields, log_subject=subject_of(trigger))
-
-
-def _load(token, ids, clock):
-    cols = (OutboxMessage.id, OutboxMessage.trigger_id, OutboxMessage.account_id,
-            OutboxMessage.to_email, OutboxMessage.subject, OutboxMessage.html, OutboxMessage.text)
-    query = select(*cols).where(
-        outbox_send.id_in(ids), OutboxMessage.claim_token == token,
-        OutboxMessage.state == "approved").order_by(OutboxMessage.id)
-    rows = db.session.execute(query).all()
-    if any(r.subject is None for r in rows):
-        # Not rendered yet (a big run's render jobs may still be behind): render, read again.
-        ensure_rendered([r.id for r in rows if r.subject is None], clock())
-        rows = db.session.execute(query).all()
-    trigger_ids = {r.trigger_id for r in rows}
-    triggers = {t.id: _snapshot(t) for t in db.session.execute(
-        select(Trigger).where(Trigger.id.in_(trigger_ids))).scalars()}
-    db.session.commit()  # nothing of the session stays open while `conn` writes
-    return rows, triggers
 
 
 class _Prepared:
@@ -168,14 +135,14 @@ class _Prepared:
         return self.built.pop(i)
 
 
-def send_batch(token, ids, smtp, *, config, clock, bucket, stats, comms, conn):
+def send_batch(batch, smtp, *, config, clock, bucket, stats, comms, conn):
     """Send one claimed batch; returns the (possibly new) open connection or None.
 
     Each message's outcome is committed with the next message's `sending` mark
     while the server answers commands that deliver nothing -- always before
     the content goes out (engine/send_marks.py). The message after that is
     built while the server takes in the content."""
-    rows, triggers = _load(token, ids, clock)
+    token, ids, rows, triggers = batch.token, batch.ids, batch.rows, batch.triggers
     prepared = _Prepared(rows, triggers, config)
     marks_class = DeferredSendMarks if conn.dialect.name == "postgresql" else SendMarks
     marks = marks_class(token, clock=clock, stats=stats, comms=comms, conn=conn)
@@ -213,8 +180,7 @@ def send_batch(token, ids, smtp, *, config, clock, bucket, stats, comms, conn):
             if result.kind == "lost":
                 break  # our reservation lapsed and another worker owns it now
             if result.kind == "not_sent":
-                if marks.started:
-                    outbox_send.mark_not_sent(row.id, token, clock(), conn=conn)
+                marks.not_sent(row)
                 continue
             if marks.started is None and not marks.start():
                 break  # ended before the mail hook ran: marked like the rest
@@ -226,7 +192,9 @@ def send_batch(token, ids, smtp, *, config, clock, bucket, stats, comms, conn):
             return _give_back(token, ids, clock(), conn, stats,
                               "connection lost twice before the message data")
     marks.finish()
-    outbox_send.release_claim(token, ids, clock())  # anything left unstarted goes back
+    unstarted = [i for i in ids if i not in marks.started_ids]
+    if unstarted:  # the batch stopped early, or some were not ours any more: back to the pool
+        outbox_send.release_claim(token, unstarted, clock())
     return smtp
 
 

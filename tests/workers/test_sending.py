@@ -163,3 +163,30 @@ def test_cli_send_due_and_outbox_counts(app, make, smtp_sink):
     assert "Sent 3, failed 0" in result.output
     counts = runner.invoke(nudge_group, ["outbox"])
     assert "sent  3" in counts.output
+
+
+def test_only_the_rows_a_batch_never_started_are_given_back(app, make, smtp_sink, monkeypatch):
+    from engine import outbox_send
+
+    released = []
+    real_release = outbox_send.release_claim
+    monkeypatch.setattr(outbox_send, "release_claim",
+                        lambda token, ids, now, **kw: released.append(list(ids))
+                        or real_release(token, ids, now, **kw))
+    _, ids = _approved(make, 3)
+    assert send_due()["sent"] == 3
+    assert released == []  # all sent: no statement to give anything back
+
+    _, ids = _approved(make, 3)
+    engine = db.engine
+
+    def unapprove_the_last(envelope):  # staff take the third one back mid-batch
+        if f"<nudge-{ids[0]}@" in envelope.content.decode():
+            with engine.begin() as conn:
+                conn.execute(OutboxMessage.__table__.update().where(OutboxMessage.id == ids[2])
+                             .values(state="pending_approval"))
+
+    smtp_sink.data_reply = unapprove_the_last
+    assert send_due()["sent"] == 2
+    assert released == [[ids[2]]]
+    assert _states(ids) == ["sent", "sent", "pending_approval"]
