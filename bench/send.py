@@ -10,7 +10,7 @@ accepts everything and records each Message-ID. In the same run it times:
   workers  N real RQ worker processes sending N jobs' worth of approved outbox
            messages: claim batches, build the MIME message with tracking
            (click/open/unsubscribe tokens signed per message), mark sending
-           (committed before the message content goes out) -> SMTP -> mark
+           (committed before the end-of-data line goes out) -> SMTP -> mark
            sent + delivery event + account log (committed with the next
            message's sending mark), one connection per job
 Per-worker efficiency = (messages/s with N workers / N) / bare messages/s of

@@ -1,16 +1,17 @@
 """The send loop: claim a batch in the database, send it over ONE SMTP connection.
 
-Per message: mark `sending` (commit) -> SMTP content -> record the outcome.
+Per message: mark `sending` (commit) -> SMTP transaction -> record the outcome.
 The outcome of message n is committed together with the `sending` mark of
 message n+1, so each message costs one commit and a killed worker leaves at
 most one message in `sending` (which the tick later turns into `uncertain`).
-Reserved rows the worker never started simply lapse back to claimable.
+Reserved rows the worker never started are given back at the end of the
+batch, or lapse back to claimable if the worker died.
 
-The worker's own work overlaps the server's (engine/smtp.py transmit hooks):
-message n's outcome is committed with n+1's `sending` mark while the server
-answers n+1's MAIL FROM or RCPT TO (commands that deliver nothing; the
-content only goes out after that commit, before DATA), and message n+2 is
-built while the server takes in n+1's content.
+The worker's own work overlaps the server's (engine/smtp.py transmit hooks,
+engine/send_marks.py): n's outcome and n+1's `sending` mark are written while
+the server answers n+1's MAIL FROM (PostgreSQL: collected only before n+1's
+end-of-data line, the one a server takes a message at), and n+2 is built
+while the server reads n+1's content.
 
 Redis only rings the doorbell: a send job re-reads the database, so a job
 that runs twice finds nothing left to claim, and a lost job is replaced by
