@@ -111,10 +111,10 @@ class _Prepared:
     result) costs more than SQLite's own execution and doubles a PostgreSQL
     round trip. Bind values still go through the column types' processors."""
 
-    def __init__(self, stmt, inserts_into=()):
+    def __init__(self, stmt):
         self.stmt, self.plans = stmt, {}
-        # Tables it inserts into: their Python-side column defaults are filled in here.
-        self.inserts_into = inserts_into or ((stmt.table,) if stmt.is_insert else ())
+        # The table it inserts into: its Python-side column defaults are filled in here.
+        self.inserts_into = (stmt.table,) if stmt.is_insert else ()
 
     def _plan(self, dialect):
         compiled = self.stmt.compile(dialect=dialect)
@@ -138,9 +138,6 @@ class _Prepared:
 
     def rowcount(self, params: dict, conn=None) -> int:
         return self.run(params, conn, lambda cursor: cursor.rowcount)
-
-    def first(self, params: dict, conn=None) -> tuple:
-        return self.run(params, conn, lambda cursor: tuple(cursor.fetchone()))
 
     def run(self, params: dict, conn, read):
         conn = conn if conn is not None else db.session.connection()

@@ -23,6 +23,7 @@ import time
 from datetime import datetime, timedelta
 
 from flask import current_app
+
 from engine import mailer, outbox, outbox_send
 from engine import smtp as smtp_mod
 from engine.communications import CommunicationLog
@@ -140,9 +141,9 @@ def send_batch(batch, smtp, *, config, clock, bucket, stats, comms, conn):
     """Send one claimed batch; returns the (possibly new) open connection or None.
 
     Each message's outcome is committed with the next message's `sending` mark
-    while the server answers commands that deliver nothing -- always before
-    the content goes out (engine/send_marks.py). The message after that is
-    built while the server takes in the content."""
+    while the server answers commands that deliver nothing -- always durable
+    before the end-of-data line goes out (engine/send_marks.py). The message
+    after that is built while the server takes in the content."""
     token, ids, rows, triggers = batch.token, batch.ids, batch.rows, batch.triggers
     prepared = _Prepared(rows, triggers, config)
     marks_class = DeferredSendMarks if conn.dialect.name == "postgresql" else SendMarks
