@@ -5,7 +5,9 @@ replies, the rate limit) lives in engine/smtp.py; its names are re-exported
 here for callers that think of "the mailer" as one thing.
 """
 import binascii
+import itertools
 import smtplib
+import time
 import uuid
 from email import message_from_bytes
 from email.header import Header
@@ -65,6 +67,20 @@ def _encoded(value: str, name: str) -> str:
                   header_name=name).encode(linesep="\r\n")
 
 
+# A boundary starting "=_" can never occur in a quoted-printable body ("=" is
+# always encoded there), so a per-process random prefix and a counter suffice.
+_BOUNDARY_PREFIX = f"=_nudge_{uuid.uuid4().hex[:16]}_"
+_boundary_numbers = itertools.count()
+_date_header = [0, ""]  # (second, its RFC 5322 date): one format per second, not per message
+
+
+def _date() -> str:
+    now = int(time.time())
+    if _date_header[0] != now:
+        _date_header[:] = [now, formatdate(now, usegmt=True)]
+    return _date_header[1]
+
+
 def _qp(body: str) -> bytes:
     """Quoted-printable body with CRLF line ends (binascii does the work in C)."""
     data = body.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
@@ -101,7 +117,7 @@ def message_bytes(outbox_message_or_fields, trigger, *, config, subject_prefix: 
         text = html_to_text(html)
     base_url = config.get("PUBLIC_BASE_URL", "")
     headers = [("From", from_email), ("To", to_email), ("Subject", _encoded(subject, "Subject")),
-               ("Date", formatdate(usegmt=True)),
+               ("Date", _date()),
                ("Message-ID", message_id or message_id_for(outbox_id, config))]
     if _get(trigger, "no_reply"):
         # "No-reply": no Reply-To, and auto-responders are asked to stay quiet.
@@ -119,7 +135,7 @@ def message_bytes(outbox_message_or_fields, trigger, *, config, subject_prefix: 
             html = tracking.instrument_html(html, outbox_id, base_url)
     if _get(trigger, "id") is not None:
         headers.append(("X-Nudge-Trigger", str(_get(trigger, "id"))))
-    boundary = f"=_nudge_{uuid.uuid4().hex}"
+    boundary = f"{_BOUNDARY_PREFIX}{next(_boundary_numbers)}"
     headers += [("MIME-Version", "1.0"),
                 ("Content-Type", f'multipart/alternative; boundary="{boundary}"')]
     part_head = (b"Content-Type: text/%s; charset=\"utf-8\"\r\n"

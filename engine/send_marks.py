@@ -7,8 +7,8 @@ message costs one commit and a killed worker leaves at most one message in
 nothing (engine/smtp.py transmit hooks):
 
 SendMarks (SQLite, which locks the whole database from the first write to the
-commit): outcome, `sending` and commit all while the server answers MAIL FROM,
-never holding the lock across a wait.
+commit): outcome, `sending` and commit all while the server answers MAIL FROM
+(with PIPELINING, the whole envelope), never holding the lock across a wait.
 
 DeferredSendMarks (PostgreSQL): outcome + `sending` are one statement that
 commits by itself, sent when MAIL FROM goes out and collected when the content

@@ -9,9 +9,10 @@ batch, or lapse back to claimable if the worker died.
 
 The worker's own work overlaps the server's (engine/smtp.py transmit hooks,
 engine/send_marks.py): n's outcome and n+1's `sending` mark are written while
-the server answers n+1's MAIL FROM (PostgreSQL: collected only before n+1's
-end-of-data line, the one a server takes a message at), and n+2 is built
-while the server reads n+1's content.
+the server answers n+1's MAIL FROM -- or its whole envelope, when the server
+offers PIPELINING (PostgreSQL: collected only before n+1's end-of-data line,
+the one a server takes a message at) -- and n+2 is built while the server
+reads n+1's content.
 
 Redis only rings the doorbell: a send job re-reads the database, so a job
 that runs twice finds nothing left to claim, and a lost job is replaced by

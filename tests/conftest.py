@@ -165,11 +165,12 @@ def run_jobs(app):
 
 
 @pytest.fixture
-def smtp_sink(app):
-    """A real aiosmtpd server on a free port that records what it receives."""
+def smtp_sink(app, request):
+    """A real aiosmtpd server on a free port that records what it receives. It
+    offers PIPELINING unless a test parametrizes it indirectly with False."""
     from tests.smtp_sink import RecordingSink
 
-    sink = RecordingSink()
+    sink = RecordingSink(pipelining=getattr(request, "param", True))
     sink.start()
     app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=sink.port, SMTP_STARTTLS=False)
     yield sink

@@ -17,6 +17,12 @@ class _Handler:
     def __init__(self, sink):
         self.sink = sink
 
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.sink.pipelining:  # as production servers do; aiosmtpd copes but does not say so
+            responses.insert(-1, "250-PIPELINING")
+        return responses
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         reply = self.sink.rcpt_reply(address)
         if reply:
@@ -43,10 +49,12 @@ class _Handler:
 
 
 class RecordingSink:
-    """Records messages; `rcpt_reply`/`data_reply` can be replaced to inject faults."""
+    """Records messages; `rcpt_reply`/`data_reply` can be replaced to inject faults.
+    pipelining: whether EHLO offers PIPELINING (RFC 2920), as production servers do."""
 
-    def __init__(self, port: int | None = None):
+    def __init__(self, port: int | None = None, pipelining: bool = True):
         self.port = port or free_port()
+        self.pipelining = pipelining
         self.messages: list[dict] = []
         self.lock = threading.Lock()
         self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)

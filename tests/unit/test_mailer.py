@@ -48,6 +48,11 @@ def _send(app, sink, trigger, **fields):
         return mailer.transmit(smtp, trigger.from_email, [fields.get("to_email", "ada@example.com")], data)
 
 
+BOTH_WAYS = pytest.mark.parametrize("smtp_sink", [True, False], indirect=True,
+                                    ids=["pipelined", "stepwise"])
+
+
+@BOTH_WAYS
 def test_transmit_classifies_replies(app, make, smtp_sink):
     trigger = make.trigger()
     out = _send(app, smtp_sink, trigger)
@@ -65,6 +70,7 @@ def test_transmit_classifies_replies(app, make, smtp_sink):
     assert _send(app, smtp_sink, trigger).kind == "uncertain"
 
 
+@BOTH_WAYS
 def test_transmit_runs_hooks_while_the_server_works_and_can_call_a_message_off(app, make, smtp_sink):
     from engine import smtp as smtp_mod
 
@@ -76,12 +82,17 @@ def test_transmit_runs_hooks_while_the_server_works_and_can_call_a_message_off(a
     with smtp_mod.smtp_connection(app.config) as smtp:
         out = smtp_mod.transmit(smtp, trigger.from_email, ["ada@example.com"], data, hooks=hooks)
         assert out.kind == "sent" and calls == ["mail", "rcpt", "end", "content"]
-        # "mail"/"rcpt" say no (e.g. the reservation was lost): reset, nothing delivered,
-        # the connection stays usable.
+    with smtp_mod.smtp_connection(app.config) as smtp:
+        # "mail"/"rcpt" say no (e.g. the reservation was lost): nothing delivered. Step
+        # by step the transaction is reset and the connection stays usable; pipelined,
+        # the server already waits for content, so the connection is dropped instead.
         for stage in ("mail", "rcpt"):
             out = smtp_mod.transmit(smtp, trigger.from_email, ["ada@example.com"], data,
                                     hooks={stage: lambda: False})
-            assert (out.kind, out.reconnect) == ("lost", False)
+            assert (out.kind, out.reconnect) == ("lost", smtp_sink.pipelining)
+            if out.reconnect:
+                smtp.connect(*smtp_mod.connection_target(app.config))
+                smtp.ehlo()
         assert smtp_mod.transmit(smtp, trigger.from_email, ["ada@example.com"], data).kind == "sent"
 
         def broken():
@@ -101,6 +112,63 @@ def test_transmit_runs_hooks_while_the_server_works_and_can_call_a_message_off(a
         assert (out.kind, out.reconnect) == ("lost", True) and smtp.sock is None
     time.sleep(0.2)
     assert len(smtp_sink.messages) == 2
+
+
+def test_a_refused_recipient_in_a_pipelined_envelope_delivers_nothing(app, make, smtp_sink):
+    """The BCC is accepted, so the server says 354 to DATA although the primary
+    recipient was refused: the connection is dropped without content."""
+    from engine import smtp as smtp_mod
+
+    trigger = make.trigger()
+    smtp_sink.rcpt_reply = lambda addr: "550 5.1.1 no such user" if "bad" in addr else None
+    data = mailer.message_bytes(FIELDS, trigger, config=app.config)
+    with smtp_mod.smtp_connection(app.config) as smtp:
+        out = smtp_mod.transmit(smtp, trigger.from_email, ["bad@example.com", "audit@acme.io"], data)
+        assert (out.kind, out.reply, out.reconnect) == ("failed", "RCPT TO: 550 5.1.1 no such user", True)
+        assert smtp.sock is None
+    with smtp_mod.smtp_connection(app.config) as smtp:
+        out = smtp_mod.transmit(smtp, trigger.from_email, ["ada@example.com", "audit@acme.io"], data)
+        assert out.kind == "sent"
+    time.sleep(0.2)
+    assert [m["rcpt_tos"] for m in smtp_sink.messages] == [["ada@example.com", "audit@acme.io"]]
+
+
+def test_pipelining_sends_the_envelope_in_one_go():
+    """A server that offers PIPELINING and answers nothing before it has MAIL,
+    RCPT and DATA: a client waiting for each reply would hang here."""
+    import socket
+    import threading
+
+    from engine import smtp as smtp_mod
+
+    received = []
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        conn, _ = server.accept()
+        with conn:
+            conn.sendall(b"220 strict\r\n")
+            conn.recv(1000)  # EHLO
+            conn.sendall(b"250-strict\r\n250 PIPELINING\r\n")
+            buffer = b""
+            while b"DATA\r\n" not in buffer:
+                buffer += conn.recv(1000)
+            received.append(buffer)
+            conn.sendall(b"250 ok\r\n250 ok\r\n354 go on\r\n")
+            while not buffer.endswith(b"\r\n.\r\n"):
+                buffer += conn.recv(1000)
+            conn.sendall(b"250 queued\r\n")
+            conn.recv(1000)  # QUIT
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    config = {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": server.getsockname()[1], "SMTP_TIMEOUT": 5}
+    with smtp_mod.smtp_connection(config) as smtp:
+        out = smtp_mod.transmit(smtp, "a@acme.io", ["b@example.com"], b"Subject: hi\r\n\r\nhi")
+    thread.join(5)
+    server.close()
+    assert (out.kind, out.reply) == ("sent", "250 queued")
+    assert received == [b"MAIL FROM:<a@acme.io>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n"]
 
 
 def test_dot_stuffing_and_plain_addresses():
