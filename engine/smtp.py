@@ -198,8 +198,12 @@ def _envelope_pipelined(smtp, sender, recipients, hooks) -> Outcome | None:
     lines = [f"MAIL FROM:{_quoted(sender)}", *(f"RCPT TO:{_quoted(r)}" for r in recipients), "DATA"]
     smtp.send(b"".join(_command_line(line) for line in lines))
     called_off = _run_hook(smtp, hooks, "mail") is False or _run_hook(smtp, hooks, "rcpt") is False
-    replies = [smtp.getreply() for _ in lines]
-    data_open = replies[-1][0] == 354
+    replies = []
+    while len(replies) < len(lines):
+        replies.append(smtp.getreply())
+        if replies[-1][0] == 421:
+            break  # the server is closing the connection: no more replies come
+    data_open = len(replies) == len(lines) and replies[-1][0] == 354
     if called_off:
         outcome = Outcome("lost", "called off before the message data")
     elif replies[0][0] != 250:

@@ -133,13 +133,13 @@ def test_a_refused_recipient_in_a_pipelined_envelope_delivers_nothing(app, make,
     assert [m["rcpt_tos"] for m in smtp_sink.messages] == [["ada@example.com", "audit@acme.io"]]
 
 
-def test_pipelining_sends_the_envelope_in_one_go():
+def _strict_pipelining_server(envelope_replies: bytes, final_reply: bytes | None):
     """A server that offers PIPELINING and answers nothing before it has MAIL,
-    RCPT and DATA: a client waiting for each reply would hang here."""
+    RCPT and DATA (a client waiting for each reply would hang): answers the
+    envelope with `envelope_replies`, then takes the content and answers
+    `final_reply`, or closes the connection when that is None."""
     import socket
     import threading
-
-    from engine import smtp as smtp_mod
 
     received = []
     server = socket.create_server(("127.0.0.1", 0))
@@ -154,20 +154,34 @@ def test_pipelining_sends_the_envelope_in_one_go():
             while b"DATA\r\n" not in buffer:
                 buffer += conn.recv(1000)
             received.append(buffer)
-            conn.sendall(b"250 ok\r\n250 ok\r\n354 go on\r\n")
+            conn.sendall(envelope_replies)
+            if final_reply is None:
+                return
             while not buffer.endswith(b"\r\n.\r\n"):
                 buffer += conn.recv(1000)
-            conn.sendall(b"250 queued\r\n")
+            conn.sendall(final_reply)
             conn.recv(1000)  # QUIT
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
+    return server, thread, received
+
+
+@pytest.mark.parametrize("envelope_replies, final_reply, expected", [
+    (b"250 ok\r\n250 ok\r\n354 go on\r\n", b"250 queued\r\n", ("sent", "250 queued", False)),
+    # 421 and the server hangs up: no further replies come, and none is waited for.
+    (b"421 4.3.2 busy, closing\r\n", None, ("retry", "MAIL FROM: 421 4.3.2 busy, closing", True)),
+])
+def test_pipelining_sends_the_envelope_in_one_go(envelope_replies, final_reply, expected):
+    from engine import smtp as smtp_mod
+
+    server, thread, received = _strict_pipelining_server(envelope_replies, final_reply)
     config = {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": server.getsockname()[1], "SMTP_TIMEOUT": 5}
     with smtp_mod.smtp_connection(config) as smtp:
         out = smtp_mod.transmit(smtp, "a@acme.io", ["b@example.com"], b"Subject: hi\r\n\r\nhi")
     thread.join(5)
     server.close()
-    assert (out.kind, out.reply) == ("sent", "250 queued")
+    assert (out.kind, out.reply, out.reconnect) == expected
     assert received == [b"MAIL FROM:<a@acme.io>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n"]
 
 
