@@ -1,10 +1,10 @@
 """Sending throughput: `flask nudge worker` processes vs a bare smtplib loop.
 
-    python -m bench.send [--messages 10000] [--workers 1,2,4] [--sinks 2] [--rounds 3]
+    python -m bench.send [--messages 10000] [--workers 1,2,4] [--sinks N] [--rounds 3]
                          [--pipelining both|on|off]
 
-A local aiosmtpd sink (--sinks processes sharing one port with SO_REUSEPORT)
-accepts everything and records each Message-ID; run once as stock aiosmtpd
+A local aiosmtpd sink (one process per worker, each on its own port) accepts
+everything and records each Message-ID; run once as stock aiosmtpd
 and once advertising PIPELINING (RFC 2920, which production servers offer and
 aiosmtpd copes with but does not announce). In the same run it times:
   bare     one process, one reused smtplib connection, sendmail() of the same
@@ -83,23 +83,31 @@ def _sink_process(port, out_path, ready, pipelining):
     loop = asyncio.new_event_loop()
     # IPPROTO_TCP, as aiosmtpd's Controller makes it: asyncio then turns Nagle off, as for any TCP server.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind(("127.0.0.1", port))
     loop.run_until_complete(loop.create_server(lambda: SMTP(Handler()), sock=sock))
     ready.set()
     loop.run_forever()
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 class Sink:
+    """`processes` single-process aiosmtpd servers, each on its own port: worker
+    k talks to ports[k], as an MTA gives each connection its own process (one
+    shared port would put two connections on one process half the time)."""
+
     def __init__(self, processes: int, pipelining: bool = False):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.ports = [_free_port() for _ in range(processes)]
+        self.port = self.ports[0]  # the bare loop's
         self.files = [_TMP / f"sink-{i}-{time.time_ns()}.txt" for i in range(processes)]
         self.procs = []
-        for path in self.files:
+        for port, path in zip(self.ports, self.files):
             ready = multiprocessing.Event()
-            proc = multiprocessing.Process(target=_sink_process, args=(self.port, str(path), ready,
+            proc = multiprocessing.Process(target=_sink_process, args=(port, str(path), ready,
                                                                          pipelining))
             proc.start()
             ready.wait(10)
@@ -155,7 +163,26 @@ def reset():
     db.session.commit()
 
 
-def bare(app, trigger, n, port) -> float:
+class MachineBusy:
+    """The share of all this machine's cores that was busy (psutil), so a run
+    shows when it was bound by CPU rather than by the send path."""
+
+    def __enter__(self):
+        import psutil
+
+        self.before, self.share = psutil.cpu_times(), 0.0
+        return self
+
+    def __exit__(self, *exc):
+        import psutil
+
+        after = psutil.cpu_times()
+        total = sum(after) - sum(self.before)
+        idle = (after.idle + after.iowait) - (self.before.idle + self.before.iowait)
+        self.share = 1 - idle / total if total > 0 else 0.0
+
+
+def bare(app, trigger, n, port) -> tuple[float, float]:
     """Messages/s of a plain smtplib loop on one connection (messages pre-built)."""
     from engine.mailer import message_bytes
 
@@ -166,15 +193,16 @@ def bare(app, trigger, n, port) -> float:
                 for i in range(n)]
     smtp = smtplib.SMTP("127.0.0.1", port)
     smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as the mailer does
-    started = time.perf_counter()
-    for i, data in enumerate(messages):
-        smtp.sendmail("success@example.com", [f"user{i}@example.com"], data)
-    seconds = time.perf_counter() - started
+    with MachineBusy() as busy:
+        started = time.perf_counter()
+        for i, data in enumerate(messages):
+            smtp.sendmail("success@example.com", [f"user{i}@example.com"], data)
+        seconds = time.perf_counter() - started
     smtp.quit()
-    return n / seconds
+    return n / seconds, busy.share
 
 
-def workers_rate(url, n, count, port) -> float:
+def workers_rate(url, n, count, ports) -> tuple[float, float]:
     from sqlalchemy import func, select
     from rq import Worker
 
@@ -182,15 +210,17 @@ def workers_rate(url, n, count, port) -> float:
     from models import OutboxMessage
     from workers.queues import get_queue, get_redis
 
-    env = dict(os.environ, DATABASE_URL=url, SMTP_HOST="127.0.0.1", SMTP_PORT=str(port),
-               FLASK_APP="app.py", SEND_RATE_PER_SECOND="0")
+    env = dict(os.environ, DATABASE_URL=url, SMTP_HOST="127.0.0.1", FLASK_APP="app.py",
+               SEND_RATE_PER_SECOND="0")
     procs = [subprocess.Popen([sys.executable, "-m", "flask", "nudge", "worker"], cwd=REPO,
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True) for _ in range(count)]
+                              env=dict(env, SMTP_PORT=str(ports[k % len(ports)])),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True) for k in range(count)]
     try:
         deadline = time.monotonic() + 60
         while Worker.count(connection=get_redis()) < count and time.monotonic() < deadline:
             time.sleep(0.1)
+        busy = MachineBusy().__enter__()
         started = time.perf_counter()
         jobs = [get_queue("emails").enqueue("workers.jobs.send_batch_job", job_timeout=600)
                 for _ in range(count)]
@@ -208,7 +238,9 @@ def workers_rate(url, n, count, port) -> float:
             if time.perf_counter() - started > 600:
                 raise SystemExit(f"only {sent} of {n} sent after 600 s")
             time.sleep(0.05)
-        return n / (time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        busy.__exit__()
+        return n / seconds, busy.share
     finally:
         for proc in procs:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -239,15 +271,17 @@ def compare(app, trigger, url, args, sink):
             for _ in range(args.rounds):
                 bases.append(bare(app, trigger, args.messages, sink.port))
                 reset()
-                rates.append(workers_rate(url, args.messages, count, sink.port))
-            base, rate = max(bases), max(rates)
+                rates.append(workers_rate(url, args.messages, count, sink.ports))
+            (base, base_busy), (rate, busy) = max(bases), max(rates)
+            cores = os.cpu_count()
             print(f"  bare smtplib loop, 1 connection    {base:8,.0f} msgs/s  "
-                  f"(best of {', '.join(f'{b:,.0f}' for b in bases)})")
+                  f"(best of {', '.join(f'{b:,.0f}' for b, _ in bases)}; "
+                  f"{base_busy:.0%} of {cores} cores busy)")
             per_worker = rate / count / base
             print(f"  {count} worker process{'es' if count > 1 else '  '}              "
-                  f"{rate:8,.0f} msgs/s  (best of {', '.join(f'{r:,.0f}' for r in rates)})  "
-                  f"{per_worker:.2f}x per worker -> target >= {TARGET}x "
-                  f"{'met' if per_worker >= TARGET else 'NOT met'}")
+                  f"{rate:8,.0f} msgs/s  (best of {', '.join(f'{r:,.0f}' for r, _ in rates)}; "
+                  f"{busy:.0%} of {cores} cores busy)  {per_worker:.2f}x per worker -> "
+                  f"target >= {TARGET}x {'met' if per_worker >= TARGET else 'NOT met'}")
     finally:
         received = sink.stop()
     ours = [m for m in received if not m.startswith("<bare-")]
@@ -262,13 +296,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--workers", default="1,2,4")
-    parser.add_argument("--sinks", type=int, default=2)
+    parser.add_argument("--sinks", type=int, default=0,
+                        help="sink processes (default: one per worker of the largest run)")
     parser.add_argument("--rounds", type=int, default=3, help="best of this many runs of each side")
     parser.add_argument("--pipelining", choices=("both", "on", "off"), default="both",
                         help="whether the sink advertises PIPELINING (RFC 2920)")
     args = parser.parse_args()
     args.pipelining = {"both": (False, True), "on": (True,), "off": (False,)}[args.pipelining]
     args.workers = [int(w) for w in args.workers.split(",")]
+    args.sinks = args.sinks or max(args.workers)
     run_on_each_database(run, args, f"sqlite:///{_TMP / 'send.db'}", _PG_URL, "send")
 
 
