@@ -238,10 +238,9 @@ def transmit(smtp: smtplib.SMTP, sender: str, recipients: list[str], data: bytes
     is reset; pipelined, where the server may already wait for content, the
     connection is dropped); "end" returning False drops the connection
     instead of sending the "."; either way nothing is delivered (outcome
-    "lost"). A hook that
-    raises drops the connection (nothing delivered) and the exception
-    propagates. So the caller can make its own record durable by the time
-    "end" returns, and nothing can have been delivered before that.
+    "lost"). A hook that raises drops the connection (nothing delivered) and
+    the exception propagates. So the caller can make its own record durable
+    by the time "end" returns, and nothing can have been delivered before that.
     """
     try:
         return _transaction(smtp, sender, recipients, data, hooks or {})
