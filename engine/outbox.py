@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, or_, select, update
 
 from engine.outbox_send import (  # noqa: F401 - the send path, re-exported
-    M, T, _cfg, _exec, _lease, claim_due_batch, due_condition,
+    M, T, _cfg, _exec, _lease, claim_due_batch, due_condition, due_pick,
     expire_stuck_sending, fail_unrendered, mark_failed, mark_retry, mark_sending, mark_sent,
     mark_uncertain, retry_delay)
 from extensions import db

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import (BigInteger, DateTime, String, Text, and_, any_, bindparam, func, insert,
-                        literal, or_, select, update)
+                        literal, literal_column, or_, select, update)
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from extensions import db
@@ -40,9 +40,11 @@ def _lease(now: datetime) -> datetime:
 
 
 def due_condition(now: datetime):
-    """Approved, hold over, send time come, backoff over, not reserved by a live claim."""
+    """Approved, hold over, send time come, backoff over, not reserved by a live claim.
+    'approved' is written into the SQL so that a prepared statement's plan can
+    still use the partial index ix_outbox_approved."""
     return and_(
-        M.state == "approved",
+        M.state == literal_column("'approved'"),
         or_(M.hold_until.is_(None), M.hold_until <= now),
         or_(M.send_after.is_(None), M.send_after <= now),
         or_(M.next_attempt_at.is_(None), M.next_attempt_at <= now),
@@ -65,6 +67,11 @@ def _exec(stmt, params=None, conn=None):
     return (conn if conn is not None else db.session.connection()).execute(stmt, params)
 
 
+def due_pick(now: datetime, limit: int):
+    """The ids of the first `limit` due messages, in id order (what a claim takes)."""
+    return select(M.id).where(due_condition(now)).order_by(M.id).limit(limit)
+
+
 def claim_due_batch(now: datetime, limit: int) -> tuple[str, list[int]]:
     """Reserve up to `limit` due messages for this worker; commits.
 
@@ -76,7 +83,7 @@ def claim_due_batch(now: datetime, limit: int) -> tuple[str, list[int]]:
     """
     token = uuid.uuid4().hex
     due = due_condition(now)
-    pick = select(M.id).where(due).order_by(M.id).limit(limit)
+    pick = due_pick(now, limit)
     values = dict(claim_token=token, claimed_at=now, updated_at=now)
     if db.engine.dialect.name == "postgresql":
         # A CTE, not "id IN (subquery)": PostgreSQL may re-run an IN subquery

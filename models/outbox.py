@@ -75,6 +75,10 @@ class OutboxMessage(db.Model):
         # batch read and sorted the whole run (a 1M-row run rendered quadratically).
         Index("ix_outbox_unrendered", "trigger_id", "id", sqlite_where=sql_text("subject IS NULL"),
               postgresql_where=sql_text("subject IS NULL")),
+        # Claims take the due rows in id order: without this they walked the primary
+        # key through every sent row first, a claim growing with the outbox's history.
+        Index("ix_outbox_approved", "id", sqlite_where=sql_text("state = 'approved'"),
+              postgresql_where=sql_text("state = 'approved'")),
     )
 
     @property

@@ -189,3 +189,29 @@ def test_a_late_reply_still_records_sent_unless_staff_acted(app, make):
     assert not outbox.mark_sent(ids[1], token, "250 OK", NOW + timedelta(seconds=lease + 1))
     db.session.commit()
     assert [_state(i).state for i in ids] == ["sent", "approved"]
+
+
+def test_a_claim_reads_the_approved_rows_not_the_sent_history(app, make):
+    """The claim's plan starts from an index on approved rows: walking the
+    primary key in id order would pass every sent row first, so each claim
+    would grow with the outbox's history (found at 15,000 sent rows: 16 ms)."""
+    from sqlalchemy import insert, text
+
+    trigger, account = make.trigger(), make.account()
+    contact = make.contact(account)
+    rows = [dict(trigger_id=trigger.id, contact_id=contact.id, account_id=account.id,
+                 occurrence_key=f"k{i}", to_email="a@example.com", state=state, attempts=0,
+                 created_at=NOW, updated_at=NOW)
+            for i, state in enumerate(["sent"] * 5000 + ["approved"] * 20)]
+    db.session.execute(insert(OutboxMessage.__table__), rows)
+    db.session.execute(text("ANALYZE outbox_messages" if db.engine.dialect.name == "postgresql"
+                            else "ANALYZE"))
+    pick = outbox.due_pick(NOW, 200).compile(db.engine, compile_kwargs={"literal_binds": True})
+    if db.engine.dialect.name == "postgresql":
+        plan = "\n".join(r[0] for r in db.session.execute(text(f"EXPLAIN {pick}")))
+        assert "ix_outbox_approved" in plan or "ix_outbox_state_created" in plan, plan
+    else:
+        plan = [r[3] for r in db.session.execute(text(f"EXPLAIN QUERY PLAN {pick}"))]
+        assert any("ix_outbox_approved" in step or "ix_outbox_state_created (state=" in step
+                   for step in plan), plan
+    assert len(outbox.claim_due_batch(NOW, 200)[1]) == 20
