@@ -220,26 +220,25 @@ def workers_rate(url, n, count, ports) -> tuple[float, float]:
         deadline = time.monotonic() + 60
         while Worker.count(connection=get_redis()) < count and time.monotonic() < deadline:
             time.sleep(0.1)
-        busy = MachineBusy().__enter__()
-        started = time.perf_counter()
-        jobs = [get_queue("emails").enqueue("workers.jobs.send_batch_job", job_timeout=600)
-                for _ in range(count)]
-        # Watched through Redis, then checked in the database: counting rows every
-        # few ms would take CPU from the workers on a small machine.
-        while not all(job.get_status(refresh=True) in ("finished", "failed") for job in jobs):
-            if time.perf_counter() - started > 600:
-                raise SystemExit("the send jobs did not finish within 600 s")
-            time.sleep(0.01)
-        while True:  # a job past its time budget hands the rest to a new job
-            sent = db.session.scalar(select(func.count()).where(OutboxMessage.state == "sent"))
-            db.session.rollback()
-            if sent >= n:
-                break
-            if time.perf_counter() - started > 600:
-                raise SystemExit(f"only {sent} of {n} sent after 600 s")
-            time.sleep(0.05)
-        seconds = time.perf_counter() - started
-        busy.__exit__()
+        with MachineBusy() as busy:
+            started = time.perf_counter()
+            jobs = [get_queue("emails").enqueue("workers.jobs.send_batch_job", job_timeout=600)
+                    for _ in range(count)]
+            # Watched through Redis, then checked in the database: counting rows every
+            # few ms would take CPU from the workers on a small machine.
+            while not all(job.get_status(refresh=True) in ("finished", "failed") for job in jobs):
+                if time.perf_counter() - started > 600:
+                    raise SystemExit("the send jobs did not finish within 600 s")
+                time.sleep(0.01)
+            while True:  # a job past its time budget hands the rest to a new job
+                sent = db.session.scalar(select(func.count()).where(OutboxMessage.state == "sent"))
+                db.session.rollback()
+                if sent >= n:
+                    break
+                if time.perf_counter() - started > 600:
+                    raise SystemExit(f"only {sent} of {n} sent after 600 s")
+                time.sleep(0.05)
+            seconds = time.perf_counter() - started
         return n / seconds, busy.share
     finally:
         for proc in procs:
