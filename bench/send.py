@@ -9,31 +9,32 @@ and once advertising PIPELINING (RFC 2920, which production servers offer and
 aiosmtpd copes with but does not announce). In the same run it times:
   bare     one process, one reused smtplib connection, sendmail() of the same
            messages already built (no database, no tracking, no bookkeeping;
-           smtplib never pipelines);
-           run alternately with the workers, --rounds times each, best kept
+           smtplib never pipelines)
   workers  N real RQ worker processes sending N jobs' worth of approved outbox
            messages: claim batches, build the MIME message with tracking
            (click/open/unsubscribe tokens signed per message), mark sending
            (committed before the end-of-data line goes out) -> SMTP -> mark
            sent + delivery event + account log (committed with the next
            message's sending mark), one connection per job
-Per-worker efficiency = (messages/s with N workers / N) / bare messages/s of
-that round. Every message here has the same HTML, so the worker parses it once
-(engine/tracking.py caches the link layout per HTML); personalised HTML costs
-one parse per message more.
-Target >= 0.8x per worker. The sink, the workers and the database share this
-machine's cores, so more workers than cores cannot scale linearly.
+  crowd    (N > 1) N bare loops at once, one process and connection each, the
+           messages split between them: how far this machine itself scales
+Each side runs --rounds times, alternating, and keeps its best. Per-worker
+efficiency = (messages/s with N workers / N) / bare messages/s, best against
+best, and also the median of each round's own ratio (the two sides of a round
+run seconds apart, so the machine's drift between rounds cancels out).
+Target >= 0.8x per worker, met when both are. Every message here has the same
+HTML, so the worker parses it once (engine/tracking.py caches the link layout
+per HTML); personalised HTML costs one parse per message more.
+The sink, the workers and the database share this machine's cores: the crowd
+line shows what N connections at once can do here with no Nudge at all, and
+the workers are compared with it too.
 Runs on a temporary SQLite database, and also on PostgreSQL when DATABASE_URL is
 set (in a temporary database created on that server and dropped afterwards).
 """
 import argparse
-import asyncio
-import multiprocessing
 import os
-import re
 import signal
-import smtplib
-import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,6 +44,7 @@ from pathlib import Path
 # Child processes (workers, the memory run) share the parent's instance dir and so
 # its embedded Redis; the parent shuts that Redis down when it is done.
 from bench.common import make_app, run_on_each_database
+from bench.send_smtp import MachineBusy, Sink, bare, bare_concurrent
 
 _TMP = Path(os.environ.get("NUDGE_BENCH_DIR") or tempfile.mkdtemp(prefix="nudge-bench-send-"))
 os.environ["NUDGE_BENCH_DIR"] = str(_TMP)
@@ -50,77 +52,11 @@ os.environ["NUDGE_INSTANCE_DIR"] = str(_TMP / "instance")
 _PG_URL = os.environ.pop("DATABASE_URL", "")
 REPO = Path(__file__).resolve().parents[1]
 TARGET = 0.8
-MESSAGE_ID = re.compile(rb"^Message-ID: (\S+)", re.M | re.I)
 HTML = ("<html><body><h1>Hi Ada,</h1><p>Here is what your team did this week.</p>"
         '<p><a href="https://example.com/reports">Build a report</a> or '
         '<a href="https://example.com/alerts">set up alerts</a>.</p>' + "<p>More news.</p>" * 20
         + "</body></html>")
 TEXT = "Hi Ada,\n\nHere is what your team did this week.\n" + "More news.\n" * 20
-
-
-def _sink_process(port, out_path, ready, pipelining):
-    from aiosmtpd.smtp import SMTP
-
-    seen = []
-
-    class Handler:
-        async def handle_EHLO(self, server, session, envelope, hostname, responses):
-            session.host_name = hostname
-            if pipelining:  # aiosmtpd reads command by command, so it copes; it just does not say so
-                responses.insert(-1, "250-PIPELINING")
-            return responses
-
-        async def handle_DATA(self, server, session, envelope):
-            found = MESSAGE_ID.search(envelope.content)
-            seen.append(found.group(1).decode() if found else "?")
-            return "250 OK"
-
-    def stop(*_):
-        Path(out_path).write_text("\n".join(seen))
-        os._exit(0)
-
-    signal.signal(signal.SIGTERM, stop)
-    loop = asyncio.new_event_loop()
-    # IPPROTO_TCP, as aiosmtpd's Controller makes it: asyncio then turns Nagle off, as for any TCP server.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", port))
-    loop.run_until_complete(loop.create_server(lambda: SMTP(Handler()), sock=sock))
-    ready.set()
-    loop.run_forever()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Sink:
-    """`processes` single-process aiosmtpd servers, each on its own port: worker
-    k talks to ports[k], as an MTA gives each connection its own process (one
-    shared port would put two connections on one process half the time)."""
-
-    def __init__(self, processes: int, pipelining: bool = False):
-        self.ports = [_free_port() for _ in range(processes)]
-        self.port = self.ports[0]  # the bare loop's
-        self.files = [_TMP / f"sink-{i}-{time.time_ns()}.txt" for i in range(processes)]
-        self.procs = []
-        for port, path in zip(self.ports, self.files):
-            ready = multiprocessing.Event()
-            proc = multiprocessing.Process(target=_sink_process, args=(port, str(path), ready,
-                                                                         pipelining))
-            proc.start()
-            ready.wait(10)
-            self.procs.append(proc)
-
-    def stop(self) -> list[str]:
-        for proc in self.procs:
-            os.kill(proc.pid, signal.SIGTERM)
-            proc.join(10)
-        ids = []
-        for path in self.files:
-            ids += [line for line in path.read_text().splitlines() if line]
-        return ids
 
 
 def prepare(n):
@@ -163,43 +99,16 @@ def reset():
     db.session.commit()
 
 
-class MachineBusy:
-    """The share of all this machine's cores that was busy (psutil), so a run
-    shows when it was bound by CPU rather than by the send path."""
-
-    def __enter__(self):
-        import psutil
-
-        self.before, self.share = psutil.cpu_times(), 0.0
-        return self
-
-    def __exit__(self, *exc):
-        import psutil
-
-        after = psutil.cpu_times()
-        total = sum(after) - sum(self.before)
-        idle = (after.idle + after.iowait) - (self.before.idle + self.before.iowait)
-        self.share = 1 - idle / total if total > 0 else 0.0
-
-
-def bare(app, trigger, n, port) -> tuple[float, float]:
-    """Messages/s of a plain smtplib loop on one connection (messages pre-built)."""
+def built_messages(app, trigger, n) -> list[tuple[str, bytes]]:
+    """The bare loops' messages: what the workers send, built once beforehand."""
     from engine.mailer import message_bytes
 
     config = dict(app.config)
-    messages = [message_bytes({"id": i, "to_email": f"user{i}@example.com",
-                               "subject": "Your week, Ada", "html": HTML, "text": TEXT},
-                              trigger, config=config, message_id=f"<bare-{i}@bench>")
-                for i in range(n)]
-    smtp = smtplib.SMTP("127.0.0.1", port)
-    smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as the mailer does
-    with MachineBusy() as busy:
-        started = time.perf_counter()
-        for i, data in enumerate(messages):
-            smtp.sendmail("success@example.com", [f"user{i}@example.com"], data)
-        seconds = time.perf_counter() - started
-    smtp.quit()
-    return n / seconds, busy.share
+    return [(f"user{i}@example.com",
+             message_bytes({"id": i, "to_email": f"user{i}@example.com", "subject": "Your week, Ada",
+                            "html": HTML, "text": TEXT},
+                           trigger, config=config, message_id=f"<bare-{i}@bench>"))
+            for i in range(n)]
 
 
 def workers_rate(url, n, count, ports) -> tuple[float, float]:
@@ -254,41 +163,67 @@ def run(label, url, args):
     with app.app_context():
         get_redis().flushdb()
         trigger = prepare(args.messages)
+        messages = built_messages(app, trigger, args.messages)
         for pipelining in args.pipelining:
             print(f"\n{label}: {args.messages:,} messages, sink of {args.sinks} processes, "
                   f"{'advertising PIPELINING' if pipelining else 'stock aiosmtpd (no PIPELINING)'}")
-            compare(app, trigger, url, args, Sink(args.sinks, pipelining))
+            compare(messages, url, args, Sink(args.sinks, _TMP, pipelining))
 
 
-def compare(app, trigger, url, args, sink):
+def _rates(runs) -> str:
+    return ", ".join(f"{rate:,.0f}" for rate, _ in runs)
+
+
+def _line(label, runs, extra="") -> None:
+    rate, busy = max(runs)
+    print(f"  {label:<36}{rate:8,.0f} msgs/s  (best of {_rates(runs)}; "
+          f"{busy:.0%} of {os.cpu_count()} cores busy){extra}")
+
+
+def _ratios(rates, bases, count) -> tuple[float, float]:
+    """Per-worker ratio best against best, and the median of each round's own
+    ratio (a round's two sides run seconds apart, so machine drift cancels)."""
+    best = max(rates)[0] / count / max(bases)[0]
+    paired = statistics.median(r[0] / count / b[0] for r, b in zip(rates, bases))
+    return best, paired
+
+
+def compare(messages, url, args, sink):
+    n = len(messages)
     try:
         for count in args.workers:
-            # Bare loop and workers alternate, --rounds times, and each keeps its
-            # best: on a small shared machine either drifts by 30% between runs,
-            # and noise only ever slows a run down.
-            bases, rates = [], []
+            # The sides alternate, --rounds times, and each keeps its best: on a
+            # small shared machine any of them drifts by 30% between runs, and
+            # noise only ever slows a run down.
+            bases, rates, crowds = [], [], []
             for _ in range(args.rounds):
-                bases.append(bare(app, trigger, args.messages, sink.port))
+                bases.append(bare(messages, sink.ports[0]))
                 reset()
-                rates.append(workers_rate(url, args.messages, count, sink.ports))
-            (base, base_busy), (rate, busy) = max(bases), max(rates)
-            cores = os.cpu_count()
-            print(f"  bare smtplib loop, 1 connection    {base:8,.0f} msgs/s  "
-                  f"(best of {', '.join(f'{b:,.0f}' for b, _ in bases)}; "
-                  f"{base_busy:.0%} of {cores} cores busy)")
-            per_worker = rate / count / base
-            print(f"  {count} worker process{'es' if count > 1 else '  '}              "
-                  f"{rate:8,.0f} msgs/s  (best of {', '.join(f'{r:,.0f}' for r, _ in rates)}; "
-                  f"{busy:.0%} of {cores} cores busy)  {per_worker:.2f}x per worker -> "
-                  f"target >= {TARGET}x {'met' if per_worker >= TARGET else 'NOT met'}")
+                rates.append(workers_rate(url, n, count, sink.ports))
+                if count > 1:
+                    ports = [sink.ports[k % len(sink.ports)] for k in range(count)]
+                    crowds.append(bare_concurrent(messages, ports))
+            _line("bare smtplib loop, 1 connection", bases)
+            if crowds:
+                _line(f"{count} bare loops at once", crowds,
+                      f"  {max(crowds)[0] / max(bases)[0]:.2f}x one loop")
+            best, paired = _ratios(rates, bases, count)
+            met = min(best, paired) >= TARGET
+            _line(f"{count} worker process{'es' if count > 1 else ''}", rates,
+                  f"  {best:.2f}x per worker (median of rounds {paired:.2f}x) -> "
+                  f"target >= {TARGET}x {'met' if met else 'NOT met'}")
+            if crowds:
+                best, paired = _ratios(rates, crowds, 1)
+                print(f"  {'':<36}{'':8}  vs {count} bare loops at once: {best:.2f}x "
+                      f"(median of rounds {paired:.2f}x)")
     finally:
         received = sink.stop()
     ours = [m for m in received if not m.startswith("<bare-")]
     dupes = len(ours) - len(set(ours))
     rounds = len(args.workers) * args.rounds
     print(f"  sink received {len(ours):,} worker messages for {rounds} rounds of "
-          f"{args.messages:,}; Message-IDs repeated only across rounds: "
-          f"{'yes' if dupes == (rounds - 1) * args.messages else 'NO'}")
+          f"{n:,}; Message-IDs repeated only across rounds: "
+          f"{'yes' if dupes == (rounds - 1) * n else 'NO'}")
 
 
 def main():
