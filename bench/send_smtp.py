@@ -7,6 +7,7 @@ import re
 import signal
 import smtplib
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -139,7 +140,12 @@ def bare_concurrent(messages, ports) -> tuple[float, float]:
              for k in range(count)]
     for proc in procs:
         proc.start()
-    ready.wait()
+    try:
+        ready.wait(60)  # a loop that could not connect never arrives: fail, do not hang
+    except threading.BrokenBarrierError:
+        for proc in procs:
+            proc.terminate()
+        raise SystemExit("a bare loop could not connect to the sink") from None
     with MachineBusy() as busy:
         started = time.perf_counter()
         go.set()
