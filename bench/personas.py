@@ -2,7 +2,7 @@
 
     python -m bench.personas [--accounts 5000] [--contacts 100000] [--events 1000000] [--skip-sqlite]
 
-Data from engine.demo.generate (seed-demo's generator). For three persona rules
+Data from devtools.demo.generate (seed-demo's generator). For three persona rules
 (everyone of two user types; role + days since seen + account ARR; an event
 count in a window) it times, in the same run:
   evaluate  SELECT count(*) over the rule's compiled select (the baseline: the
@@ -50,7 +50,7 @@ def timed(fn):
 def run(label, url, args):
     from sqlalchemy import func, select, text
 
-    from engine.demo import generate
+    from devtools.demo import generate
     from engine.personas import refresh_persona
     from engine.rules import matching_contacts_select
     from extensions import db

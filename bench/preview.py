@@ -1,14 +1,14 @@
-"""Rule preview at scale: engine.rules.preview vs the same queries hand-written.
+"""Rule preview at scale: engine.rules.preview_query vs the same queries hand-written.
 
     python -m bench.preview [--accounts 5000] [--contacts 100000] [--events 2000000]
                             [--runs 50] [--rebuild]
 
-Data from engine.demo.generate (seed-demo's generator) into a SQLite file under
+Data from devtools.demo.generate (seed-demo's generator) into a SQLite file under
 /tmp/nudge-bench (kept between runs; --rebuild makes it again), and also into a
 PostgreSQL database `nudge_bench_preview` when DATABASE_URL is set. For five
 rules it times, interleaved in the same run, a preview (count + distinct
 accounts + 20 sample rows with the fields the rule uses):
-  engine  engine.rules.preview(rule, now, 20)  (parse + compile + SQL + rows)
+  engine  engine.rules.preview_query(rule, now, 20)  (parse + compile + SQL + rows)
   raw     the same two queries hand-written as SQL through the DB-API driver
 and prints p50 / p95 for both and the p95 ratio. Then a persona-style
 membership query (INSERT ... SELECT of every match of 100k contacts), engine vs raw.
@@ -85,7 +85,7 @@ def prepare(args):
     """Build (or reuse) the data set; make the indexes exactly the models' ones."""
     from sqlalchemy import inspect
 
-    from engine.demo import generate
+    from devtools.demo import generate
     from extensions import db
     from models import Contact, Event
 

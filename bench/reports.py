@@ -3,7 +3,7 @@
     python -m bench.reports [--contacts 100000] [--events 2000000] [--requests 60]
     python -m bench.reports --db /tmp/reports.db     # build once, re-measure later runs
 
-Data (a temporary SQLite database): accounts and contacts from engine.demo.generate
+Data (a temporary SQLite database): accounts and contacts from devtools.demo.generate
 (seed-demo's generator); 50 active schedule triggers with 90 days of history, bulk
 inserted with executemany -- a TriggerRun a day, the sent/failed outbox rows and
 their delivery events (delivered or failed, then opened / clicked / unsubscribed)
@@ -97,8 +97,8 @@ def profile(app, client, trigger_id):
     from sqlalchemy import select
 
     from engine import reports
-    from engine.audience import audience_sample
-    from engine.report_fold import fold_for_reading
+    from engine.triggers.audience import audience_sample
+    from engine.reports.fold import fold_for_reading
     from engine.triggers import trigger_stats
     from extensions import db
     from models import Trigger

@@ -26,7 +26,7 @@ def stamp(dt: datetime) -> str:
 def build(app, args):
     from sqlalchemy import select, text
 
-    from engine.demo import generate
+    from devtools.demo import generate
     from extensions import db
     from models import Contact, Staff
 
@@ -52,7 +52,7 @@ def build(app, args):
         raw = db.session.connection().connection.driver_connection
         _load_history(raw, ids, tz, contacts, args, rng)
         db.session.commit()
-        from engine.report_rebuild import rebuild
+        from engine.reports.rebuild import rebuild
 
         rebuild_started = time.perf_counter()
         rebuild(NOW)  # what `flask nudge rebuild-reports` does
@@ -77,7 +77,7 @@ def _trigger(name, rng, history):
 
 def _load_history(raw, trigger_ids, tz, contacts, args, rng):
     """executemany straight into SQLite: runs, outbox rows, delivery events."""
-    from engine.scheduling import local_date, local_instant
+    from engine.clock import local_date, local_instant
 
     cur = raw.cursor()
     cur.execute("PRAGMA synchronous=OFF")

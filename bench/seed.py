@@ -1,4 +1,4 @@
-"""Demo-data load speed: engine.demo.generate vs a bare INSERT of the same rows.
+"""Demo-data load speed: devtools.demo.generate vs a bare INSERT of the same rows.
 
     python -m bench.seed [--accounts 500] [--contacts 20000] [--events 400000]
     python -m bench.seed --contacts 100000 --events 2000000    # the seed-demo target
@@ -23,7 +23,8 @@ from datetime import datetime
 from pathlib import Path
 
 import app as _app_module  # noqa: F401  (SQLite pragmas: WAL, busy timeout)
-from engine import bulk_load, demo
+from engine.db import bulk_load
+from devtools import demo
 from extensions import db
 from sqlalchemy import create_engine, func, select, text
 

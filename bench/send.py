@@ -101,7 +101,7 @@ def reset():
 
 def built_messages(app, trigger, n) -> list[tuple[str, bytes]]:
     """The bare loops' messages: what the workers send, built once beforehand."""
-    from engine.mailer import message_bytes
+    from engine.sending.mime import message_bytes
 
     config = dict(app.config)
     return [(f"user{i}@example.com",

@@ -2,7 +2,7 @@
 
     python -m bench.tick [--accounts 2500] [--contacts 50000] [--memory-contacts 1000000]
 
-Data from engine.demo.generate (seed-demo's generator), plus history so the
+Data from devtools.demo.generate (seed-demo's generator), plus history so the
 controls have work to do: another trigger emailed every 10th contact yesterday
 (global delay), this trigger emailed every 20th contact 3 days ago (re-trigger
 delay / never re-trigger); the demo data has ~3% unsubscribed contacts.
@@ -11,7 +11,7 @@ In the same run it times (best of --rounds, default 3, each on the same data):
   baseline  a bare INSERT ... SELECT of the same rows (the rule's matches, the
             same columns the tick writes), no controls: the least any generator
             has to do
-  tick      engine.generate.generate_step: rule -> controls -> one INSERT ...
+  tick      engine.triggers.generate.generate_step: rule -> controls -> one INSERT ...
             SELECT (pending approval, or suppressed with its reason); a run
             this big is rendered by render jobs (runs <= 500 inline)
   render    what those render jobs do, timed in this process (reported, not
@@ -145,8 +145,8 @@ def best_of(rounds, fn, reset, cpu=None):
 def run(label, url, args):
     from sqlalchemy import func, select, text
 
-    from engine.demo import generate
-    from engine.generate import generate_step
+    from devtools.demo import generate
+    from engine.triggers.generate import generate_step
     from engine.rules import matching_contacts_select
     from extensions import db
 
@@ -178,7 +178,7 @@ def run(label, url, args):
         counts = summary[str(trigger.id)]
         rows = counts["candidates"]
         again_s, again = timed(lambda: generate_step(NOW + timedelta(minutes=1)))
-        from engine.outbox_render import render_pending
+        from engine.render.messages import render_pending
 
         render_s, rendered = timed(lambda: render_pending(NOW, trigger_id=trigger.id))
         base_rate, tick_rate = base_rows / base_s, rows / tick_s
@@ -206,7 +206,7 @@ def memory(label, url, contacts, render_limit):
     """Generate for `contacts` contacts in a fresh process and report its peak RSS."""
     from sqlalchemy import text
 
-    from engine.demo import generate
+    from devtools.demo import generate
     from extensions import db
 
     app = make_app(url)
@@ -240,8 +240,8 @@ def _peak_rss_mb() -> float:
 
 def tick_only(url, render_limit):
     """Child process of --memory-contacts: one tick, then render, then peak RSS."""
-    from engine.generate import generate_step
-    from engine.outbox_render import render_pending
+    from engine.triggers.generate import generate_step
+    from engine.render.messages import render_pending
 
     app = make_app(url)
     with app.app_context():

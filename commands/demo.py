@@ -5,7 +5,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
-from engine.demo import DEMO_EMAIL, DEMO_PASSWORD, ensure_demo_admin, generate
+from devtools.demo import DEMO_EMAIL, DEMO_PASSWORD, ensure_demo_admin, generate
 from extensions import db
 from models import Account
 
@@ -56,7 +56,7 @@ def seed_demo(accounts, contacts, events, seed, if_empty, now, story, story_days
     if story and contacts:
         from flask import current_app
 
-        from engine.demo_story import seed_story
+        from devtools.demo_story import seed_story
         from models.base import utcnow
 
         click.echo(f"Running the engine over the last {story_days} days for email history...")

@@ -41,7 +41,7 @@ def tick(now_text):
 @with_appcontext
 def send_due_command(now_text):
     """Send every due outbox message from this process (no worker needed)."""
-    from engine.sending import offset_clock, send_due
+    from engine.sending.loop import offset_clock, send_due
 
     stats = send_due(clock=offset_clock(parse_instant(now_text)), budget_seconds=3600)
     click.echo(f"Sent {stats['sent']}, failed {stats['failed']}, retry later {stats['retry']}, "
@@ -68,7 +68,7 @@ def rebuild_reports(trigger_ids):
     """Recompute the report aggregates exactly from the delivery events."""
     import time
 
-    from engine.report_rebuild import rebuild
+    from engine.reports.rebuild import rebuild
     from models.base import utcnow
 
     started = time.perf_counter()

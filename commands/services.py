@@ -17,7 +17,7 @@ def register(group):
 @with_appcontext
 def mail_sink(port, host):
     """The development SMTP server; what it receives shows at Settings -> Dev inbox."""
-    from engine.mail_sink import start_sink
+    from devtools.mail_sink import start_sink
 
     app = current_app._get_current_object()
     host = host or app.config["MAIL_SINK_HOST"]

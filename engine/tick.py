@@ -36,13 +36,13 @@ TICK_STEPS.append(personas_refresh_step)
 # messages for due triggers (highest priority first), render what is still
 # unrendered, turn stuck `sending` rows into `uncertain`, then enqueue send
 # jobs for everything due in the database.
-from engine.generate import generate_step  # noqa: E402
-from engine.outbox_render import render_sweep_step  # noqa: E402
-from engine.sweeps import expire_stuck_step, send_sweep_step  # noqa: E402
+from engine.triggers.generate import generate_step  # noqa: E402
+from engine.render.messages import render_sweep_step  # noqa: E402
+from engine.outbox.sweeps import expire_stuck_step, send_sweep_step  # noqa: E402
 
 TICK_STEPS.extend([generate_step, render_sweep_step, expire_stuck_step, send_sweep_step])
 
 # Fold new delivery events into the report aggregates (engine/report_fold.py).
-from engine.report_fold import report_fold_step  # noqa: E402
+from engine.reports.fold import report_fold_step  # noqa: E402
 
 TICK_STEPS.append(report_fold_step)

@@ -229,7 +229,7 @@ def dev_inbox(app):
     """The project's development mail sink (engine/mail_sink.py) on a free port, storing
     SinkMessage rows; SMTP_HOST is emptied so everything the app sends lands in
     Settings -> Dev inbox, exactly as in development. Yields the aiosmtpd controller."""
-    from engine.mail_sink import start_sink
+    from devtools.mail_sink import start_sink
     from tests.smtp_sink import free_port
 
     controller = start_sink(app, "127.0.0.1", free_port())

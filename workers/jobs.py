@@ -60,7 +60,7 @@ def refresh_contacts_personas_job(contact_ids, now_iso: str | None = None):
 
 def import_job(import_id: int):
     """Run one CSV import (Settings -> Import); a duplicate delivery is a no-op."""
-    from engine.imports import run_import
+    from engine.contacts.imports import run_import
 
     with app_context():
         return run_import(import_id)
@@ -72,7 +72,7 @@ def send_batch_job(now_iso: str | None = None, budget_seconds: float | None = No
     `now_iso`: the enqueuing tick's clock, used when it is ahead of real time."""
     from datetime import datetime
 
-    from engine.sending import JOB_BUDGET_SECONDS, offset_clock, send_due
+    from engine.sending.loop import JOB_BUDGET_SECONDS, offset_clock, send_due
 
     with app_context():
         as_of = datetime.fromisoformat(now_iso) if now_iso else None
@@ -82,7 +82,7 @@ def send_batch_job(now_iso: str | None = None, budget_seconds: float | None = No
 
 def render_outbox_job(trigger_id: int, shard: int = 0, shards: int = 1):
     """Render one id shard of a trigger's freshly generated messages (queue "default")."""
-    from engine.outbox_render import render_pending
+    from engine.render.messages import render_pending
     from models.base import utcnow
 
     with app_context():

@@ -2,7 +2,7 @@
 from flask import current_app, jsonify
 
 from blueprints.api.routes import api_error, bp, json_body, require_api_key
-from engine.ingest import IngestError, ingest
+from engine.contacts.ingest import IngestError, ingest
 from models.base import utcnow
 
 

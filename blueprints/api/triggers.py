@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from blueprints.api.routes import api_error, bp, require_api_key
 from engine import triggers as engine
-from engine.report_fold import fold_for_reading
+from engine.reports.fold import fold_for_reading
 from extensions import db
 from models import Trigger
 from models.base import utcnow

@@ -4,7 +4,7 @@ from flask import Blueprint, render_template
 from sqlalchemy import func, select
 
 from engine import reports
-from engine.report_fold import fold_for_reading
+from engine.reports.fold import fold_for_reading
 from extensions import db
 from models import Account, Contact, Event, OutboxMessage, TickRun, Trigger
 from models.base import utcnow

@@ -16,7 +16,7 @@ from blueprints.outbox import queries
 from blueprints.outbox.history import message_history
 from blueprints.ui import render_page
 from engine import outbox as engine_outbox
-from engine.outbox_render import WAITING, ensure_rendered
+from engine.render.messages import WAITING, ensure_rendered
 from extensions import db
 from models import Trigger
 from models.base import utcnow

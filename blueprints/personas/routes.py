@@ -13,7 +13,7 @@ from blueprints.personas.forms import PersonaForm
 from blueprints.rules.builder import builder_context, catalog_index, read_rule_field, rule_to_tree, tree_view
 from blueprints.ui import page_args
 from engine import personas as engine
-from engine.rule_fields import USER_TYPE_LABELS
+from engine.rules.fields import USER_TYPE_LABELS
 from extensions import db
 from models import Account, Contact, Persona, PersonaMember, PersonaTransition, Trigger
 from models.base import utcnow

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from blueprints.reports import panels  # noqa: F401  (registers the accounts tab and section)
 from blueprints.ui import page_args, render_page
 from engine import reports
-from engine.report_fold import fold_for_reading
+from engine.reports.fold import fold_for_reading
 from extensions import db
 from models import Trigger
 from models.base import utcnow
@@ -46,7 +46,7 @@ def index():
 
 @bp.route("/triggers/<int:trigger_id>")
 def trigger(trigger_id):
-    from engine.scheduling import next_run
+    from engine.clock import next_run
     from engine.triggers import trigger_stats
 
     trigger = _trigger(trigger_id)
@@ -82,7 +82,7 @@ def trigger(trigger_id):
 def matching(trigger_id):
     """How many contacts the rule matches right now: counted on its own request
     (htmx, after the page shows) because it evaluates the rule over every contact."""
-    from engine.audience import audience_sample
+    from engine.triggers.audience import audience_sample
     from engine.rules import RuleError
 
     trigger = _trigger(trigger_id)

@@ -24,7 +24,7 @@ section; on save they are appended to the same "all".
 import json
 import uuid
 
-from engine.rule_fields import OPERATOR_LABELS, OPERATORS, USER_TYPE_LABELS, USER_TYPES, VALUELESS
+from engine.rules.fields import OPERATOR_LABELS, OPERATORS, USER_TYPE_LABELS, USER_TYPES, VALUELESS
 
 GROUP_MODES = (("all", "All of"), ("any", "Any of"), ("none", "None of"), ("notall", "Not all of"))
 DEFAULT_USER_TYPES = ["product_user", "crm_contact"]

@@ -17,7 +17,7 @@ from blueprints.rules.builder import (
 )
 from blueprints.rules.values import field_values, show
 from blueprints.ui import page_args, render_page
-from engine.rule_fields import USER_TYPE_LABELS
+from engine.rules.fields import USER_TYPE_LABELS
 from extensions import db
 from models import Account, Contact
 from models.base import utcnow

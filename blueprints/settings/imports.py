@@ -12,7 +12,7 @@ from blueprints.auth.decorators import EDITORS, role_required
 from blueprints.settings.forms import ConfirmForm, UploadForm
 from blueprints.settings.routes import bp
 from blueprints.ui import page_args, render_page
-from engine.imports import (FIELDS, MAX_BYTES, ImportFileError, attribute_key, check_mapping, decode_upload,
+from engine.contacts.imports import (FIELDS, MAX_BYTES, ImportFileError, attribute_key, check_mapping, decode_upload,
                             inspect_file, read_records)
 from extensions import db
 from models import ImportJob

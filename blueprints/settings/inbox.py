@@ -6,7 +6,7 @@ from blueprints.auth.decorators import role_required
 from blueprints.settings.forms import ConfirmForm
 from blueprints.settings.routes import bp
 from blueprints.ui import page_args, render_page
-from engine.mail_sink import message_parts
+from devtools.mail_sink import message_parts
 from extensions import db
 from models import SinkMessage
 

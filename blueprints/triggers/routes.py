@@ -8,7 +8,7 @@ from blueprints.auth.routes import _safe_next
 from blueprints.triggers.forms import ConfirmForm
 from blueprints.ui import render_page
 from engine import triggers as trigger_engine
-from engine.report_fold import fold_for_reading
+from engine.reports.fold import fold_for_reading
 from extensions import db
 from models import OutboxMessage, Persona, Trigger
 from models.base import utcnow

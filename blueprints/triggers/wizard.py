@@ -164,7 +164,7 @@ def step(trigger_id, step):
 
 
 def _review(trigger):
-    from engine.audience import audience_sample
+    from engine.triggers.audience import audience_sample
     from engine.rules import RuleError
 
     now = utcnow()
@@ -222,7 +222,7 @@ def pick_recipient(trigger_id):
 @bp.route("/<int:trigger_id>/test-send", methods=["POST"])
 @role_required(*EDITORS)
 def test_send(trigger_id):
-    from engine.mailer import send_test_email
+    from engine.sending.mime import send_test_email
 
     trigger = get_trigger(trigger_id)
     contact_id = request.form.get("contact_id", type=int)

@@ -12,8 +12,8 @@ from html import unescape
 import pytest
 from playwright.sync_api import expect
 
-from engine.mail_sink import message_parts
-from engine.scheduling import next_run
+from devtools.mail_sink import message_parts
+from engine.clock import next_run
 from engine.tick import run_tick
 from extensions import db
 from models import Communication, Contact, DeliveryEvent, OutboxMessage, SinkMessage, Trigger

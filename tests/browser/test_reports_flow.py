@@ -8,7 +8,7 @@ from datetime import time, timedelta
 import pytest
 from playwright.sync_api import expect
 
-from engine.scheduling import local_date, local_instant
+from engine.clock import local_date, local_instant
 from extensions import db
 from models import Account, Contact, DeliveryEvent
 from models.base import utcnow

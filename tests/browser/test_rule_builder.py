@@ -16,8 +16,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def people(make):
-    from engine import rule_fields
-
+    from engine.rules import fields as rule_fields
     rule_fields._cache.clear()
     now = utcnow()
     big = make.account(name="Bigco", arr=90000, plan="enterprise")

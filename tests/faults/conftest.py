@@ -169,7 +169,7 @@ def play_ticks_until_settled(timeout: float, *, workers=None, keep=0, interval=0
     """The scheduler's job, every `interval` seconds: expire stuck `sending`
     rows and sweep due messages into send jobs, until every message is in a
     final state. Returns the final state counts."""
-    from engine.sweeps import expire_stuck_step, send_sweep_step
+    from engine.outbox.sweeps import expire_stuck_step, send_sweep_step
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

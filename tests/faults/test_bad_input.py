@@ -1,8 +1,8 @@
 """Hostile input reaching the engine: nothing is sent or changed that should not be."""
 from datetime import datetime
 
-from engine.generate import generate_step
-from engine.sending import send_due
+from engine.triggers.generate import generate_step
+from engine.sending.loop import send_due
 from engine.tracking import click_token, unsubscribe_token
 from extensions import db
 from models import Contact, DeliveryEvent, OutboxMessage

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from engine.sweeps import send_sweep_step
+from engine.outbox.sweeps import send_sweep_step
 from extensions import db
 from models import OutboxMessage
 from models.base import utcnow

@@ -8,7 +8,7 @@ from datetime import datetime, time, timedelta
 from sqlalchemy import func, insert, select
 
 from engine import outbox
-from engine.sending import send_due
+from engine.sending.loop import send_due
 from extensions import db
 from models import Account, Contact, Event, OutboxMessage, Trigger, TriggerRun
 from models.base import utcnow

@@ -2,7 +2,7 @@
 from datetime import date, datetime
 from types import SimpleNamespace
 
-from engine.communications import CommunicationLog
+from engine.reports.communications import CommunicationLog
 
 
 def test_communication_log_knows_each_day_once():

@@ -1,7 +1,7 @@
 """Frequency controls with Natero semantics; every "no" is stored with its reason."""
 from datetime import datetime, time, timedelta
 
-from engine.generate import generate_step
+from engine.triggers.generate import generate_step
 from extensions import db
 from models import OutboxMessage
 

@@ -3,7 +3,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-from engine.demo import DEMO_EMAIL, DEMO_PASSWORD, generate
+from devtools.demo import DEMO_EMAIL, DEMO_PASSWORD, generate
 from extensions import db
 from models import Account, Contact, Event, Staff
 
@@ -87,7 +87,7 @@ def _index_names(table):
 
 
 def test_big_loads_into_empty_tables_rebuild_the_indexes(app, monkeypatch):
-    import engine.bulk_load as bulk_load
+    import engine.db.bulk_load as bulk_load
 
     before = {t: _index_names(t) for t in ("contacts", "events")}
     assert "ix_events_contact_name_occurred" in before["events"]

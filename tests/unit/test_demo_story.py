@@ -1,8 +1,8 @@
 """The demo history is made by the real engine, so its numbers agree with the outbox."""
 from sqlalchemy import func, select
 
-from engine.demo import ensure_demo_admin, generate
-from engine.demo_story import seed_story
+from devtools.demo import ensure_demo_admin, generate
+from devtools.demo_story import seed_story
 from extensions import db
 from models import DeliveryEvent, OutboxMessage, Trigger
 from models.base import utcnow

@@ -3,7 +3,7 @@ below ids that have already fired (PostgreSQL hands out ids at INSERT, and inges
 transactions commit in another order)."""
 from datetime import datetime, timedelta
 
-from engine.generate import EVENT_SETTLE, generate_step, run_events
+from engine.triggers.generate import EVENT_SETTLE, generate_step, run_events
 from extensions import db
 from models import Event, OutboxMessage, Trigger
 

@@ -1,7 +1,7 @@
 """Generating outbox messages: schedule, persona and event triggers; idempotent runs."""
 from datetime import datetime, time, timedelta
 
-from engine.generate import generate_step
+from engine.triggers.generate import generate_step
 from extensions import db
 from models import OutboxMessage, Persona, PersonaMember, PersonaTransition, TriggerRun
 
@@ -155,8 +155,8 @@ def test_event_trigger_fires_per_new_event_with_rule_filter(make):
 
 def test_big_runs_are_rendered_by_jobs_and_the_send_path_never_waits(app, make, monkeypatch,
                                                                     run_jobs, smtp_sink):
-    from engine import outbox_render
-    from engine.sending import send_due
+    from engine.render import messages as outbox_render
+    from engine.sending.loop import send_due
 
     monkeypatch.setattr(outbox_render, "SYNC_RENDER_LIMIT", 2)
     monkeypatch.setattr(outbox_render, "BATCH", 2)
@@ -175,7 +175,7 @@ def test_big_runs_are_rendered_by_jobs_and_the_send_path_never_waits(app, make, 
 
 
 def test_render_jobs_and_the_render_sweep(app, make, monkeypatch, run_jobs):
-    from engine import outbox_render
+    from engine.render import messages as outbox_render
     from workers.queues import get_redis
 
     monkeypatch.setattr(outbox_render, "SYNC_RENDER_LIMIT", 1)
@@ -192,9 +192,9 @@ def test_render_jobs_and_the_render_sweep(app, make, monkeypatch, run_jobs):
 
 
 def test_the_audience_staff_see_is_what_a_run_generates(make):
-    """One definition (engine.audience.audience_select) for the wizard's review,
+    """One definition (engine.triggers.audience.audience_select) for the wizard's review,
     the details page's "matching now" and a schedule run's candidates."""
-    from engine.audience import audience_sample
+    from engine.triggers.audience import audience_sample
 
     admin, user, persona = _admin_and_user_in_a_persona(make, "Members")
     admins = {"all": [{"field": "contact.role", "op": "eq", "value": "admin"}]}

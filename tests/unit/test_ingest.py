@@ -1,4 +1,4 @@
-"""engine.ingest without Flask requests: validate/store as the CSV import uses them."""
+"""engine.contacts.ingest without Flask requests: validate/store as the CSV import uses them."""
 from datetime import datetime
 
 import pytest
@@ -6,7 +6,7 @@ from email_validator import EmailNotValidError, validate_email
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import ingest as ing
+from engine.contacts import ingest as ing
 from extensions import db
 from models import Account, Contact, Event
 

@@ -3,8 +3,7 @@ import time
 
 import pytest
 
-from engine import mailer
-
+from engine.sending import mime as mailer
 FIELDS = {"id": 42, "to_email": "ada@example.com", "subject": "Your report is ready",
           "html": '<p>Hi</p><a href="https://example.com/report">Open</a>', "text": "Hi"}
 
@@ -72,8 +71,7 @@ def test_transmit_classifies_replies(app, make, smtp_sink):
 
 @BOTH_WAYS
 def test_transmit_runs_hooks_while_the_server_works_and_can_call_a_message_off(app, make, smtp_sink):
-    from engine import smtp as smtp_mod
-
+    from engine.sending import smtp as smtp_mod
     trigger = make.trigger()
     data = mailer.message_bytes(FIELDS, trigger, config=app.config)
     calls = []
@@ -117,8 +115,7 @@ def test_transmit_runs_hooks_while_the_server_works_and_can_call_a_message_off(a
 def test_a_refused_recipient_in_a_pipelined_envelope_delivers_nothing(app, make, smtp_sink):
     """The BCC is accepted, so the server says 354 to DATA although the primary
     recipient was refused: the connection is dropped without content."""
-    from engine import smtp as smtp_mod
-
+    from engine.sending import smtp as smtp_mod
     trigger = make.trigger()
     smtp_sink.rcpt_reply = lambda addr: "550 5.1.1 no such user" if "bad" in addr else None
     data = mailer.message_bytes(FIELDS, trigger, config=app.config)
@@ -173,8 +170,7 @@ def _strict_pipelining_server(envelope_replies: bytes, final_reply: bytes | None
     (b"421 4.3.2 busy, closing\r\n", None, ("retry", "MAIL FROM: 421 4.3.2 busy, closing", True)),
 ])
 def test_pipelining_sends_the_envelope_in_one_go(envelope_replies, final_reply, expected):
-    from engine import smtp as smtp_mod
-
+    from engine.sending import smtp as smtp_mod
     server, thread, received = _strict_pipelining_server(envelope_replies, final_reply)
     config = {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": server.getsockname()[1], "SMTP_TIMEOUT": 5}
     with smtp_mod.smtp_connection(config) as smtp:
@@ -186,8 +182,7 @@ def test_pipelining_sends_the_envelope_in_one_go(envelope_replies, final_reply, 
 
 
 def test_dot_stuffing_and_plain_addresses():
-    from engine import smtp as smtp_mod
-
+    from engine.sending import smtp as smtp_mod
     assert smtp_mod._dot_stuffed(b".a\r\nb\r\n..c") == b"..a\r\nb\r\n...c\r\n"
     assert smtp_mod._dot_stuffed(b"a\r\n") + smtp_mod.END_OF_DATA == b"a\r\n.\r\n"
     assert smtp_mod._quoted("ada+x@example.com") == "<ada+x@example.com>"

@@ -4,7 +4,7 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy import text
 
-from engine import outbox_send_pg
+from engine.sending import pg_fast as outbox_send_pg
 from extensions import db
 from models import Communication, DeliveryEvent, OutboxMessage
 

@@ -8,9 +8,9 @@ from click.testing import CliRunner
 from sqlalchemy import select, update
 
 from engine import reports
-from engine.report_fold import KIND_METRICS, fold_pending
-from engine.report_rebuild import rebuild
-from engine.scheduling import local_date
+from engine.reports.fold import KIND_METRICS, fold_pending
+from engine.reports.rebuild import rebuild
+from engine.clock import local_date
 from engine.tick import run_tick
 from extensions import db
 from models import DeliveryEvent, ReportDay, ReportDayContact, ReportRecipient

@@ -2,7 +2,7 @@
 from datetime import date, datetime, time
 
 from engine import reports
-from engine.report_fold import fold_pending
+from engine.reports.fold import fold_pending
 from extensions import db
 from models import DeliveryEvent, OutboxMessage, Trigger
 

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from engine.rule_ast import EventCond, FieldCond, Group, Not
+from engine.rules.nodes import EventCond, FieldCond, Group, Not
 from engine.rules import (
     MAX_CONDITIONS, MAX_IN_VALUES, RuleError, field_catalog, parse_rule, rule_fields_used,
 )

@@ -1,9 +1,9 @@
-"""engine.scheduling: local trigger times -> naive UTC, DST-safe."""
+"""engine.clock: local trigger times -> naive UTC, DST-safe."""
 from datetime import date, datetime, time
 
 import pytest
 
-from engine.scheduling import is_valid_timezone, local_date, local_instant, next_run, occurrence_for
+from engine.clock import is_valid_timezone, local_date, local_instant, next_run, occurrence_for
 
 
 @pytest.mark.parametrize("day, at, tz, expected", [

@@ -4,7 +4,7 @@ from datetime import datetime, time, timedelta
 import pytest
 
 from engine import triggers as T
-from engine.report_fold import fold_pending
+from engine.reports.fold import fold_pending
 from extensions import db
 from models import DeliveryEvent, EmailTemplate, Event, OutboxMessage, Persona, Trigger
 

@@ -134,7 +134,7 @@ def build() -> Dataset:
                       "trigger": schedule.name}
     # Report pages fold new delivery events into the aggregates as they are read;
     # folded now, so "a GET changes no data" stays a strict check.
-    from engine.report_fold import fold_pending
+    from engine.reports.fold import fold_pending
 
     fold_pending(now)
     return data

@@ -88,8 +88,8 @@ def test_a_big_runs_unrendered_rows_are_listed_with_the_contract_fields(api, mak
     """Rows of a big run wait for their render jobs with subject NULL. The API's
     contract (DESIGN.md) has no subject/body, so it needs no rendering: it lists
     them like any other row and never exposes an unrendered (null) subject."""
-    from engine import outbox_render
-    from engine.generate import generate_step
+    from engine.render import messages as outbox_render
+    from engine.triggers.generate import generate_step
 
     monkeypatch.setattr(outbox_render, "SYNC_RENDER_LIMIT", 1)
     contacts = [make.contact(external_id=f"big-{i}") for i in range(3)]

@@ -1,7 +1,7 @@
 """The account's Communications tab (one row per account/trigger/day) and a contact's emails."""
 from datetime import datetime, time
 
-from engine.communications import CommunicationLog
+from engine.reports.communications import CommunicationLog
 from extensions import db
 from models import DeliveryEvent, OutboxMessage, Trigger
 

@@ -228,7 +228,6 @@ def test_message_detail(login, make):
                                   subject="<i>Hello</i>", sent_at=utcnow(), smtp_reply="250 queued as ABC",
                                   approved_by_id=client.staff.id, approved_at=utcnow())
     from engine import tracking
-
     tracking.record_click(message.id, 0, utcnow())  # no link: nothing recorded
     tracking.record_open(message.id, utcnow())
     body = client.get(f"/outbox/{message.id}").get_data(as_text=True)
@@ -324,8 +323,8 @@ RUN_AT = datetime(2026, 1, 5, 8, 0, 30)
 def _unrendered_run(make, monkeypatch, n=3, **contact_kw):
     """A run too big to render inline (SYNC_RENDER_LIMIT=1): its rows wait with subject NULL
     for render jobs nobody runs here."""
-    from engine import outbox_render
-    from engine.generate import generate_step
+    from engine.render import messages as outbox_render
+    from engine.triggers.generate import generate_step
 
     monkeypatch.setattr(outbox_render, "SYNC_RENDER_LIMIT", 1)
     contacts = [make.contact(**contact_kw) for _ in range(n)]

@@ -12,8 +12,7 @@ ADMINS = {"user_types": ["product_user"], "all": [{"field": "contact.role", "op"
 
 @pytest.fixture
 def data(make):
-    from engine import rule_fields
-
+    from engine.rules import fields as rule_fields
     rule_fields._cache.clear()  # the catalog caches choices from the data for a minute
     big = make.account(name="Bigco", arr=90000, plan="enterprise", attributes={"tier": "gold"})
     small = make.account(name="Smallco", arr=5000, plan="starter")

@@ -3,7 +3,7 @@ import io
 
 import pytest
 
-from engine import import_csv
+from engine.contacts import csv_import as import_csv
 from extensions import db
 from models import Contact, ImportJob
 
@@ -143,12 +143,12 @@ def test_failed_job_can_be_retried(login, make, run_jobs, monkeypatch):
     client.post(f"/settings/import/{job.id}/map", data={
         "field-external_id": "external_id", "field-account_external_id": "account_external_id",
         "field-email": "email"})
-    import engine.ingest
+    import engine.contacts.ingest
 
     def broken(*_a, **_k):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(engine.ingest, "store", broken)
+    monkeypatch.setattr(engine.contacts.ingest, "store", broken)
     run_jobs()
     page = client.get(f"/settings/import/{job.id}/progress").get_data(as_text=True)
     assert 'data-status="failed"' in page and "database went away" in page and "Retry" in page

@@ -6,7 +6,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from engine.mail_sink import record_message, start_sink
+from devtools.mail_sink import record_message, start_sink
 from extensions import db
 from models import SinkMessage
 from tests.smtp_sink import free_port

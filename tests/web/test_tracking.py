@@ -175,7 +175,7 @@ def test_tokens_of_the_earlier_serialized_form_still_work(client, app, make):
 
 
 def test_a_signed_value_that_is_not_plain_ids_is_rejected(app):
-    from engine.tracking_tokens import _signer
+    from engine.tracking.tokens import _signer
 
     for value in ("12a", "-1", "1..2", "", "١٢"):
         token = _signer("open").sign(value.encode()).decode()

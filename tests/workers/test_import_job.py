@@ -4,8 +4,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from engine import import_csv, imports
-from engine.import_csv import ImportFileError, RowConverter, inspect_file, read_records
+from engine.contacts import csv_import as import_csv
+
+from engine.contacts import imports
+from engine.contacts.csv_import import ImportFileError, RowConverter, inspect_file, read_records
 from extensions import db
 from models import Account, Contact, ImportJob
 

@@ -2,8 +2,8 @@
 from datetime import timedelta
 
 from engine import outbox
-from engine.sending import send_due
-from engine.sweeps import send_sweep_step
+from engine.sending.loop import send_due
+from engine.outbox.sweeps import send_sweep_step
 from extensions import db
 from models import Communication, DeliveryEvent, OutboxMessage
 from models.base import utcnow
@@ -166,8 +166,7 @@ def test_cli_send_due_and_outbox_counts(app, make, smtp_sink):
 
 
 def test_only_the_rows_a_batch_never_started_are_given_back(app, make, smtp_sink, monkeypatch):
-    from engine import outbox_send
-
+    from engine.outbox import send_states as outbox_send
     released = []
     real_release = outbox_send.release_claim
     monkeypatch.setattr(outbox_send, "release_claim",

@@ -1,0 +1,185 @@
+"""The outbox state machine (with engine/outbox_send.py): the ONLY code that
+changes OutboxMessage.state.
+
+Every transition is one conditional UPDATE (``WHERE state = <expected>``), so
+two staff members, two workers or a worker and a staff member racing on the
+same message cannot both win: the loser's UPDATE matches no row.
+
+The send path (claiming, mark_sending/sent/failed/retry/..., the sweep of
+stuck `sending` rows) lives in engine/outbox_send.py and is re-exported here;
+together the two modules are the state machine. UI-facing transitions commit.
+"""
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select, update
+
+from engine.outbox.send_states import (  # noqa: F401 - the send path, re-exported
+    M, T, _cfg, _exec, _lease, claim_due_batch, due_condition, due_pick,
+    expire_stuck_sending, fail_unrendered, mark_failed, mark_retry, mark_sending, mark_sent,
+    mark_uncertain, retry_delay)
+from extensions import db
+from models.outbox import STATES
+
+log = logging.getLogger(__name__)
+
+# States that count as "this contact was (or is about to be) emailed" for the
+# frequency controls. Failed messages never reached the person, so they do not
+# hold the next one back; suppressed/rejected/cancelled never went out.
+COUNTED_STATES = ("pending_approval", "approved", "sending", "sent", "uncertain")
+WAITING_STATES = ("pending_approval", "approved")
+_CHUNK = 5000  # ids per IN (...) list; well under every driver's parameter limit
+
+
+def _chunks(ids):
+    ids = [int(i) for i in ids]
+    for start in range(0, len(ids), _CHUNK):
+        yield ids[start:start + _CHUNK]
+
+
+def _update_many(ids, where, values) -> int:
+    changed = 0
+    for chunk in _chunks(ids):
+        stmt = update(T).where(M.id.in_(chunk), where).values(**values)
+        changed += _exec(stmt).rowcount
+    return changed
+
+
+def suppress_for_unsubscribe(contact_id: int, now: datetime) -> int:
+    """Waiting or approved (not yet sending) emails of a contact who just unsubscribed
+    -> suppressed "unsubscribed"; a claimed one then fails mark_sending and is not sent.
+    The caller commits."""
+    stmt = (update(T)
+            .where(M.contact_id == contact_id, M.state.in_(("pending_approval", "approved")))
+            .values(state="suppressed", reason="unsubscribed", claim_token=None, updated_at=now))
+    return _exec(stmt).rowcount
+
+
+# --------------------------------------------------------------- staff actions
+def approve(message_ids, staff_id, now: datetime) -> int:
+    """pending_approval -> approved, recording who and when; the send is held for
+    APPROVAL_HOLD_MINUTES (unapprove works until then). Schedules the send with
+    RQ at max(hold_until, send_after); the tick's sweep is the safety net.
+    Returns how many messages changed state."""
+    hold_until = now + timedelta(minutes=int(_cfg("APPROVAL_HOLD_MINUTES", 10)))
+    values = dict(state="approved", approved_by_id=staff_id, approved_at=now,
+                  hold_until=hold_until, claim_token=None, updated_at=now)
+    changed = _update_many(message_ids, M.state == "pending_approval", values)
+    db.session.commit()
+    if changed:
+        _schedule_sends(and_(M.approved_at == now, M.approved_by_id == staff_id), now)
+    return changed
+
+
+def approve_all_for_trigger(trigger_id, staff_id, now: datetime) -> int:
+    """Approve every message of one trigger that waits for approval."""
+    hold_until = now + timedelta(minutes=int(_cfg("APPROVAL_HOLD_MINUTES", 10)))
+    stmt = (update(T)
+            .where(M.trigger_id == trigger_id, M.state == "pending_approval")
+            .values(state="approved", approved_by_id=staff_id, approved_at=now,
+                    hold_until=hold_until, claim_token=None, updated_at=now))
+    changed = _exec(stmt).rowcount
+    db.session.commit()
+    if changed:
+        _schedule_sends(and_(M.trigger_id == trigger_id, M.approved_at == now), now)
+    return changed
+
+
+def unapprove(message_ids, now: datetime) -> int:
+    """approved -> pending_approval, only while the hold runs and no worker has
+    reserved the message. A claim that committed first wins; this then changes 0."""
+    values = dict(state="pending_approval", approved_by_id=None, approved_at=None,
+                  hold_until=None, updated_at=now)
+    where = and_(M.state == "approved", M.hold_until.is_not(None), M.hold_until > now,
+                 M.claim_token.is_(None))
+    changed = _update_many(message_ids, where, values)
+    db.session.commit()
+    return changed
+
+
+def reject(message_ids, staff_id, now: datetime) -> int:
+    """pending_approval -> rejected (who and when are recorded)."""
+    values = dict(state="rejected", rejected_at=now, rejected_by_id=staff_id,
+                  reason="rejected by staff", updated_at=now)
+    changed = _update_many(message_ids, M.state == "pending_approval", values)
+    db.session.commit()
+    return changed
+
+
+def cancel_waiting_for_trigger(trigger_id, now: datetime, reason: str = "trigger deactivated") -> int:
+    """pending_approval / unreserved approved -> cancelled (trigger deleted or
+    deactivated with "cancel waiting messages"). Reserved rows are already
+    being sent and are left alone."""
+    stmt = (update(T)
+            .where(M.trigger_id == trigger_id,
+                   or_(M.state == "pending_approval",
+                       and_(M.state == "approved",
+                            or_(M.claim_token.is_(None), M.claimed_at <= _lease(now)))))
+            .values(state="cancelled", reason=reason, claim_token=None, updated_at=now))
+    changed = _exec(stmt).rowcount
+    db.session.commit()
+    return changed
+
+
+def resend_uncertain(message_ids, staff_id, now: datetime) -> int:
+    """uncertain -> approved (staff decided a possible duplicate is acceptable).
+    No hold: staff just made the decision explicitly. Sends right away."""
+    values = dict(state="approved", approved_by_id=staff_id, approved_at=now, hold_until=None,
+                  claim_token=None, claimed_at=None, next_attempt_at=None,
+                  reason=None, updated_at=now)
+    changed = _update_many(message_ids, M.state == "uncertain", values)
+    db.session.commit()
+    if changed:
+        _schedule_sends(and_(M.approved_at == now, M.approved_by_id == staff_id), now)
+    return changed
+
+
+def dismiss_uncertain(message_ids, staff_id, now: datetime) -> int:
+    """uncertain -> failed with reason "dismissed by staff" (never sent again)."""
+    values = dict(state="failed", failed_at=now, rejected_by_id=staff_id,
+                  reason="dismissed by staff", claim_token=None, updated_at=now)
+    changed = _update_many(message_ids, M.state == "uncertain", values)
+    db.session.commit()
+    return changed
+
+
+# ------------------------------------------------------------------- queries
+def counts_by_state(filters: dict | None = None) -> dict:
+    """{state: count} for every state (zeros included). filters: trigger_id, account_id."""
+    filters = filters or {}
+    stmt = select(M.state, func.count()).group_by(M.state)
+    if filters.get("trigger_id"):
+        stmt = stmt.where(M.trigger_id == int(filters["trigger_id"]))
+    if filters.get("account_id"):
+        stmt = stmt.where(M.account_id == int(filters["account_id"]))
+    counts = dict.fromkeys(STATES, 0)
+    counts.update({state: n for state, n in db.session.execute(stmt)})
+    return counts
+
+
+def count_due(now: datetime) -> int:
+    """How many messages could be claimed right now (the sweep's doorbell count)."""
+    return db.session.execute(select(func.count()).where(due_condition(now))).scalar_one()
+
+
+def schedule_auto_sends(trigger_id, now: datetime) -> None:
+    """Ring the doorbell for the auto-approved messages a generation run just made."""
+    _schedule_sends(and_(M.trigger_id == trigger_id, M.approved_at == now,
+                         M.approved_by_id.is_(None)), now)
+
+
+def _schedule_sends(where, now: datetime) -> None:
+    """Ring the doorbell: enqueue send jobs for the approved rows matching
+    `where`, at max(hold_until, send_after, next_attempt_at). Redis trouble is
+    logged, never raised: the tick's sweep finds due rows from the database."""
+    from engine.sending.loop import enqueue_send_jobs
+
+    stmt = (select(M.hold_until, M.send_after, M.next_attempt_at, func.count())
+            .where(where, M.state == "approved")
+            .group_by(M.hold_until, M.send_after, M.next_attempt_at))
+    try:
+        for hold_until, send_after, next_attempt_at, n in db.session.execute(stmt).all():
+            when = max(t for t in (hold_until, send_after, next_attempt_at, now) if t is not None)
+            enqueue_send_jobs(n, when, now)
+    except Exception:  # noqa: BLE001 - the database stays the source of truth
+        log.exception("could not schedule send jobs; the tick's sweep will send them")
