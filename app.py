@@ -11,7 +11,7 @@ from werkzeug.routing import IntegerConverter
 from config import Config
 from extensions import csrf, db, htmx, login_manager, migrate
 
-# Each area is a blueprint package with routes.py exposing `bp`.
+# Each area is a blueprint package: `bp` in its __init__.py, views in routes.py.
 BLUEPRINTS = (
     "auth", "dashboard", "accounts", "personas", "email_templates", "triggers",
     "outbox", "reports", "settings", "api", "tracking", "rules",
@@ -53,17 +53,18 @@ def create_app(config=None):
     import models  # noqa: F401  (register every table)
 
     for name in BLUEPRINTS:
-        module = _optional_import(f"blueprints.{name}.routes")
-        if module is not None:
-            app.register_blueprint(module.bp)
+        importlib.import_module(f"blueprints.{name}.routes")  # registers the views on bp
+        app.register_blueprint(importlib.import_module(f"blueprints.{name}").bp)
 
     from commands import nudge_group
 
     for name in COMMAND_MODULES:
-        module = _optional_import(name)
-        if module is not None:
-            module.register(nudge_group)
+        importlib.import_module(name).register(nudge_group)
     app.cli.add_command(nudge_group)
+
+    from workers.doorbell import RQDoorbell
+
+    app.extensions["doorbell"] = RQDoorbell()
 
     from blueprints.ui import register_ui
 
@@ -113,14 +114,6 @@ def _refuse_nul_characters():
                     values.append(item)
     if any("\x00" in v for v in values):
         abort(400, description="Text may not contain NUL (\\0) characters.")
-
-
-def _optional_import(name):
-    """Import a module if its file exists (areas land one issue at a time)."""
-    path = Path(__file__).parent / (name.replace(".", "/") + ".py")
-    if not path.exists():
-        return None
-    return importlib.import_module(name)
 
 
 @event.listens_for(Engine, "connect")

@@ -1,0 +1,4 @@
+"""The accounts pages."""
+from flask import Blueprint
+
+bp = Blueprint("accounts", __name__)

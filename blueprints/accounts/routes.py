@@ -2,7 +2,7 @@
 import json
 from datetime import timedelta
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import abort, current_app, render_template, request
 from markupsafe import Markup
 
 from blueprints.accounts import queries
@@ -13,8 +13,8 @@ from blueprints.ui import page_args, render_page
 from extensions import db
 from models import Account, Contact
 from models.base import utcnow
+from blueprints.accounts import bp
 
-bp = Blueprint("accounts", __name__)
 
 YES_NO = {"yes": True, "no": False}
 TIMELINE_PER_PAGE = 30

@@ -29,12 +29,10 @@ def _ingest_endpoint(kind: str):
 def _refresh_personas(contact_ids: list[int]) -> None:
     # Persona membership depends on events; the refresh is queued after the
     # commit so a slow or unavailable Redis never loses the stored events.
+    from engine.personas import ring_refresh_for_contacts
+
     try:
-        from engine.personas import enqueue_refresh_for_contacts
-    except ImportError:
-        return
-    try:
-        enqueue_refresh_for_contacts(contact_ids)
+        ring_refresh_for_contacts(contact_ids)
     except Exception:  # Redis is only a doorbell: the tick refreshes personas anyway
         current_app.logger.exception("could not queue persona refresh")
 

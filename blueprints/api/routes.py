@@ -5,14 +5,14 @@ Each area adds its endpoints in its own module on this blueprint.
 from datetime import timedelta
 from functools import wraps
 
-from flask import Blueprint, g, jsonify, request
+from flask import g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from blueprints.api import bp
 from extensions import csrf, db
 from models import ApiKey
 from models.base import utcnow
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
 

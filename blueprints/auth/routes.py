@@ -1,15 +1,15 @@
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from blueprints.auth.forms import LoginForm
 from extensions import db, login_manager
 from models import LoginFailure, Staff
 from models.base import utcnow
+from blueprints.auth import bp
 
-bp = Blueprint("auth", __name__)
 login_manager.login_view = "auth.login"
 login_manager.login_message_category = "info"
 

@@ -1,6 +1,6 @@
 from datetime import timedelta
 
-from flask import Blueprint, render_template
+from flask import render_template
 from sqlalchemy import func, select
 
 from engine import reports
@@ -8,8 +8,8 @@ from engine.reports.fold import fold_for_reading
 from extensions import db
 from models import Account, Contact, Event, OutboxMessage, TickRun, Trigger
 from models.base import utcnow
+from blueprints.dashboard import bp
 
-bp = Blueprint("dashboard", __name__)
 
 
 def _count(query):

@@ -1,6 +1,6 @@
 """Email templates: saved subject + HTML + text that triggers send. Everyone signed
 in may look and preview; managers and admins create, edit, copy and delete."""
-from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -11,8 +11,8 @@ from blueprints.ui import render_page
 from engine.render import RenderError, TemplateError, build_context, compile_email, variable_catalog
 from extensions import db
 from models import Account, Contact, EmailTemplate, Trigger
+from blueprints.email_templates import bp
 
-bp = Blueprint("email_templates", __name__, url_prefix="/templates")
 # Mail apps show a fragment in their own sans-serif font; the preview frame does the same.
 FRAGMENT_STYLE = ('<style>body{margin:16px;font:14px/1.55 -apple-system,"Segoe UI",Helvetica,Arial,'
                   'sans-serif;color:#1c2033}</style>')

@@ -20,8 +20,8 @@ from engine.render.messages import WAITING, ensure_rendered
 from extensions import db
 from models import Trigger
 from models.base import utcnow
+from blueprints.outbox import bp
 
-bp = Blueprint("outbox", __name__, url_prefix="/outbox")
 log = logging.getLogger(__name__)
 
 

@@ -3,7 +3,7 @@ transitions. Everyone signed in may look; managers and admins change."""
 import json
 from datetime import timedelta
 
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -13,12 +13,13 @@ from blueprints.personas.forms import PersonaForm
 from blueprints.rules.builder import builder_context, catalog_index, read_rule_field, rule_to_tree, tree_view
 from blueprints.ui import page_args
 from engine import personas as engine
+from engine.ports import doorbell
 from engine.rules.fields import USER_TYPE_LABELS
 from extensions import db
 from models import Account, Contact, Persona, PersonaMember, PersonaTransition, Trigger
 from models.base import utcnow
+from blueprints.personas import bp
 
-bp = Blueprint("personas", __name__, url_prefix="/personas")
 RULE_PREFIX = ""  # the persona form has one builder: its field is plain "rule_json"
 
 
@@ -84,7 +85,7 @@ def _edit_form(persona: Persona, form: PersonaForm, *, is_new: bool):
                 form.name.errors.append("Another persona already has this name.")
             else:
                 if is_new or changed_rule:
-                    engine.enqueue_refresh(persona.id)
+                    doorbell().refresh_persona(persona.id)
                     flash(f"“{persona.name}” saved. Its members are being refreshed.", "success")
                 else:
                     flash(f"“{persona.name}” saved.", "success")
@@ -152,13 +153,10 @@ def _summary_tree(rule):
 @bp.post("/<int:persona_id>/refresh")
 @role_required(*EDITORS)
 def refresh(persona_id):
-    from rq.exceptions import DuplicateJobError
-
     persona = _persona_or_404(persona_id)
-    try:
-        engine.enqueue_refresh(persona.id)
+    if doorbell().refresh_persona(persona.id):
         message = f"Refresh of “{persona.name}” queued: members update in a moment."
-    except DuplicateJobError:
+    else:
         message = f"A refresh of “{persona.name}” is already queued."
     if request.headers.get("HX-Request"):
         resp = make_response("", 204)

@@ -3,7 +3,7 @@ import csv
 import io
 from datetime import date
 
-from flask import Blueprint, Response, abort, request, stream_with_context
+from flask import Response, abort, request, stream_with_context
 from sqlalchemy import func, select
 
 from blueprints.reports import panels  # noqa: F401  (registers the accounts tab and section)
@@ -13,8 +13,8 @@ from engine.reports.fold import fold_for_reading
 from extensions import db
 from models import Trigger
 from models.base import utcnow
+from blueprints.reports import bp
 
-bp = Blueprint("reports", __name__, url_prefix="/reports")
 RANGES = (7, 30, 90)
 METRIC_LABELS = {"recipients": "Recipients", "delivered": "Delivered", "opened": "Opened",
                  "clicked": "Clicked", "failed": "Failed", "unsubscribed": "Unsubscribed"}

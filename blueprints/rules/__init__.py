@@ -1,0 +1,4 @@
+"""The rules pages."""
+from flask import Blueprint
+
+bp = Blueprint("rules", __name__, url_prefix="/rules")

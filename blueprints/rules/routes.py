@@ -7,7 +7,7 @@ embed the builder check their own roles when saving.
 import json
 import logging
 
-from flask import Blueprint, abort, render_template, request
+from flask import abort, render_template, request
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -21,8 +21,8 @@ from engine.rules.fields import USER_TYPE_LABELS
 from extensions import db
 from models import Account, Contact
 from models.base import utcnow
+from blueprints.rules import bp
 
-bp = Blueprint("rules", __name__, url_prefix="/rules")
 log = logging.getLogger(__name__)
 PREVIEW_LIMIT = 20
 EVALUATION_FAILED = [{"path": "", "message": "the rule could not be evaluated; try simplifying it"}]

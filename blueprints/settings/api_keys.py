@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from blueprints.auth.decorators import role_required
 from blueprints.settings.forms import ApiKeyForm, ConfirmForm
-from blueprints.settings.routes import bp
+from blueprints.settings import bp
 from blueprints.ui import render_page
 from extensions import db
 from models import ApiKey

@@ -10,10 +10,11 @@ from sqlalchemy import func, select, update
 
 from blueprints.auth.decorators import EDITORS, role_required
 from blueprints.settings.forms import ConfirmForm, UploadForm
-from blueprints.settings.routes import bp
+from blueprints.settings import bp
 from blueprints.ui import page_args, render_page
 from engine.contacts.imports import (FIELDS, MAX_BYTES, ImportFileError, attribute_key, check_mapping, decode_upload,
                             inspect_file, read_records)
+from engine.ports import doorbell
 from extensions import db
 from models import ImportJob
 from models.base import utcnow
@@ -110,11 +111,8 @@ def start_import(import_id):
 
 
 def _enqueue(import_id: int) -> bool:
-    from workers.queues import get_queue
-
     try:
-        get_queue("imports").enqueue("workers.jobs.import_job", import_id, job_timeout=3600,
-                                     result_ttl=3600, failure_ttl=7 * 86400)
+        doorbell().run_import(import_id)
         return True
     except Exception:  # Redis down: the import waits in the database; "Queue again" retries
         log.exception("could not enqueue import %s", import_id)

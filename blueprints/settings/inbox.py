@@ -4,7 +4,7 @@ from sqlalchemy import delete, func, select
 
 from blueprints.auth.decorators import role_required
 from blueprints.settings.forms import ConfirmForm
-from blueprints.settings.routes import bp
+from blueprints.settings import bp
 from blueprints.ui import page_args, render_page
 from devtools.mail_sink import message_parts
 from extensions import db

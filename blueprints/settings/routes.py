@@ -1,14 +1,14 @@
 """Settings home and scheduler status; the other pages live in sibling modules
 that register their routes on this blueprint."""
-from flask import Blueprint, current_app
+from flask import current_app
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from blueprints.settings import bp
 from blueprints.ui import page_args, render_page
 from extensions import db
 from models import ApiKey, ImportJob, SinkMessage, Staff, TickRun
 
-bp = Blueprint("settings", __name__, url_prefix="/settings")
 NEWEST_TICK = (TickRun.started_at.desc(), TickRun.id.desc())
 
 

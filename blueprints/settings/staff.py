@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from blueprints.auth.decorators import role_required
 from blueprints.settings.forms import ConfirmForm, RoleForm, StaffForm
-from blueprints.settings.routes import bp
+from blueprints.settings import bp
 from blueprints.ui import render_page
 from extensions import db
 from models import Staff

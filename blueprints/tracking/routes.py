@@ -6,7 +6,7 @@ only check the token and call engine.tracking; nothing here trusts a URL.
 import base64
 import logging
 
-from flask import Blueprint, Response, redirect, render_template, request
+from flask import Response, redirect, render_template, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.urls import iri_to_uri
 
@@ -14,8 +14,8 @@ from engine import tracking
 from extensions import csrf, db
 from models import OutboxMessage
 from models.base import utcnow
+from blueprints.tracking import bp
 
-bp = Blueprint("tracking", __name__)
 csrf.exempt(bp)
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Triggers list and lifecycle actions (copy, activate, deactivate, delete).
 The four-step wizard lives in blueprints/triggers/wizard.py on the same blueprint."""
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import abort, flash, redirect, request, url_for
 from sqlalchemy import func, select
 
 from blueprints.auth.decorators import EDITORS, role_required
@@ -13,30 +13,14 @@ from extensions import db
 from models import OutboxMessage, Persona, Trigger
 from models.base import utcnow
 from models.trigger import STATUSES
+from blueprints.triggers import bp
 
-bp = Blueprint("triggers", __name__, url_prefix="/triggers")
 SORTS = {
     "priority": (Trigger.priority.desc(), Trigger.name),
     "name": (func.lower(Trigger.name),),
     "status": (Trigger.status, Trigger.priority.desc()),
     "created": (Trigger.created_at.desc(),),
 }
-
-
-def get_trigger(trigger_id: int) -> Trigger:
-    trigger = db.session.get(Trigger, trigger_id)
-    if trigger is None:
-        abort(404)
-    return trigger
-
-
-def waiting_count(trigger_id: int) -> int:
-    return db.session.scalar(
-        select(func.count()).select_from(OutboxMessage).where(
-            OutboxMessage.trigger_id == trigger_id,
-            OutboxMessage.state.in_(("pending_approval", "approved")),
-        )
-    )
 
 
 @bp.route("/")
@@ -66,7 +50,7 @@ def index():
 @bp.route("/<int:trigger_id>/copy", methods=["POST"])
 @role_required(*EDITORS)
 def copy(trigger_id):
-    original = get_trigger(trigger_id)
+    original = db.get_or_404(Trigger, trigger_id)
     clone = trigger_engine.copy_trigger(original)
     db.session.commit()
     flash(f"Copied “{original.name}” to a new draft.", "success")
@@ -76,7 +60,7 @@ def copy(trigger_id):
 @bp.route("/<int:trigger_id>/activate", methods=["POST"])
 @role_required(*EDITORS)
 def activate(trigger_id):
-    trigger = get_trigger(trigger_id)
+    trigger = db.get_or_404(Trigger, trigger_id)
     problems = trigger_engine.activate(trigger, utcnow())
     if problems:
         db.session.rollback()
@@ -90,7 +74,7 @@ def activate(trigger_id):
 @bp.route("/<int:trigger_id>/deactivate", methods=["POST"])
 @role_required(*EDITORS)
 def deactivate(trigger_id):
-    trigger = get_trigger(trigger_id)
+    trigger = db.get_or_404(Trigger, trigger_id)
     cancel = request.form.get("cancel_waiting") == "1"
     cancelled = trigger_engine.deactivate(trigger, utcnow(), cancel_pending=cancel)
     db.session.commit()
@@ -102,8 +86,8 @@ def deactivate(trigger_id):
 @bp.route("/<int:trigger_id>/delete", methods=["GET", "POST"])
 @role_required(*EDITORS)
 def delete(trigger_id):
-    trigger = get_trigger(trigger_id)
-    waiting = waiting_count(trigger.id)
+    trigger = db.get_or_404(Trigger, trigger_id)
+    waiting = trigger_engine.waiting_count(trigger.id)
     form = ConfirmForm()
     if request.method == "POST" and form.validate_on_submit():
         cancel = request.form.get("cancel_waiting") == "1"

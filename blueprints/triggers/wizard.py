@@ -12,7 +12,7 @@ from sqlalchemy import select
 from blueprints.auth.decorators import EDITORS, role_required
 from blueprints.rules.builder import builder_context, read_rule_field
 from blueprints.triggers.forms import ConfirmForm, ControlsForm, MessageForm, RuleStepForm
-from blueprints.triggers.routes import bp, get_trigger, waiting_count
+from blueprints.triggers import bp
 from blueprints.ui import render_page
 from engine import triggers as trigger_engine
 from extensions import db
@@ -117,7 +117,7 @@ def new():
 def step(trigger_id, step):
     if step not in STEPS:
         return redirect(url_for("triggers.step", trigger_id=trigger_id, step="message"))
-    trigger = get_trigger(trigger_id) if trigger_id else None
+    trigger = db.get_or_404(Trigger, trigger_id) if trigger_id else None
     if step == "review":
         return _review(trigger)
     data = _current_data(trigger)
@@ -183,7 +183,7 @@ def _review(trigger):
         "triggers/step_review.html", "triggers/_review_preview.html", trigger=trigger,
         step="review", steps=STEPS, step_labels=STEP_LABELS, problems=problems, audience=audience,
         audience_error=audience_error, contact_id=contact_id, preview=preview, form=ConfirmForm(),
-        waiting=waiting_count(trigger.id),
+        waiting=trigger_engine.waiting_count(trigger.id),
     )
 
 
@@ -210,7 +210,7 @@ def pick_recipient(trigger_id):
     """Look a recipient up by email for the review preview."""
     from models import Contact
 
-    trigger = get_trigger(trigger_id)
+    trigger = db.get_or_404(Trigger, trigger_id)
     email = (request.form.get("email") or "").strip().lower()
     contact = db.session.scalars(select(Contact).where(Contact.email == email)).first() if email else None
     if contact is None:
@@ -224,7 +224,7 @@ def pick_recipient(trigger_id):
 def test_send(trigger_id):
     from engine.sending.mime import send_test_email
 
-    trigger = get_trigger(trigger_id)
+    trigger = db.get_or_404(Trigger, trigger_id)
     contact_id = request.form.get("contact_id", type=int)
     if not contact_id or not 0 < contact_id < 2**31:  # contact ids are PostgreSQL integers
         flash("Pick a recipient to preview before sending a test.", "error")

@@ -18,6 +18,7 @@ from engine.outbox.send_states import (  # noqa: F401 - the send path, re-export
     M, T, _cfg, _exec, _lease, claim_due_batch, due_condition, due_pick,
     expire_stuck_sending, fail_unrendered, mark_failed, mark_retry, mark_sending, mark_sent,
     mark_uncertain, retry_delay)
+from engine.ports import doorbell
 from extensions import db
 from models.outbox import STATES
 
@@ -172,14 +173,12 @@ def _schedule_sends(where, now: datetime) -> None:
     """Ring the doorbell: enqueue send jobs for the approved rows matching
     `where`, at max(hold_until, send_after, next_attempt_at). Redis trouble is
     logged, never raised: the tick's sweep finds due rows from the database."""
-    from engine.sending.loop import enqueue_send_jobs
-
     stmt = (select(M.hold_until, M.send_after, M.next_attempt_at, func.count())
             .where(where, M.state == "approved")
             .group_by(M.hold_until, M.send_after, M.next_attempt_at))
     try:
         for hold_until, send_after, next_attempt_at, n in db.session.execute(stmt).all():
             when = max(t for t in (hold_until, send_after, next_attempt_at, now) if t is not None)
-            enqueue_send_jobs(n, when, now)
+            doorbell().send(n, when, now)
     except Exception:  # noqa: BLE001 - the database stays the source of truth
         log.exception("could not schedule send jobs; the tick's sweep will send them")

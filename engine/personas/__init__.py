@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, delete, exists, func, insert, literal, select, update
 
 from engine.db.upsert import insert_ignoring_duplicates
+from engine.ports import doorbell
 from extensions import db
 from models import Contact, Persona, PersonaMember, PersonaTransition
 
@@ -163,43 +164,24 @@ def due_persona_ids(now: datetime, every_minutes: int = DEFAULT_REFRESH_MINUTES)
 
 
 def personas_refresh_step(now: datetime) -> dict:
-    """Tick step: one RQ job per due persona on the "default" queue.
+    """Tick step: ring for a refresh of each due persona.
 
     The tick only rings the doorbell, so a slow persona never holds up the
-    rest of the tick; each job has a fixed id and is enqueued `unique`, so a
-    refresh still queued or running is not queued again by later ticks. When
-    the queue is synchronous (RQ_IS_ASYNC off) RQ runs the job right here,
-    i.e. the refresh happens inline. The job carries `now` so a tick run
-    "as of" an instant refreshes as of that instant too.
+    rest of the tick; a refresh still waiting is not asked for again by later
+    ticks. The ring carries `now` so a tick run "as of" an instant refreshes
+    as of that instant too.
     """
     from flask import current_app
-    from rq.exceptions import DuplicateJobError
-
-    from workers.queues import get_queue
 
     every = int(current_app.config.get("PERSONA_REFRESH_MINUTES", DEFAULT_REFRESH_MINUTES))
-    queue = get_queue("default")
+    bell = doorbell()
     enqueued, skipped = 0, 0
     for persona_id in due_persona_ids(now, every):
-        try:
-            enqueue_refresh(persona_id, now, queue=queue)
+        if bell.refresh_persona(persona_id, now):
             enqueued += 1
-        except DuplicateJobError:
+        else:
             skipped += 1
     return {"enqueued": enqueued, "already_queued": skipped}
-
-
-def enqueue_refresh(persona_id: int, now: datetime | None = None, *, queue=None):
-    """Queue a full refresh of one persona (deduplicated while queued or running)."""
-    from workers.queues import get_queue
-
-    queue = queue or get_queue("default")
-    return queue.enqueue(
-        "workers.jobs.refresh_persona_job", persona_id, None,
-        now.isoformat() if now else None,
-        job_id=f"persona-refresh-{persona_id}", unique=True,
-        result_ttl=0, failure_ttl=600, job_timeout=900,
-    )
 
 
 def refresh_personas_for_contacts(contact_ids: list[int], now: datetime) -> dict:
@@ -217,21 +199,14 @@ def refresh_personas_for_contacts(contact_ids: list[int], now: datetime) -> dict
     return results
 
 
-def enqueue_refresh_for_contacts(contact_ids: list[int]) -> None:
-    """Enqueue one RQ job refreshing every persona for just these contacts.
-
-    Nothing is queued when there are no personas or no contacts. The job
-    evaluates the rules at the time it runs (the events are already stored).
-    """
+def ring_refresh_for_contacts(contact_ids: list[int]) -> None:
+    """Ring for every persona to be refreshed for just these contacts (after their
+    events arrived). Nothing is asked for when there are no personas or no contacts;
+    the refresh evaluates the rules when it runs (the events are already stored)."""
     ids = sorted({int(c) for c in contact_ids or []})
     if not ids or not db.session.scalar(select(exists().where(Persona.id.isnot(None)))):
         return
-    from workers.queues import get_queue
-
-    get_queue("default").enqueue(
-        "workers.jobs.refresh_contacts_personas_job", ids,
-        result_ttl=0, failure_ttl=3600, job_timeout=900,
-    )
+    doorbell().refresh_personas_for_contacts(ids)
 
 
 def transition_counts(persona_ids: list[int], since: datetime) -> dict:

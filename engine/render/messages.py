@@ -19,6 +19,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, select, update
 
 from engine import outbox
+from engine.ports import doorbell
 from extensions import db
 from models import Account, Contact, Event, OutboxMessage, Trigger
 
@@ -28,7 +29,6 @@ BATCH = 500
 SYNC_RENDER_LIMIT = 500  # runs up to this size are rendered by the tick itself
 SHARD_ROWS = 20_000      # one render job per this many rows (they run in parallel)
 MAX_SHARDS = 8
-RENDER_MARKER_SECONDS = 900
 CONTACT_COLS = list(Contact.__table__.c)
 ACCOUNT_COLS = list(Account.__table__.c)
 WAITING = ("pending_approval", "approved")
@@ -153,17 +153,10 @@ def count_unrendered(trigger_id) -> int:
         *_unrendered(), T.c.trigger_id == trigger_id)).scalar_one()
 
 
-def enqueue_render_jobs(trigger_id: int, rows: int) -> int:
-    """Render jobs for a big run: one per id shard, so several workers share it."""
-    from workers.queues import get_queue
-
+def ring_render_jobs(trigger_id: int, rows: int) -> int:
+    """Render work for a big run: one part per id shard, so several workers share it."""
     shards = max(1, min(MAX_SHARDS, -(-rows // SHARD_ROWS)))
-    queue = get_queue("default")
-    # A marker the render sweep checks: while it lives, jobs for this trigger exist.
-    queue.connection.set(f"nudge:render-jobs:{trigger_id}", shards, ex=RENDER_MARKER_SECONDS)
-    for index in range(shards):
-        queue.enqueue("workers.jobs.render_outbox_job", trigger_id, index, shards,
-                      job_timeout=3600, result_ttl=300, failure_ttl=86400)
+    doorbell().render_run(trigger_id, shards)
     return shards
 
 
@@ -178,7 +171,7 @@ def render_after_generation(trigger_id: int, created: int, now: datetime) -> dic
     left = created if created > SYNC_RENDER_LIMIT else 0  # all of a big run is unrendered
     if left:
         try:
-            result["render_jobs"] = enqueue_render_jobs(trigger_id, left)
+            result["render_jobs"] = ring_render_jobs(trigger_id, left)
         except Exception:  # noqa: BLE001 - the render sweep and the send path catch up
             log.exception("could not enqueue render jobs for trigger %s", trigger_id)
         result["render_queued"] = left
@@ -191,8 +184,6 @@ def render_after_generation(trigger_id: int, created: int, now: datetime) -> dic
 def render_sweep_step(now: datetime) -> dict:
     """Tick step: waiting rows still unrendered (render jobs lost with Redis, or
     slow) get a bounded inline render, and new jobs when nobody is on them."""
-    from workers.queues import get_redis
-
     pending = dict(db.session.execute(select(T.c.trigger_id, func.count()).where(*_unrendered())
                                       .group_by(T.c.trigger_id)).all())
     db.session.rollback()
@@ -210,8 +201,8 @@ def render_sweep_step(now: datetime) -> dict:
         if rows <= SYNC_RENDER_LIMIT:
             continue
         try:
-            if not get_redis().exists(f"nudge:render-jobs:{trigger_id}"):
-                requeued += enqueue_render_jobs(trigger_id, rows)
+            if not doorbell().render_run_pending(trigger_id):
+                requeued += ring_render_jobs(trigger_id, rows)
         except Exception:  # noqa: BLE001 - Redis down: inline rendering still progresses
             log.warning("render sweep could not reach Redis")
     return {"unrendered": sum(pending.values()), "rendered": done["rendered"],

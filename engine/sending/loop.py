@@ -31,6 +31,7 @@ from engine import outbox
 
 from engine.outbox import send_states as outbox_send
 from engine.sending import smtp as smtp_mod
+from engine.ports import doorbell
 from engine.reports.communications import CommunicationLog
 from engine.sending.batches import claim_batch
 from engine.sending.marks import DeferredSendMarks, SendMarks
@@ -38,7 +39,6 @@ from extensions import db
 from models.base import utcnow
 
 log = logging.getLogger(__name__)
-SEND_JOB = "workers.jobs.send_batch_job"
 JOB_BUDGET_SECONDS = 60  # a job stops claiming after this and hands over to a fresh job
 MAX_JOBS_PER_RING = 32
 CONNECT_RETRY = timedelta(seconds=60)
@@ -60,26 +60,6 @@ def claim_limit(config) -> int:
     if rate > 0:
         size = min(size, max(1, int(rate * int(config.get("SENDING_LEASE_SECONDS", 600)) / 2)))
     return max(1, size)
-
-
-def enqueue_send_jobs(n_messages: int, at: datetime | None, now: datetime, *,
-                      as_of: datetime | None = None) -> int:
-    """Enqueue enough send jobs for n messages, at `at` (RQ enqueue_in) or now.
-    `as_of`: the clock the jobs should run on when it is ahead of real time.
-    Returns the number of jobs enqueued."""
-    from workers.queues import get_queue
-
-    jobs = min(MAX_JOBS_PER_RING, max(1, math.ceil(n_messages / claim_limit(current_app.config))))
-    queue = get_queue("emails")
-    delay = (at - now).total_seconds() if at else 0
-    args = (as_of.isoformat(),) if as_of else ()
-    for _ in range(jobs):
-        kwargs = dict(job_timeout=JOB_BUDGET_SECONDS * 3, result_ttl=300, failure_ttl=86400)
-        if delay > 0.5:
-            queue.enqueue_in(timedelta(seconds=delay + 1), SEND_JOB, *args, **kwargs)
-        else:
-            queue.enqueue(SEND_JOB, *args, **kwargs)
-    return jobs
 
 
 def offset_clock(as_of: datetime | None):
@@ -111,7 +91,7 @@ def send_due(*, clock=utcnow, budget_seconds: float = JOB_BUDGET_SECONDS, config
                                   stats=stats, comms=comms, conn=conn)
             else:
                 if outbox.count_due(clock()):
-                    enqueue_send_jobs(1, None, clock(), as_of=clock())  # hand over: jobs stay short
+                    doorbell().send(1, None, clock(), as_of=clock())  # hand over: jobs stay short
     finally:
         smtp_mod.close_quietly(smtp)
     if stats["retry"] or stats.get("connect_error"):
@@ -222,6 +202,6 @@ def _give_back(token, ids, now, conn, stats, error):
 def _ring_later(now):
     """A retry is due after its backoff; schedule a job for then (the sweep also finds it)."""
     try:
-        enqueue_send_jobs(1, now + max(outbox.retry_delay(1), CONNECT_RETRY), now)
+        doorbell().send(1, now + max(outbox.retry_delay(1), CONNECT_RETRY), now)
     except Exception:  # noqa: BLE001 - the sweep is the safety net
         log.warning("could not schedule the retry job; the tick's sweep will pick it up")

@@ -167,10 +167,10 @@ def test_run_tick_includes_the_persona_step(app, make, people, run_jobs):
     assert members(p.id) == {people[0].id, people[1].id}
 
 
-def test_enqueue_refresh_for_contacts_runs_a_job(app, make, people, run_jobs):
-    engine.enqueue_refresh_for_contacts([people[0].id])  # no personas: nothing queued
+def test_ring_refresh_for_contacts_runs_a_job(app, make, people, run_jobs):
+    engine.ring_refresh_for_contacts([people[0].id])  # no personas: nothing queued
     p = make.persona(rule=ADMINS)
-    engine.enqueue_refresh_for_contacts([people[0].id, people[0].id])
+    engine.ring_refresh_for_contacts([people[0].id, people[0].id])
     run_jobs()
     assert members(p.id) == {people[0].id}
 

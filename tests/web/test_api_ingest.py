@@ -79,10 +79,10 @@ def test_events_are_idempotent_by_external_id(api, make):
 
 def test_events_queue_persona_refresh_for_touched_contacts(api, make, monkeypatch):
     personas = pytest.importorskip("engine.personas")
-    if not hasattr(personas, "enqueue_refresh_for_contacts"):
+    if not hasattr(personas, "ring_refresh_for_contacts"):
         pytest.skip("personas area not landed")
     calls = []
-    monkeypatch.setattr(personas, "enqueue_refresh_for_contacts", calls.append)
+    monkeypatch.setattr(personas, "ring_refresh_for_contacts", calls.append)
     c = make.contact(external_id="u5")
     api.post("/api/v1/events", json={"events": [
         {"contact_external_id": "u5", "name": "login", "occurred_at": "2026-01-05T10:00:00Z"}]})

@@ -1,0 +1,4 @@
+"""The tracking pages."""
+from flask import Blueprint
+
+bp = Blueprint("tracking", __name__)
