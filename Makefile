@@ -29,7 +29,9 @@ run: demo
 	@echo ""
 	NUDGE_PORT=$(PORT) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start
 
+# The browser tests need a Chromium: find or install one first, or stop saying what to install.
 test: install
+	@$(BIN)/python tests/browser/ensure_chromium.py
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 ci:

@@ -64,11 +64,19 @@ class SinkHandler:
 
 
 def start_sink(app, host: str = "127.0.0.1", port: int = 1025):
-    """Start the sink in a background thread; returns the aiosmtpd Controller (call .stop())."""
+    """Start the sink in a background thread; returns the aiosmtpd Controller (call .stop()).
+    Port 0 lets the system pick a free port (tests); `controller.port` is the one bound."""
     from aiosmtpd.controller import Controller
 
-    controller = Controller(SinkHandler(app), hostname=host, port=port,
-                            data_size_limit=50 * 1024 * 1024)
+    class BoundPortController(Controller):
+        def _trigger_server(self):
+            # aiosmtpd probes the new server on self.port: make that the port really bound,
+            # so port 0 needs no "find a free port, then bind it" race.
+            self.port = self.server.sockets[0].getsockname()[1]
+            super()._trigger_server()
+
+    controller = BoundPortController(SinkHandler(app), hostname=host, port=port,
+                                     data_size_limit=50 * 1024 * 1024)
     controller.start()
     return controller
 

@@ -51,6 +51,27 @@ TestConfig.SQLALCHEMY_DATABASE_URI = os.environ["DATABASE_URL"]
 TestConfig.REDIS_URL = os.environ.get("REDIS_URL", "")
 
 
+def _stop_without_chromium(nodeids):
+    """Without a Chromium every browser test would fail alike: stop once, saying what to
+    install (`make test` installs one first, so this is for plain pytest)."""
+    from tests.browser.ensure_chromium import NOT_FOUND, find_chromium
+
+    if any(nodeid.startswith("tests/browser/") for nodeid in nodeids) and find_chromium() is None:
+        pytest.exit(NOT_FOUND, returncode=1)
+
+
+@pytest.hookimpl(trylast=True)  # after -m / -k deselected what will not run
+def pytest_collection_modifyitems(config, items):
+    if not hasattr(config, "workerinput"):  # xdist workers leave it to the controller (below)
+        _stop_without_chromium([item.nodeid for item in items])
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids):
+    # An exit raised inside a worker is an INTERNALERROR; from the controller it is one line.
+    _stop_without_chromium(ids)
+
+
 @pytest.fixture(scope="session")
 def _app():
     from workers.queues import stop_embedded
@@ -192,9 +213,11 @@ def live_server(app):
 def _browser():
     from playwright.sync_api import sync_playwright
 
+    from tests.browser.ensure_chromium import find_chromium
+
     pw = sync_playwright().start()
     browser = pw.chromium.launch(
-        executable_path="/usr/bin/chromium",
+        executable_path=find_chromium(),
         args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
     )
     yield browser
@@ -226,13 +249,12 @@ def page(_browser, live_server):
 
 @pytest.fixture
 def dev_inbox(app):
-    """The project's development mail sink (engine/mail_sink.py) on a free port, storing
-    SinkMessage rows; SMTP_HOST is emptied so everything the app sends lands in
-    Settings -> Dev inbox, exactly as in development. Yields the aiosmtpd controller."""
+    """The project's development mail sink (devtools/mail_sink.py) on a port the system
+    picks, storing SinkMessage rows; SMTP_HOST is emptied so everything the app sends
+    lands in Settings -> Dev inbox, exactly as in development. Yields the aiosmtpd controller."""
     from devtools.mail_sink import start_sink
-    from tests.smtp_sink import free_port
 
-    controller = start_sink(app, "127.0.0.1", free_port())
+    controller = start_sink(app, "127.0.0.1", 0)
     app.config.update(SMTP_HOST="", MAIL_SINK_HOST="127.0.0.1", MAIL_SINK_PORT=controller.port)
     yield controller
     controller.stop()

@@ -1,7 +1,7 @@
 """The development mail sink (real SMTP on a free port) and Settings -> Dev inbox."""
 import html
 import smtplib
-import time
+from datetime import timedelta
 from email.message import EmailMessage
 
 import pytest
@@ -9,7 +9,6 @@ import pytest
 from devtools.mail_sink import record_message, start_sink
 from extensions import db
 from models import SinkMessage
-from tests.smtp_sink import free_port
 
 
 def make_email(subject="Welcome aboard", html_body="<p>Hello <b>Ann</b></p>", text="Hello Ann"):
@@ -26,7 +25,7 @@ def make_email(subject="Welcome aboard", html_body="<p>Hello <b>Ann</b></p>", te
 
 @pytest.fixture
 def sink(app):
-    controller = start_sink(app, "127.0.0.1", free_port())
+    controller = start_sink(app, "127.0.0.1", 0)  # the system picks the port
     yield controller
     controller.stop()
 
@@ -52,8 +51,9 @@ def test_mail_sink_command_is_registered(app):
 
 
 def test_inbox_lists_newest_first_and_refreshes(login):
-    record_message(bytes(make_email(subject="First")), "a@x.example", ["one@example.com"])
-    time.sleep(0.01)
+    first = record_message(bytes(make_email(subject="First")), "a@x.example", ["one@example.com"])
+    first.received_at -= timedelta(minutes=1)  # older, without waiting for the clock to move
+    db.session.commit()
     record_message(bytes(make_email(subject="Second")), "a@x.example", ["two@example.com"])
     client = login("admin")
     page = client.get("/settings/inbox").get_data(as_text=True)
