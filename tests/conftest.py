@@ -1,6 +1,6 @@
 """Test fixtures: one database and one Redis per xdist worker, emptied before
-every test; the app, a logged-in client per role, factories, an SMTP sink,
-a live server and a headless Chromium."""
+every test; the app, a logged-in client per role, factories, a recording
+Doorbell, an SMTP sink, a live server and a headless Chromium."""
 import os
 import tempfile
 from pathlib import Path
@@ -183,6 +183,20 @@ def run_jobs(app):
         SimpleWorker(all_queues(), connection=get_redis()).work(burst=True, logging_level="WARNING")
 
     return _run
+
+
+@pytest.fixture
+def doorbell(app):
+    """A RecordingDoorbell (tests/doorbell.py) in place of the RQ one for this test:
+    what the engine asks for is recorded in `.rings`, and nothing is queued."""
+    from tests.doorbell import RecordingDoorbell
+
+    rq_doorbell = app.extensions["doorbell"]
+    recorder = app.extensions["doorbell"] = RecordingDoorbell()
+    try:
+        yield recorder
+    finally:
+        app.extensions["doorbell"] = rq_doorbell
 
 
 @pytest.fixture

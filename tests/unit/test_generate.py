@@ -154,7 +154,7 @@ def test_event_trigger_fires_per_new_event_with_rule_filter(make):
 
 
 def test_big_runs_are_rendered_by_jobs_and_the_send_path_never_waits(app, make, monkeypatch,
-                                                                    run_jobs, smtp_sink):
+                                                                    doorbell, smtp_sink):
     from engine.render import messages as outbox_render
     from engine.sending.loop import send_due
 
@@ -165,30 +165,39 @@ def test_big_runs_are_rendered_by_jobs_and_the_send_path_never_waits(app, make, 
     trigger = make.trigger(requires_approval=False)
     summary = generate_step(MONDAY.replace(hour=8))[str(trigger.id)]
     assert (summary["created"], summary["render_queued"]) == (5, 5)
+    assert doorbell.of("render_run") == [{"trigger_id": trigger.id, "shards": 1}]
+    assert [ring["messages"] for ring in doorbell.of("send")] == [5]  # auto-send: rung at once
     unrendered = [r.id for r in _rows(trigger_id=trigger.id) if r.subject is None]
     assert len(unrendered) == 5
     # Sending does not wait for the render jobs: it renders what it claims.
     stats = send_due(clock=lambda: MONDAY.replace(hour=9))
     assert stats["sent"] == 5 and len(smtp_sink.messages) == 5
     assert all(r.subject and r.html for r in _rows(trigger_id=trigger.id))
-    run_jobs()  # the queued render jobs find nothing left to do
+    # The render job rung for, when it runs, finds nothing left to do.
+    assert outbox_render.render_pending(MONDAY.replace(hour=9), trigger_id=trigger.id,
+                                        shard=(0, 1)) == {"rendered": 0, "failed": 0}
 
 
-def test_render_jobs_and_the_render_sweep(app, make, monkeypatch, run_jobs):
+def test_render_jobs_and_the_render_sweep(app, make, monkeypatch, doorbell):
     from engine.render import messages as outbox_render
-    from workers.queues import get_redis
 
     monkeypatch.setattr(outbox_render, "SYNC_RENDER_LIMIT", 1)
     for _ in range(4):
         make.contact()
     trigger = make.trigger()
     generate_step(MONDAY.replace(hour=8))
-    get_redis().flushdb()  # the render jobs are lost
+    assert doorbell.of("render_run") == [{"trigger_id": trigger.id, "shards": 1}]
+    doorbell.clear_waiting()  # the render jobs are lost
     sweep = outbox_render.render_sweep_step(MONDAY.replace(hour=8, minute=1))
     assert (sweep["unrendered"], sweep["rendered"], sweep["jobs"]) == (4, 1, 1)
-    run_jobs()
+    assert len(doorbell.of("render_run")) == 2
+    # While that render work may still be waiting, the sweep renders a little and rings no more.
+    sweep = outbox_render.render_sweep_step(MONDAY.replace(hour=8, minute=2))
+    assert (sweep["unrendered"], sweep["rendered"], sweep["jobs"]) == (3, 1, 0)
+    outbox_render.render_pending(MONDAY.replace(hour=8, minute=3), trigger_id=trigger.id,
+                                 shard=(0, 1))  # what the rung job does
     assert all(r.subject for r in _rows(trigger_id=trigger.id))
-    assert outbox_render.render_sweep_step(MONDAY.replace(hour=8, minute=2)) == {"unrendered": 0}
+    assert outbox_render.render_sweep_step(MONDAY.replace(hour=8, minute=4)) == {"unrendered": 0}
 
 
 def test_the_audience_staff_see_is_what_a_run_generates(make):

@@ -28,16 +28,12 @@ def test_approve_records_who_when_and_starts_the_hold(make):
     assert outbox.approve(ids, staff.id, NOW) == 0  # already approved: nothing changes
 
 
-def test_approve_schedules_a_send_job_at_the_end_of_the_hold(app, make):
-    from rq.registry import ScheduledJobRegistry
-
-    from workers.queues import get_queue
-
+def test_approve_schedules_a_send_job_at_the_end_of_the_hold(app, make, doorbell):
     staff = make.staff()
     _, ids = _messages(make, 3)
     outbox.approve(ids, staff.id, NOW)
-    registry = ScheduledJobRegistry(queue=get_queue("emails"))
-    assert registry.count == 1
+    assert doorbell.rings == [("send", {"messages": 3, "at": NOW + timedelta(minutes=10),
+                                        "now": NOW, "as_of": None})]
 
 
 def test_unapprove_only_while_the_hold_runs(make):

@@ -143,11 +143,13 @@ def test_concurrent_refreshes_do_not_duplicate(app, make, people):
     assert len(transitions(p.id)) == 2
 
 
-def test_tick_step_enqueues_due_personas_once(app, make, people, run_jobs):
+def test_tick_step_enqueues_due_personas_once(app, make, people, doorbell):
     p = make.persona(rule=ADMINS)
     assert engine.personas_refresh_step(NOW) == {"enqueued": 1, "already_queued": 0}
     assert engine.personas_refresh_step(NOW) == {"enqueued": 0, "already_queued": 1}
-    run_jobs()
+    assert doorbell.of("refresh_persona") == [{"persona_id": p.id, "as_of": NOW}] * 2
+    engine.refresh_persona(p.id, NOW)  # what the rung job does
+    doorbell.clear_waiting()
     db.session.expire_all()
     assert members(p.id) == {people[0].id, people[1].id}
     assert db.session.get(Persona, p.id).last_refreshed_at == NOW
@@ -157,21 +159,22 @@ def test_tick_step_enqueues_due_personas_once(app, make, people, run_jobs):
     assert engine.personas_refresh_step(later)["enqueued"] == 1
 
 
-def test_run_tick_includes_the_persona_step(app, make, people, run_jobs):
+def test_run_tick_includes_the_persona_step(app, make, people, doorbell):
     from engine.tick import run_tick
 
     p = make.persona(rule=ADMINS)
     summary = run_tick(NOW)
     assert summary["personas_refresh_step"]["enqueued"] == 1
-    run_jobs()
-    assert members(p.id) == {people[0].id, people[1].id}
+    assert doorbell.of("refresh_persona") == [{"persona_id": p.id, "as_of": NOW}]
 
 
-def test_ring_refresh_for_contacts_runs_a_job(app, make, people, run_jobs):
-    engine.ring_refresh_for_contacts([people[0].id])  # no personas: nothing queued
+def test_ring_refresh_for_contacts_rings_once_for_the_contacts(app, make, people, doorbell):
+    engine.ring_refresh_for_contacts([people[0].id])  # no personas: nothing rung
+    assert doorbell.rings == []
     p = make.persona(rule=ADMINS)
     engine.ring_refresh_for_contacts([people[0].id, people[0].id])
-    run_jobs()
+    assert doorbell.rings == [("refresh_personas_for_contacts", {"contact_ids": [people[0].id]})]
+    engine.refresh_personas_for_contacts([people[0].id], NOW)  # what the rung job does
     assert members(p.id) == {people[0].id}
 
 
