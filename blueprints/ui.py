@@ -4,7 +4,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app, g, has_request_context, render_template, request
 from flask_login import current_user
+from flask_sqlalchemy.pagination import Pagination
 from markupsafe import Markup
+
+from extensions import db
 
 # (endpoint, label, icon) — an item shows only once its area has landed.
 NAV_ITEMS = (
@@ -103,12 +106,29 @@ def _fmt_pct(value, digits=1):
     return f"{value * 100:.{digits}f}%"
 
 
+# Keeps OFFSET a 64-bit integer (SQLite raises OverflowError beyond that).
+MAX_PAGE = 10**9
+
+
+def page_number(args=None, name: str = "page") -> int:
+    """The page number in the query string (`name`); junk or below 1 means the first page."""
+    args = request.args if args is None else args
+    return min(max(args.get(name, 1, type=int) or 1, 1), MAX_PAGE)
+
+
 def page_args(default_per_page: int = 25, max_per_page: int = 200) -> tuple[int, int]:
     """(page, per_page) from the query string, clamped to sane values."""
-    page = request.args.get("page", 1, type=int) or 1
     per_page = request.args.get("per_page", default_per_page, type=int) or default_per_page
-    # Capped so OFFSET stays a 64-bit integer (SQLite raises OverflowError beyond that).
-    return min(max(page, 1), 10**9), min(max(per_page, 1), max_per_page)
+    return page_number(), min(max(per_page, 1), max_per_page)
+
+
+def paginate(select, page: int, per_page: int) -> Pagination:
+    """db.paginate(select), except that a page past the end shows the last page
+    (an old link or a shrunken list still shows rows)."""
+    pagination = db.paginate(select, page=page, per_page=per_page, error_out=False)
+    if not pagination.items and page > pagination.pages > 0:
+        pagination = db.paginate(select, page=pagination.pages, per_page=per_page, error_out=False)
+    return pagination
 
 
 def register_ui(app):
