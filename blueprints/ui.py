@@ -25,7 +25,7 @@ NAV_ITEMS = (
 
 def render_page(template: str, fragment: str | None = None, **context):
     """Full page on a normal request, just the fragment on an htmx request."""
-    if fragment and getattr(request, "htmx", False) and not request.headers.get("HX-Boosted"):
+    if fragment and request.htmx and not request.htmx.boosted:
         return render_template(fragment, **context)
     return render_template(template, **context)
 

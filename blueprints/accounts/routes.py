@@ -32,18 +32,17 @@ def _search_text() -> str:
 
 def _fragment(name: str) -> str | None:
     # htmx restoring history after a cache miss wants the whole page, not a fragment.
-    return None if request.headers.get("HX-History-Restore-Request") else name
+    return None if request.htmx.history_restore_request else name
 
 
 def _htmx_target(target_id: str) -> bool:
-    return bool(getattr(request, "htmx", False)) and request.headers.get("HX-Target") == target_id
+    return bool(request.htmx) and request.htmx.target == target_id
 
 
 @bp.after_request
-def _vary_on_htmx(response):
-    # One URL serves the page and its htmx fragment: without Vary the browser's back button
-    # can show the cached fragment as if it were the page.
-    response.vary.add("HX-Request")
+def _vary_on_htmx_target(response):
+    # The account page answers an htmx GET aimed at its tabs with just the tabs: caches must
+    # keep that apart too (blueprints/ui.py adds Vary: HX-Request to every response).
     response.vary.add("HX-Target")
     return response
 
@@ -146,7 +145,7 @@ def contact_detail(contact_id: int):
     contact = db.session.get(Contact, contact_id) or abort(404)
     now = utcnow()
     wanted = request.args.get("section")
-    if getattr(request, "htmx", False) and wanted in CONTACT_SECTIONS:
+    if request.htmx and wanted in CONTACT_SECTIONS:
         return _render_section(CONTACT_SECTIONS[wanted], contact, now)
     sections = [(panel, _render_section(panel, contact, now)) for panel in ordered(CONTACT_SECTIONS)]
     inactive_days = current_app.config["INACTIVE_AFTER_DAYS"]
