@@ -1,4 +1,4 @@
-"""Per-field parsing and checks for ingested items (engine/ingest.py uses these)."""
+"""Per-field parsing and checks for ingested items (engine/contacts/ingest.py uses these)."""
 import json
 import math
 import re

@@ -1,4 +1,4 @@
-"""Rule JSON -> validated AST (engine/rule_ast.py). Collects every error with
+"""Rule JSON -> validated AST (engine/rules/nodes.py). Collects every error with
 the path of its node ("all[2].value: expected a number")."""
 from __future__ import annotations
 
