@@ -9,8 +9,8 @@ import logging
 
 from flask import abort, render_template, request
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import joinedload
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import joinedload
 
 from blueprints.rules.builder import (
     DEFAULT_FIELD, GROUP_MODES, builder_context, catalog_index, condition_view, grouped_catalog,
