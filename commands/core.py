@@ -74,17 +74,29 @@ def worker(burst, with_scheduler, simple):
     sys.exit(0 if ok or burst else 1)
 
 
+def tick_cron(connection, interval: int = 60):
+    """RQ's cron scheduler with the tick registered: enqueued at start, then every `interval` s."""
+    from rq.cron import CronScheduler
+
+    from workers.jobs import tick_job
+
+    cron = CronScheduler(connection=connection, logging_level="WARNING")
+    cron.register(tick_job, "ticks", interval=interval, job_timeout=300, result_ttl=60)
+    return cron
+
+
 @click.command("scheduler")
-@click.option("--interval", default=60, show_default=True, help="Seconds between ticks.")
+@click.option("--interval", default=60, show_default=True, type=click.IntRange(1),
+              help="Seconds between ticks.")
 @with_appcontext
 def scheduler(interval):
-    """Enqueue the tick every minute (on the minute). Safe to run more than one."""
-    from workers.queues import get_queue
+    """Enqueue the tick every minute (RQ's cron scheduler). Safe to run more than one: each
+    enqueues its own ticks and a tick is idempotent in the database, so a second one only
+    keeps ticks coming when the first dies."""
+    from workers.queues import get_redis
 
     click.echo(f"Scheduler: enqueueing a tick every {interval}s")
-    while True:
-        get_queue("ticks").enqueue("workers.jobs.tick_job", job_timeout=300, result_ttl=60)
-        time.sleep(interval - (time.time() % interval))
+    tick_cron(get_redis(), interval).start()
 
 
 @click.command("embedded-redis")

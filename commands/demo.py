@@ -19,7 +19,7 @@ def _parse_now(_ctx, _param, value):
     if not value:
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value)
     except ValueError:
         raise click.BadParameter("use ISO 8601, e.g. 2026-01-05T09:00:00Z")
     if parsed.tzinfo is not None:

@@ -2,7 +2,7 @@
 
 `generate(bind, accounts=, contacts=, events=, seed=, now=)` writes accounts, contacts and
 their product events. Rows are plain tuples built with `random.Random(seed)` (no ORM
-objects) and written in bulk by engine/bulk_load.py (psycopg COPY on PostgreSQL, chunked
+objects) and written in bulk by engine/db/bulk_load.py (psycopg COPY on PostgreSQL, chunked
 executemany on SQLite). The bench scripts reuse it to build large data sets.
 """
 import json

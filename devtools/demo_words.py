@@ -1,4 +1,4 @@
-"""Word lists and distributions behind the demo customer base (engine/demo.py)."""
+"""Word lists and distributions behind the demo customer base (devtools/demo.py)."""
 
 COMPANY_FIRST = (
     "Blue", "Bright", "Cedar", "Clear", "Copper", "Crimson", "Delta", "Ember", "Evergreen", "Falcon",

@@ -41,14 +41,6 @@ def zone(tz: str | None) -> ZoneInfo:
         raise ValueError(f"unknown timezone: {tz!r}") from exc
 
 
-def is_valid_timezone(tz: str | None) -> bool:
-    try:
-        zone(tz)
-    except ValueError:
-        return False
-    return bool(tz)
-
-
 def local_date(now: datetime, tz: str) -> date:
     """The calendar date in `tz` at the naive-UTC instant `now`."""
     return now.replace(tzinfo=UTC).astimezone(zone(tz)).date()

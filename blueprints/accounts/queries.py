@@ -2,7 +2,9 @@
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import joinedload
 
+from blueprints.ui import paginate
 from extensions import db
 from models import Account, Contact, Event
 
@@ -40,16 +42,6 @@ def _order_by(spec, direction: str, tiebreak):
     return [*order, tiebreak.desc() if desc else tiebreak.asc()]
 
 
-def _page(stmt, page: int, per_page: int, count=None):
-    """(paged statement, total, page): a page past the end shows the last page.
-    `count` is a cheaper statement counting the same rows (e.g. without a join)."""
-    if count is None:
-        count = select(func.count()).select_from(stmt.order_by(None).subquery())
-    total = db.session.scalar(count)
-    page = max(1, min(page, (total + per_page - 1) // per_page))
-    return stmt.limit(per_page).offset((page - 1) * per_page), total, page
-
-
 def distinct_values(column, preferred: tuple[str, ...]) -> list[str]:
     """Values present in the column, the familiar ones first (for filter dropdowns)."""
     present = {v for v in db.session.scalars(select(column).distinct()) if v}
@@ -57,7 +49,7 @@ def distinct_values(column, preferred: tuple[str, ...]) -> list[str]:
 
 
 def search_accounts(q="", status="", plan="", sort="name", direction="asc", page=1, per_page=25):
-    """(rows, total, page): rows are dicts with the account, its contact count and last activity."""
+    """(rows, pagination): rows are dicts with the account, its contact count and last activity."""
     stmt = select(Account)
     if q:
         stmt = stmt.where(or_(_contains(Account.name, q), _contains(Account.external_id, q)))
@@ -65,12 +57,10 @@ def search_accounts(q="", status="", plan="", sort="name", direction="asc", page
         stmt = stmt.where(Account.status == status)
     if plan:
         stmt = stmt.where(Account.plan == plan)
-    stmt = stmt.order_by(*_order_by(ACCOUNT_SORTS[sort], direction, Account.id))
-    stmt, total, page = _page(stmt, page, per_page)
-    accounts = db.session.scalars(stmt).all()
-    stats = contact_stats([a.id for a in accounts])
+    pagination = paginate(stmt.order_by(*_order_by(ACCOUNT_SORTS[sort], direction, Account.id)), page, per_page)
+    stats = contact_stats([a.id for a in pagination.items])
     empty = {"contacts": 0, "last_seen_at": None}
-    return [{"account": a, **stats.get(a.id, empty)} for a in accounts], total, page
+    return [{"account": a, **stats.get(a.id, empty)} for a in pagination.items], pagination
 
 
 def contact_stats(account_ids: list[int]) -> dict[int, dict]:
@@ -110,7 +100,7 @@ def account_summary(account_id: int, now: datetime, inactive_days: int) -> dict:
 
 def search_contacts(q="", role="", product=None, crm=None, unsubscribed=None, account_id=None,
                     sort="name", direction="asc", page=1, per_page=25):
-    """(rows, total, page): rows are (Contact, Account) pairs.
+    """A page of contacts (their accounts loaded with them).
 
     Each word of `q` must match the first name, last name, email or external id, so
     "ann smith" finds Ann Smith.
@@ -128,11 +118,10 @@ def search_contacts(q="", role="", product=None, crm=None, unsubscribed=None, ac
                      else Contact.unsubscribed_at.is_(None))
     if account_id is not None:
         where.append(Contact.account_id == account_id)
-    stmt = (select(Contact, Account).join(Account, Account.id == Contact.account_id).where(*where)
+    # The count leaves eager loads out, so it reads contacts only (every contact has its account).
+    stmt = (select(Contact).options(joinedload(Contact.account, innerjoin=True)).where(*where)
             .order_by(*_order_by(CONTACT_SORTS[sort], direction, Contact.id)))
-    count = select(func.count()).select_from(Contact).where(*where)  # every contact has its account
-    stmt, total, page = _page(stmt, page, per_page, count)
-    return db.session.execute(stmt).all(), total, page
+    return paginate(stmt, page, per_page)
 
 
 def recent_account_events(account_id: int, limit: int = RECENT_EVENTS):
@@ -145,10 +134,9 @@ def recent_account_events(account_id: int, limit: int = RECENT_EVENTS):
 
 
 def contact_events(contact_id: int, page: int, per_page: int):
-    """(events, total, page) for one contact, newest first."""
+    """A page of one contact's events, newest first."""
     stmt = select(Event).where(Event.contact_id == contact_id)
-    stmt, total, page = _page(stmt.order_by(Event.occurred_at.desc(), Event.id.desc()), page, per_page)
-    return db.session.scalars(stmt).all(), total, page
+    return paginate(stmt.order_by(Event.occurred_at.desc(), Event.id.desc()), page, per_page)
 
 
 def contact_activity(contact_id: int, since: datetime) -> list[tuple[str, int]]:

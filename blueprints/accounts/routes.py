@@ -9,7 +9,7 @@ from blueprints.accounts import queries
 from blueprints.accounts.panels import (
     ACCOUNT_TABS, CONTACT_SECTIONS, account_tab, contact_section, ordered,
 )
-from blueprints.ui import page_args, render_page
+from blueprints.ui import page_args, page_number, render_page
 from extensions import db
 from models import Account, Contact
 from models.base import utcnow
@@ -32,18 +32,17 @@ def _search_text() -> str:
 
 def _fragment(name: str) -> str | None:
     # htmx restoring history after a cache miss wants the whole page, not a fragment.
-    return None if request.headers.get("HX-History-Restore-Request") else name
+    return None if request.htmx.history_restore_request else name
 
 
 def _htmx_target(target_id: str) -> bool:
-    return bool(getattr(request, "htmx", False)) and request.headers.get("HX-Target") == target_id
+    return bool(request.htmx) and request.htmx.target == target_id
 
 
 @bp.after_request
-def _vary_on_htmx(response):
-    # One URL serves the page and its htmx fragment: without Vary the browser's back button
-    # can show the cached fragment as if it were the page.
-    response.vary.add("HX-Request")
+def _vary_on_htmx_target(response):
+    # The account page answers an htmx GET aimed at its tabs with just the tabs: caches must
+    # keep that apart too (blueprints/ui.py adds Vary: HX-Request to every response).
     response.vary.add("HX-Target")
     return response
 
@@ -74,14 +73,14 @@ def index():
     sort = _choice("sort", queries.ACCOUNT_SORTS, "name")
     direction = _choice("dir", ("asc", "desc"), "asc")
     page, per_page = page_args(25)
-    rows, total, page = queries.search_accounts(
+    rows, pagination = queries.search_accounts(
         q=q, status=filters["status"], plan=filters["plan"], sort=sort, direction=direction,
         page=page, per_page=per_page,
     )
     filter_args = {k: v for k, v in filters.items() if v}
     return render_page(
         "accounts/index.html", _fragment("accounts/_accounts_results.html"),
-        rows=rows, total=total, page=page, per_page=per_page, filters=filters, plans=plans,
+        rows=rows, pagination=pagination, filters=filters, plans=plans,
         statuses=Account.STATUSES, sort=sort, direction=direction, filter_args=filter_args,
         page_args={**filter_args, "sort": sort, "dir": direction},
     )
@@ -108,8 +107,7 @@ def detail(account_id: int):
              count=lambda account: queries.count_contacts(account.id))
 def _contacts_tab(account, args):
     page, per_page = page_args(25)
-    rows, total, page = queries.search_contacts(account_id=account.id, page=page, per_page=per_page)
-    return {"rows": rows, "total": total, "page": page, "per_page": per_page}
+    return {"contacts": queries.search_contacts(account_id=account.id, page=page, per_page=per_page)}
 
 
 @account_tab("events", "Recent events", "accounts/_tab_events.html", order=20)
@@ -128,7 +126,7 @@ def contacts():
     sort = _choice("sort", queries.CONTACT_SORTS, "name")
     direction = _choice("dir", ("asc", "desc"), "asc")
     page, per_page = page_args(25)
-    rows, total, page = queries.search_contacts(
+    contacts = queries.search_contacts(
         q=q, role=filters["role"], product=YES_NO.get(filters["product"]),
         crm=YES_NO.get(filters["crm"]), unsubscribed=YES_NO.get(filters["unsubscribed"]),
         sort=sort, direction=direction, page=page, per_page=per_page,
@@ -136,7 +134,7 @@ def contacts():
     filter_args = {k: v for k, v in filters.items() if v}
     return render_page(
         "accounts/contacts.html", _fragment("accounts/_contacts_results.html"),
-        rows=rows, total=total, page=page, per_page=per_page, filters=filters, roles=roles,
+        contacts=contacts, filters=filters, roles=roles,
         sort=sort, direction=direction, filter_args=filter_args,
         page_args={**filter_args, "sort": sort, "dir": direction},
     )
@@ -147,7 +145,7 @@ def contact_detail(contact_id: int):
     contact = db.session.get(Contact, contact_id) or abort(404)
     now = utcnow()
     wanted = request.args.get("section")
-    if getattr(request, "htmx", False) and wanted in CONTACT_SECTIONS:
+    if request.htmx and wanted in CONTACT_SECTIONS:
         return _render_section(CONTACT_SECTIONS[wanted], contact, now)
     sections = [(panel, _render_section(panel, contact, now)) for panel in ordered(CONTACT_SECTIONS)]
     inactive_days = current_app.config["INACTIVE_AFTER_DAYS"]
@@ -165,7 +163,6 @@ def _render_section(panel, contact, now) -> Markup:
 
 @contact_section("events", "Event timeline", "accounts/_section_events.html", order=50)
 def _timeline_section(contact, args):
-    page = max(args.get("events_page", 1, type=int) or 1, 1)
-    events, total, page = queries.contact_events(contact.id, page, TIMELINE_PER_PAGE)
-    return {"events": events, "total": total, "page": page, "per_page": TIMELINE_PER_PAGE,
-            "summary": f"{total:,} event{'' if total == 1 else 's'}, newest first"}
+    events = queries.contact_events(contact.id, page_number(args, "events_page"), TIMELINE_PER_PAGE)
+    return {"events": events.items, "pagination": events,
+            "summary": f"{events.total:,} event{'' if events.total == 1 else 's'}, newest first"}

@@ -1,7 +1,8 @@
 """Email templates: saved subject + HTML + text that triggers send. Everyone signed
 in may look and preview; managers and admins create, edit, copy and delete."""
-from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from htmx_flask import make_response
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -239,7 +240,6 @@ def sample_contacts():
         stmt = stmt.where(or_(func.lower(Contact.email).like(like), func.lower(Contact.first_name).like(like),
                               func.lower(Contact.last_name).like(like)))
     rows = db.session.execute(stmt.order_by(Contact.id).limit(25)).all()
-    response = make_response(render_page("email_templates/_contact_options.html", rows=rows, q=q,
-                                         selected=request.args.get("sample_contact_id", type=int)))
-    response.headers["HX-Trigger-After-Swap"] = "sample-contacts-loaded"  # re-render the preview
-    return response
+    html = render_page("email_templates/_contact_options.html", rows=rows, q=q,
+                       selected=request.args.get("sample_contact_id", type=int))
+    return make_response(html, trigger_after_swap="sample-contacts-loaded")  # re-renders the preview

@@ -4,10 +4,11 @@ import io
 from datetime import date
 
 from flask import Response, abort, request, stream_with_context
-from sqlalchemy import func, select
+from sqlalchemy import select
+from sqlalchemy.orm import Bundle
 
 from blueprints.reports import panels  # noqa: F401  (registers the accounts tab and section)
-from blueprints.ui import page_args, render_page
+from blueprints.ui import page_args, paginate, render_page
 from engine import reports
 from engine.reports.fold import fold_for_reading
 from extensions import db
@@ -110,12 +111,11 @@ def recipients(trigger_id):
     query = reports.recipients_query(trigger, day, metric)
     if request.args.get("format") == "csv":
         return _csv_response(trigger, day, metric, query)
-    page, per_page = page_args(50)
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    rows = db.session.execute(query.limit(per_page).offset((page - 1) * per_page)).all()
+    # db.paginate yields the first column of each row: as one Bundle, that column is the row.
+    rows = query.with_only_columns(Bundle("recipient", *query.selected_columns))
+    recipients = paginate(rows, *page_args(50))
     return render_page("reports/recipients.html", "reports/_recipients_table.html", trigger=trigger,
-                       day=day, metric=metric, label=METRIC_LABELS[metric], rows=rows, total=total,
-                       page=page, per_page=per_page)
+                       day=day, metric=metric, label=METRIC_LABELS[metric], recipients=recipients)
 
 
 def _csv_response(trigger, day, metric, query):

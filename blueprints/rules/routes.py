@@ -10,16 +10,17 @@ import logging
 from flask import abort, render_template, request
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import joinedload
 
 from blueprints.rules.builder import (
     DEFAULT_FIELD, GROUP_MODES, builder_context, catalog_index, condition_view, grouped_catalog,
     read_rule_field, rule_to_tree, tree_view, value_kind,
 )
 from blueprints.rules.values import field_values, show
-from blueprints.ui import page_args, render_page
+from blueprints.ui import page_args, paginate, render_page
 from engine.rules.fields import USER_TYPE_LABELS
 from extensions import db
-from models import Account, Contact
+from models import Contact
 from models.base import utcnow
 from blueprints.rules import bp
 
@@ -178,27 +179,24 @@ def matches():
         parse_rule(rule)
     except (ValueError, TypeError, RecursionError):  # RuleError is a ValueError
         abort(404)
-    page, per_page = page_args(50)
-    now = utcnow()
     try:
-        hits = matching_contacts_select(rule, now).subquery("hits")
-        total = db.session.scalar(select(func.count()).select_from(hits))
+        hits = matching_contacts_select(rule, utcnow()).subquery("hits")
+        matches = paginate(
+            select(Contact).join(hits, hits.c.contact_id == Contact.id)
+            .options(joinedload(Contact.account, innerjoin=True)).order_by(Contact.id),
+            *page_args(50))
         accounts = db.session.scalar(select(func.count(func.distinct(hits.c.account_id))))
-        rows = db.session.execute(
-            select(Contact, Account).join(hits, hits.c.contact_id == Contact.id)
-            .join(Account, Account.id == Contact.account_id)
-            .order_by(Contact.id).limit(per_page).offset((page - 1) * per_page)
-        ).all()
     except (RuleError, SQLAlchemyError):
         db.session.rollback()
         log.exception("match list failed")
         abort(404)
     fields = rule_fields_used(rule)
-    items = [{"contact": c, "account": a, "fields": field_values(c, a, fields)} for c, a in rows]
+    items = [{"contact": c, "account": c.account, "fields": field_values(c, c.account, fields)}
+             for c in matches.items]
     tree = rule_to_tree(rule)
     catalog = _catalog()
     return render_page("rules/matches.html", "rules/_matches_table.html", items=items,
-                       total=total, accounts=accounts, page=page, per_page=per_page,
+                       matches=matches, accounts=accounts,
                        fields=fields, rule_text=text, rule=rule, user_type_labels=USER_TYPE_LABELS,
                        field_labels={i["path"]: i["label"] for i in catalog},
                        tree=tree_view(tree, catalog_index(catalog)))

@@ -37,7 +37,7 @@ def show(value) -> str:
         return f"{number:,.0f}" if number.is_integer() else f"{number:,.2f}"
     if isinstance(value, str) and ISO_TIME.match(value):
         try:
-            return show(datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None))
+            return show(datetime.fromisoformat(value))  # to_local converts an offset, if any
         except ValueError:
             return value
     if isinstance(value, (list, dict)):

@@ -6,12 +6,12 @@ import logging
 
 from flask import Response, abort, flash, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from blueprints.auth.decorators import EDITORS, role_required
 from blueprints.settings.forms import ConfirmForm, UploadForm
 from blueprints.settings import bp
-from blueprints.ui import page_args, render_page
+from blueprints.ui import page_args, paginate, render_page
 from engine.contacts.imports import (FIELDS, MAX_BYTES, ImportFileError, attribute_key, check_mapping, decode_upload,
                             inspect_file, read_records)
 from engine.ports import doorbell
@@ -27,12 +27,8 @@ def _job(import_id: int) -> ImportJob:
 
 
 def _upload_page(form, error=None, status=200):
-    page, per_page = page_args(20)
-    recent = select(ImportJob).order_by(ImportJob.id.desc())
-    total = db.session.scalar(select(func.count(ImportJob.id)))
-    jobs = db.session.scalars(recent.offset((page - 1) * per_page).limit(per_page)).all()
-    return render_page("settings/import_upload.html", form=form, error=error, jobs=jobs, page=page,
-                       per_page=per_page, total=total, fields=FIELDS,
+    jobs = paginate(select(ImportJob).order_by(ImportJob.id.desc()), *page_args(20))
+    return render_page("settings/import_upload.html", form=form, error=error, jobs=jobs, fields=FIELDS,
                        max_mb=MAX_BYTES // (1024 * 1024)), status
 
 

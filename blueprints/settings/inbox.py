@@ -5,7 +5,7 @@ from sqlalchemy import delete, func, select
 from blueprints.auth.decorators import role_required
 from blueprints.settings.forms import ConfirmForm
 from blueprints.settings import bp
-from blueprints.ui import page_args, render_page
+from blueprints.ui import page_args, paginate, render_page
 from devtools.mail_sink import message_parts
 from extensions import db
 from models import SinkMessage
@@ -22,14 +22,10 @@ def _smtp_target():
 @bp.route("/inbox")
 @role_required("admin")
 def inbox():
-    page, per_page = page_args(25)
-    total = db.session.scalar(select(func.count(SinkMessage.id)))
-    messages = db.session.scalars(
-        select(SinkMessage).order_by(SinkMessage.received_at.desc(), SinkMessage.id.desc())
-        .offset((page - 1) * per_page).limit(per_page)
-    ).all()
-    return render_page("settings/inbox.html", "settings/_inbox_list.html", messages=messages, page=page,
-                       per_page=per_page, total=total, smtp=_smtp_target(), confirm=ConfirmForm(),
+    messages = paginate(select(SinkMessage).order_by(SinkMessage.received_at.desc(), SinkMessage.id.desc()),
+                        *page_args(25))
+    return render_page("settings/inbox.html", "settings/_inbox_list.html", messages=messages,
+                       smtp=_smtp_target(), confirm=ConfirmForm(),
                        sink=(current_app.config["MAIL_SINK_HOST"], current_app.config["MAIL_SINK_PORT"]))
 
 

@@ -5,7 +5,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from blueprints.settings import bp
-from blueprints.ui import page_args, render_page
+from blueprints.ui import page_args, paginate, render_page
 from extensions import db
 from models import ApiKey, ImportJob, SinkMessage, Staff, TickRun
 
@@ -40,12 +40,8 @@ def index():
 
 @bp.route("/scheduler")
 def scheduler():
-    page, per_page = page_args(50)
-    total = _count(select(TickRun.id))
-    runs = db.session.scalars(
-        select(TickRun).order_by(*NEWEST_TICK).offset((page - 1) * per_page).limit(per_page)
-    ).all()
-    return render_page("settings/scheduler.html", runs=runs, page=page, per_page=per_page, total=total)
+    runs = paginate(select(TickRun).order_by(*NEWEST_TICK), *page_args(50))
+    return render_page("settings/scheduler.html", runs=runs)
 
 
 # Page modules add their routes to `bp` when imported.

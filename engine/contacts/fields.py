@@ -1,4 +1,4 @@
-"""Per-field parsing and checks for ingested items (engine/ingest.py uses these)."""
+"""Per-field parsing and checks for ingested items (engine/contacts/ingest.py uses these)."""
 import json
 import math
 import re
@@ -87,13 +87,8 @@ def parse_time(value, *, required=False):
         return None
     if not isinstance(value, str):
         raise _Bad("must be an ISO-8601 date-time string")
-    value = value.strip()
     try:
-        if value.endswith("Z"):  # the common UTC spelling: parse it naive, no conversion
-            parsed = datetime.fromisoformat(value[:-1])
-            if parsed.tzinfo is None:
-                return parsed
-        parsed = datetime.fromisoformat(value)
+        parsed = datetime.fromisoformat(value.strip())
         if parsed.tzinfo is not None:
             parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
     except (ValueError, OverflowError):

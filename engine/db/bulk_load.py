@@ -1,6 +1,6 @@
 """Fast bulk writes of plain tuples: psycopg COPY on PostgreSQL, executemany in chunks on SQLite.
 
-Used by the demo data generator (engine/demo.py) and the bench scripts. Values must already
+Used by the demo data generator (devtools/demo.py) and the bench scripts. Values must already
 be in storage form: naive-UTC "YYYY-MM-DD HH:MM:SS.ffffff" text for times, JSON text for
 JSON columns, Python bools for booleans.
 """

@@ -1,10 +1,10 @@
 """Rules: who a trigger or persona is for (DESIGN.md "Rule format").
 
-rule JSON -> validated AST (engine/rule_parse.py, engine/rule_ast.py) -> ONE
-set-based SQLAlchemy select over contacts JOIN accounts (engine/rule_sql.py),
-identical on SQLite and PostgreSQL; preview in engine/rule_preview.py, the
-why / why not explainer in engine/rule_explain.py, fields in
-engine/rule_fields.py. Time conditions always take an explicit `now`.
+rule JSON -> validated AST (parser.py, nodes.py) -> ONE set-based SQLAlchemy
+select over contacts JOIN accounts (sql.py, custom attributes in attributes.py),
+identical on SQLite and PostgreSQL; preview in preview_query.py, the why / why
+not explainer in explain_query.py, fields in fields.py. Time conditions always
+take an explicit `now`.
 
 Semantics (the Python reference evaluator in tests/unit/rules_reference.py
 implements the same definitions; the property test checks they agree):
@@ -53,12 +53,9 @@ from engine.rules.fields import USER_TYPE_LABELS, USER_TYPES, field_catalog
 
 __all__ = [
     "RuleError", "Rule", "parse_rule", "rule_warnings", "matching_contacts_select",
-    "preview", "explain", "field_catalog", "FIELD_CATALOG", "USER_TYPES", "USER_TYPE_LABELS",
+    "preview", "explain", "field_catalog", "USER_TYPES", "USER_TYPE_LABELS",
     "MAX_IN_VALUES", "MAX_DEPTH", "MAX_CONDITIONS", "rule_fields_used",
 ]
-
-FIELD_CATALOG = field_catalog  # alias named in the interface document
-
 
 def parse_rule(rule) -> Rule:
     """Validate a rule (a dict, or JSON text) into a Rule AST.

@@ -84,7 +84,7 @@ def _number_pg(element, compiler, **kw):
 
 def attr(col, key):
     """(kind, text, number) expressions for one custom attribute."""
-    # Keys are validated to [A-Za-z0-9_-] (rule_ast.ATTRIBUTE_KEY), so they are
+    # Keys are validated to [A-Za-z0-9_-] (nodes.ATTRIBUTE_KEY), so they are
     # safe as SQL literals -- and a literal is part of the statement cache key.
     if not ATTRIBUTE_KEY.match(key):
         raise ValueError(f"bad attribute key {key!r}")

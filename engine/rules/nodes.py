@@ -1,4 +1,4 @@
-"""The rule AST (the parser is engine/rule_parse.py) and the format's limits."""
+"""The rule AST (the parser is engine/rules/parser.py) and the format's limits."""
 from __future__ import annotations
 
 import re

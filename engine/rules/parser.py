@@ -1,4 +1,4 @@
-"""Rule JSON -> validated AST (engine/rule_ast.py). Collects every error with
+"""Rule JSON -> validated AST (engine/rules/nodes.py). Collects every error with
 the path of its node ("all[2].value: expected a number")."""
 from __future__ import annotations
 
@@ -28,11 +28,8 @@ def parse_time(value) -> datetime | None:
     """ISO date or datetime -> naive UTC; None if it is not one."""
     if not isinstance(value, str) or not value.strip():
         return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
     try:
-        parsed = datetime.fromisoformat(text)
+        parsed = datetime.fromisoformat(value.strip().upper())  # "t" and "z" are ISO 8601 too
     except ValueError:
         return None
     if parsed.tzinfo is not None:

@@ -1,4 +1,4 @@
-"""Demo data generator (engine/demo.py) and `flask nudge seed-demo` / `demo-login`."""
+"""Demo data generator (devtools/demo.py) and `flask nudge seed-demo` / `demo-login`."""
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select

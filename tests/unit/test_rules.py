@@ -1,5 +1,6 @@
 """Rule parsing and validation: every problem reported with the path of its node."""
 import json
+from datetime import datetime
 
 import pytest
 
@@ -152,6 +153,13 @@ def test_attribute_type_comes_from_operator_and_value():
 def test_time_values_are_normalised_to_naive_utc():
     rule = parse_rule({"field": "contact.created_at", "op": "after", "value": "2026-01-05T10:00:00+02:00"})
     assert rule.root.value.isoformat() == "2026-01-05T08:00:00"
+    for text in ("2026-01-05T08:00:00Z", "2026-01-05t08:00z", " 2026-01-05 08:00 ", "2026-01-05T09:00+01:00"):
+        assert parse_rule({"field": "contact.created_at", "op": "after", "value": text}).root.value \
+            == datetime(2026, 1, 5, 8), text
+    assert parse_rule({"field": "contact.created_at", "op": "after", "value": "2026-01-05"}).root.value \
+        == datetime(2026, 1, 5)
+    with pytest.raises(RuleError, match="value"):
+        parse_rule({"field": "contact.created_at", "op": "after", "value": "5 Jan 2026"})
 
 
 def test_field_catalog_lists_every_column_with_type_operators():

@@ -208,3 +208,21 @@ def test_contact_detail_profile_attributes_and_timeline(viewer, make, accounts):
 def test_empty_states(viewer):
     assert "No accounts yet" in viewer.get("/accounts").get_data(as_text=True)
     assert "No contacts yet" in viewer.get("/contacts").get_data(as_text=True)
+
+
+def test_contact_emails_section_pages_on_its_own_parameter(viewer, make):
+    contact = make.contact()
+    trigger = make.trigger(name="Weekly digest")
+    start = utcnow()
+    for i in range(27):
+        make.outbox_message(trigger=trigger, contact=contact, state="sent", subject=f"Digest no. {i:02d}",
+                            created_at=start - timedelta(hours=i))
+    html = viewer.get(f"/contacts/{contact.id}").get_data(as_text=True)
+    emails = html[html.index('id="section-emails"'):html.index('id="section-events"')]
+    assert "27 sent of 27" in emails and "1–25 of 27" in emails and "Weekly digest" in emails
+    assert "Digest no. 00" in emails and "Digest no. 25" not in emails and "emails_page=2" in emails
+    older = viewer.get(f"/contacts/{contact.id}?section=emails&emails_page=2", headers=HTMX).get_data(as_text=True)
+    assert "<html" not in older and "26–27 of 27" in older and "Digest no. 26" in older
+    # A page past the end shows the last one.
+    late = viewer.get(f"/contacts/{contact.id}?section=emails&emails_page=9", headers=HTMX).get_data(as_text=True)
+    assert "26–27 of 27" in late

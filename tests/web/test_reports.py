@@ -62,6 +62,20 @@ def test_drill_down_and_csv_match_the_database(login, make):
     assert client.get("/reports/triggers/9999").status_code == 404
 
 
+def test_drill_down_pages_50_recipients_at_a_time(login, make):
+    client = login("viewer")
+    trigger, day, contacts = _setup(make, n=55)
+    url = f"/reports/triggers/{trigger.id}/recipients?day={day}&metric=delivered"
+    first = client.get(url).get_data(as_text=True)
+    assert "55 contacts" in first and "1–50 of 55" in first
+    assert contacts[0].email in first and contacts[54].email not in first  # same time: by contact id
+    second = client.get(url + "&page=2", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "<html" not in second and "51–55 of 55" in second
+    assert [c.email for c in contacts if c.email in second] == [c.email for c in contacts[50:]]
+    assert "51–55 of 55" in client.get(url + "&page=99").get_data(as_text=True)
+    assert "1–50 of 55" in client.get(url + "&page=x").get_data(as_text=True)
+
+
 def test_reports_overview(login, make):
     client = login("viewer")
     _setup(make)
