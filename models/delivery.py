@@ -23,7 +23,7 @@ class DeliveryEvent(db.Model):
     kind: Mapped[str] = mapped_column(db.String(16))
     at: Mapped[datetime] = mapped_column(db.DateTime, default=utcnow)
     detail: Mapped[str | None] = mapped_column(db.Text, nullable=True)
-    # False until engine/report_fold.py has counted it into the report aggregates.
+    # False until engine/reports/fold.py has counted it into the report aggregates.
     counted: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     message = relationship("OutboxMessage")

@@ -1,6 +1,6 @@
 """Report aggregates: exact per-day trigger figures folded from delivery events.
 
-engine/report_fold.py maintains them (every tick and before a report is read);
+engine/reports/fold.py maintains them (every tick and before a report is read);
 `flask nudge rebuild-reports` recomputes them from the events. No foreign keys,
 as for persona members: per-row checks would slow the fold, and deleting a
 trigger deletes its report rows explicitly (engine.triggers).

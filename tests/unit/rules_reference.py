@@ -1,5 +1,5 @@
 """A plain-Python evaluator of the rule format, written straight from the
-semantics in engine/rules.py's docstring and independent of the compiler
+semantics in engine/rules/__init__.py's docstring and independent of the compiler
 (it reads the raw rule JSON). The property test compares the two."""
 from datetime import datetime, timedelta
 

@@ -1,4 +1,4 @@
-"""engine/communications.py: which account log row an email belongs to."""
+"""engine/reports/communications.py: which account log row an email belongs to."""
 from datetime import date, datetime
 from types import SimpleNamespace
 
