@@ -53,19 +53,20 @@ def generate(trigger: Trigger, candidates, now: datetime, *, send_after=None,
                .cte("checked"))
     frm, c = controls.with_history(checked)
     duplicate = c.nth > 1 if many_per_contact else None
-    state, reason = controls.state_and_reason(trigger, c, now, dialect, duplicate=duplicate)
+    state, reason_code, reason = controls.state_and_reason(trigger, c, now, dialect,
+                                                           duplicate=duplicate)
     auto = not trigger.requires_approval
     stamp = OutboxMessage.approved_at.type
     approved_at = (case((state == "approved", literal(now, stamp)), else_=literal(None, stamp))
                    if auto else literal(None, stamp))
     rows = select(
         literal(trigger.id, Integer), c.contact_id, c.account_id, c.occurrence_key,
-        func.coalesce(c.email, ""), state, reason,
+        func.coalesce(c.email, ""), state, reason_code, reason,
         literal(now, OutboxMessage.created_at.type), literal(now, OutboxMessage.updated_at.type),
         literal(send_after, OutboxMessage.send_after.type), approved_at, literal(0, Integer),
     ).select_from(frm).where(true())  # SQLite needs a WHERE before ON CONFLICT here
     cols = ["trigger_id", "contact_id", "account_id", "occurrence_key", "to_email", "state",
-            "reason", "created_at", "updated_at", "send_after", "approved_at", "attempts"]
+            "reason_code", "reason", "created_at", "updated_at", "send_after", "approved_at", "attempts"]
     ins = insert_ignoring_duplicates(OutboxMessage, UNIQUE_KEY).from_select(cols, rows)
     db.session.connection().execute(ins)
     # A schedule run has one occurrence key: counting by it reads only the

@@ -37,6 +37,9 @@ def test_approve_schedules_a_send_job_at_the_end_of_the_hold(app, make):
     _, ids = _messages(make, 3)
     outbox.approve(ids, staff.id, NOW)
     registry = ScheduledJobRegistry(queue=get_queue("emails"))
+    assert registry.count == 0  # approving rings nothing: the orchestrator rings after its commit
+    db.session.commit()
+    outbox.ring_approved_sends(staff.id, NOW)
     assert registry.count == 1
 
 
