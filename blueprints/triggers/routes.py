@@ -37,6 +37,7 @@ def index():
     query = query.order_by(*SORTS.get(sort, SORTS["priority"]))
     now = utcnow()
     fold_for_reading(now)
+    db.session.commit()  # the fold's writes, and the fold lock let go before the page reads
     rows = db.session.execute(query).all()
     stats = trigger_engine.trigger_stats([t.id for t in rows], now) if rows else {}
     status_counts = dict(db.session.execute(

@@ -127,6 +127,7 @@ def test_concurrent_refreshes_do_not_duplicate(app, make, people):
             try:
                 barrier.wait(timeout=10)
                 results.append(engine.refresh_persona(pid, NOW))
+                db.session.commit()  # as the refresh job does: the persona stays locked until then
             except Exception as exc:  # surfaced below
                 errors.append(exc)
             finally:
