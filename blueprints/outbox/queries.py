@@ -4,9 +4,9 @@ Only reads. State changes, the send-time rule and the waiting counts are
 engine/outbox's.
 """
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import aliased, contains_eager, defer
 
 from engine import outbox as engine_outbox

@@ -1,6 +1,6 @@
 """Triggers list and lifecycle actions (copy, activate, deactivate, delete).
 The four-step wizard lives in blueprints/triggers/wizard.py on the same blueprint."""
-from flask import abort, flash, redirect, request, url_for
+from flask import flash, redirect, request, url_for
 from sqlalchemy import func, select
 
 from blueprints.auth.decorators import EDITORS, role_required
@@ -10,7 +10,7 @@ from blueprints.ui import render_page
 from engine import triggers as trigger_engine
 from engine.reports.fold import fold_for_reading
 from extensions import db
-from models import OutboxMessage, Persona, Trigger
+from models import Persona, Trigger
 from models.base import utcnow
 from models.trigger import STATUSES
 from blueprints.triggers import bp
