@@ -69,8 +69,10 @@ def rebuild_reports(trigger_ids):
     import time
 
     from engine.reports.rebuild import rebuild
+    from extensions import db
     from models.base import utcnow
 
     started = time.perf_counter()
     summary = rebuild(utcnow(), list(trigger_ids) or None)
+    db.session.commit()
     click.echo(f"Reports rebuilt: {summary['days']} trigger-days in {time.perf_counter() - started:.1f} s")

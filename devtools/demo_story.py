@@ -132,6 +132,7 @@ def seed_story(app, now: datetime, days: int = 14, seed: int = 7, log=print) -> 
             day_now = min(now, (now - timedelta(days=offset)).replace(hour=15, minute=5, second=0, microsecond=0))
             if offset:
                 refresh_all_personas(day_now - timedelta(hours=1))
+                db.session.commit()  # engine functions leave committing to their caller
             generate_step(day_now)
             if offset == 0:
                 _todays_payment_failures(rng, now)
@@ -139,11 +140,13 @@ def seed_story(app, now: datetime, days: int = 14, seed: int = 7, log=print) -> 
             waiting = db.session.scalars(select(OutboxMessage.id).where(
                 OutboxMessage.state == "pending_approval")).all()
             outbox.approve(waiting, admin.id if admin else None, day_now)
+            db.session.commit()
             send_due(clock=lambda t=day_now + timedelta(minutes=20): t, budget_seconds=120)
             _engagement(rng, day_now)
     from engine.reports.fold import fold_pending
 
     fold_pending(now)  # as the ticks of those days would have
+    db.session.commit()
     return {"triggers": len(made), "messages": db.session.scalar(
         select(db.func.count()).select_from(OutboxMessage))}
 

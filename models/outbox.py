@@ -7,7 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from extensions import db
 from models.base import BigIntId, utcnow
 
-# Only engine/outbox.py moves messages between these states.
+# Only engine/outbox/ moves messages between these states.
 STATES = (
     "suppressed",
     "pending_approval",
@@ -19,6 +19,34 @@ STATES = (
     "rejected",
     "cancelled",
 )
+
+# Why a message was held back or stopped: OutboxMessage.reason_code, one of these,
+# with its label for pages. `reason` keeps the human detail (which trigger held it
+# back, the SMTP reply of a failed one). Pages, filters, reports and the API group
+# and label by the code; nothing parses the text.
+REASON_LABELS = {
+    # suppressed by the frequency controls (engine/triggers/controls.py), or
+    # unsubscribed while waiting (engine/outbox suppress_for_unsubscribe)
+    "unsubscribed": "Unsubscribed",
+    "never_retrigger": "Never re-trigger",
+    "retrigger_delay": "Re-trigger delay",
+    "global_delay": "Global delay",
+    "no_email": "No email address",
+    # stopped by staff or by the trigger's lifecycle (engine/outbox staff actions)
+    "rejected": "Rejected by staff",
+    "trigger_deactivated": "Trigger deactivated",
+    "trigger_deleted": "Trigger deleted",
+    "dismissed": "Dismissed by staff",
+}
+REASON_CODES = tuple(REASON_LABELS)
+SUPPRESSION_CODES = ("unsubscribed", "never_retrigger", "retrigger_delay", "global_delay", "no_email")
+
+
+def reason_label(code: str | None) -> str:
+    """The page label of a reason code (a code this version does not know shows as itself)."""
+    if not code:
+        return "No reason recorded"
+    return REASON_LABELS.get(code, code.replace("_", " ").capitalize())
 
 
 class OutboxMessage(db.Model):
@@ -36,7 +64,8 @@ class OutboxMessage(db.Model):
     html: Mapped[str | None] = mapped_column(db.Text, nullable=True)
     text: Mapped[str | None] = mapped_column(db.Text, nullable=True)
     state: Mapped[str] = mapped_column(db.String(20))
-    reason: Mapped[str | None] = mapped_column(db.Text, nullable=True)
+    reason_code: Mapped[str | None] = mapped_column(db.String(32), nullable=True)  # REASON_LABELS
+    reason: Mapped[str | None] = mapped_column(db.Text, nullable=True)  # the detail
     created_at: Mapped[datetime] = mapped_column(db.DateTime, default=utcnow)
     # Earliest moment this may be sent (schedule send time); null = as soon as approved.
     send_after: Mapped[datetime | None] = mapped_column(db.DateTime, nullable=True)
@@ -66,8 +95,10 @@ class OutboxMessage(db.Model):
         UniqueConstraint("trigger_id", "contact_id", "occurrence_key"),
         Index("ix_outbox_state_created", "state", "created_at"),
         Index("ix_outbox_contact_state_created", "contact_id", "state", "created_at"),
-        # occurrence_key too: the details page's daily status (per run and state) reads only the index.
-        Index("ix_outbox_trigger_state_occurrence", "trigger_id", "state", "occurrence_key"),
+        # occurrence_key and reason_code too: the details page's daily status (per run,
+        # state and suppression reason) reads only the index.
+        Index("ix_outbox_trigger_state_occurrence_reason", "trigger_id", "state", "occurrence_key",
+              "reason_code"),
         # Triggers list / details: last send (max per trigger) and 30-day recipients, index-only.
         Index("ix_outbox_trigger_sent", "trigger_id", "sent_at", "contact_id"),
         Index("ix_outbox_account", "account_id"),

@@ -8,6 +8,16 @@ from models.base import JSONType, utcnow
 
 KINDS = ("schedule", "persona_enter", "persona_leave", "event")
 STATUSES = ("draft", "active", "paused", "inactive")
+# What a new trigger starts with, stored form: the column defaults below, and (as
+# API fields, engine.triggers.validation.DEFAULTS) what the API and the wizard fill
+# in for a field a new trigger leaves out. The one place these are written down.
+TRIGGER_DEFAULTS = {
+    "description": None, "from_email": None, "bcc": None, "reply_to_name": None,
+    "reply_to_email": None, "no_reply": False, "subject": None, "html": None, "text": None,
+    "template_id": None, "kind": "schedule", "persona_id": None, "event_name": None, "rule": None,
+    "priority": 1, "global_delay_days": 0, "retrigger_delay_days": 0, "never_retrigger": False,
+    "generate_at": time(8, 0), "send_at": time(9, 0), "timezone": "UTC", "requires_approval": True,
+}
 
 
 class Trigger(db.Model):
@@ -20,7 +30,7 @@ class Trigger(db.Model):
     bcc: Mapped[str | None] = mapped_column(db.String(320), nullable=True)
     reply_to_name: Mapped[str | None] = mapped_column(db.String(128), nullable=True)
     reply_to_email: Mapped[str | None] = mapped_column(db.String(320), nullable=True)
-    no_reply: Mapped[bool] = mapped_column(default=False)
+    no_reply: Mapped[bool] = mapped_column(default=TRIGGER_DEFAULTS["no_reply"])
     subject: Mapped[str | None] = mapped_column(db.String(998), nullable=True)
     html: Mapped[str | None] = mapped_column(db.Text, nullable=True)
     text: Mapped[str | None] = mapped_column(db.Text, nullable=True)
@@ -28,19 +38,19 @@ class Trigger(db.Model):
         ForeignKey("email_templates.id"), nullable=True
     )
     # Rule
-    kind: Mapped[str] = mapped_column(db.String(16), default="schedule")
+    kind: Mapped[str] = mapped_column(db.String(16), default=TRIGGER_DEFAULTS["kind"])
     persona_id: Mapped[int | None] = mapped_column(ForeignKey("personas.id"), nullable=True)
     event_name: Mapped[str | None] = mapped_column(db.String(128), nullable=True)
     rule: Mapped[dict | None] = mapped_column(JSONType, nullable=True)
     # Controls
-    priority: Mapped[int] = mapped_column(default=1)
-    global_delay_days: Mapped[int] = mapped_column(default=0)
-    retrigger_delay_days: Mapped[int] = mapped_column(default=0)
-    never_retrigger: Mapped[bool] = mapped_column(default=False)
-    generate_at: Mapped[time] = mapped_column(db.Time, default=time(8, 0))
-    send_at: Mapped[time] = mapped_column(db.Time, default=time(9, 0))
-    timezone: Mapped[str] = mapped_column(db.String(64), default="UTC")
-    requires_approval: Mapped[bool] = mapped_column(default=True)
+    priority: Mapped[int] = mapped_column(default=TRIGGER_DEFAULTS["priority"])
+    global_delay_days: Mapped[int] = mapped_column(default=TRIGGER_DEFAULTS["global_delay_days"])
+    retrigger_delay_days: Mapped[int] = mapped_column(default=TRIGGER_DEFAULTS["retrigger_delay_days"])
+    never_retrigger: Mapped[bool] = mapped_column(default=TRIGGER_DEFAULTS["never_retrigger"])
+    generate_at: Mapped[time] = mapped_column(db.Time, default=TRIGGER_DEFAULTS["generate_at"])
+    send_at: Mapped[time] = mapped_column(db.Time, default=TRIGGER_DEFAULTS["send_at"])
+    timezone: Mapped[str] = mapped_column(db.String(64), default=TRIGGER_DEFAULTS["timezone"])
+    requires_approval: Mapped[bool] = mapped_column(default=TRIGGER_DEFAULTS["requires_approval"])
     # Lifecycle
     status: Mapped[str] = mapped_column(db.String(16), default="draft")
     started_at: Mapped[datetime | None] = mapped_column(db.DateTime, nullable=True)

@@ -1,4 +1,8 @@
-"""RQ entry points only: open an app context, load ids, call engine/."""
+"""RQ entry points only: open an app context, load ids, call engine/, commit.
+
+Each job is an orchestrator (engine/__init__.py): the engine functions it
+calls do not commit, the job does (or rolls back when they raise).
+"""
 from contextlib import contextmanager
 
 _app = None
@@ -21,6 +25,19 @@ def app_context():
         yield
 
 
+@contextmanager
+def committed():
+    """The job's transaction: committed when the block succeeds, rolled back when it raises."""
+    from extensions import db
+
+    try:
+        yield
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
 def tick_job(now_iso: str | None = None):
     from datetime import datetime
 
@@ -41,7 +58,8 @@ def refresh_persona_job(persona_id: int, contact_ids=None, now_iso: str | None =
     with app_context():
         now = datetime.fromisoformat(now_iso) if now_iso else utcnow()
         try:
-            return refresh_persona(persona_id, now, contact_ids)
+            with committed():
+                return refresh_persona(persona_id, now, contact_ids)
         except LookupError:
             return {"skipped": "persona deleted"}
 
@@ -53,13 +71,14 @@ def refresh_contacts_personas_job(contact_ids, now_iso: str | None = None):
     from engine.personas import refresh_personas_for_contacts
     from models.base import utcnow
 
-    with app_context():
+    with app_context(), committed():
         now = datetime.fromisoformat(now_iso) if now_iso else utcnow()
         return refresh_personas_for_contacts(contact_ids, now)
 
 
 def import_job(import_id: int):
-    """Run one CSV import (Settings -> Import); a duplicate delivery is a no-op."""
+    """Run one CSV import (Settings -> Import); a duplicate delivery is a no-op.
+    run_import is the job's body and commits each chunk itself."""
     from engine.contacts.imports import run_import
 
     with app_context():
@@ -81,9 +100,17 @@ def send_batch_job(now_iso: str | None = None, budget_seconds: float | None = No
 
 
 def render_outbox_job(trigger_id: int, shard: int = 0, shards: int = 1):
-    """Render one id shard of a trigger's freshly generated messages (queue "default")."""
-    from engine.render.messages import render_pending
+    """Render one id shard of a trigger's freshly generated messages (queue "default"),
+    committing each batch: a big shard never holds the database's write lock for long."""
+    from engine.render.messages import BATCH, render_pending
     from models.base import utcnow
 
     with app_context():
-        return render_pending(utcnow(), trigger_id=trigger_id, shard=(shard, shards))
+        done = {"rendered": 0, "failed": 0}
+        while True:
+            with committed():
+                part = render_pending(utcnow(), trigger_id=trigger_id, shard=(shard, shards),
+                                      limit=BATCH)
+            done = {k: done[k] + part[k] for k in done}
+            if part["rendered"] + part["failed"] < BATCH:  # each batch leaves the unrendered set
+                return done

@@ -1,8 +1,10 @@
 """POST /api/v1/accounts|contacts|events: atomic batch upserts (DESIGN.md "Public contracts")."""
 from flask import current_app, jsonify
+from sqlalchemy.exc import IntegrityError
 
 from blueprints.api.routes import api_error, bp, json_body, require_api_key
 from engine.contacts.ingest import IngestError, ingest
+from extensions import db
 from models.base import utcnow
 
 
@@ -17,10 +19,21 @@ def _ingest_endpoint(kind: str):
     if len(items) > limit:
         return api_error(413, f"at most {limit} {kind} per request; split the batch")
     touched: set[int] = set()
-    try:
-        result = ingest(kind, items, utcnow(), touched_contacts=touched)
-    except IngestError as exc:
-        return jsonify({"errors": exc.errors}), 422
+    now = utcnow()
+    for attempt in (1, 2):
+        try:
+            result = ingest(kind, items, now, touched_contacts=touched)
+            db.session.commit()  # the batch is one transaction: all of it or nothing
+            break
+        except IngestError as exc:
+            db.session.rollback()
+            return jsonify({"errors": exc.errors}), 422
+        except IntegrityError:
+            # A concurrent batch inserted one of these external ids first: once
+            # more, and those rows become updates.
+            db.session.rollback()
+            if attempt == 2:
+                raise
     if touched:
         _refresh_personas(sorted(touched))
     return jsonify(result), 200

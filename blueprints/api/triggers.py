@@ -49,6 +49,7 @@ def triggers_list():
         query = query.where(Trigger.status == status)
     now = utcnow()
     fold_for_reading(now)
+    db.session.commit()
     rows = db.session.scalars(query).all()
     stats = engine.trigger_stats([t.id for t in rows], now)
     return jsonify({"triggers": [engine.trigger_to_json(t, now, stats[t.id]) for t in rows]})
@@ -74,6 +75,7 @@ def triggers_create():
 @require_api_key
 def triggers_get(trigger_id):
     fold_for_reading(utcnow())
+    db.session.commit()
     trigger = _find(trigger_id)
     if trigger is None:
         return _not_found(trigger_id)

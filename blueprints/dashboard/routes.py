@@ -20,6 +20,7 @@ def _count(query):
 def index():
     now = utcnow()
     fold_for_reading(now)
+    db.session.commit()
     week_ago = now - timedelta(days=7)
     counts = {
         "accounts": _count(select(Account.id)),

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from blueprints.ui import to_local
+from models.outbox import reason_label
 
 
 @dataclass
@@ -25,7 +26,8 @@ def _who(staff) -> str:
 def message_history(m) -> list[Step]:
     steps = []
     if m.state == "suppressed":
-        steps.append(Step(m.created_at, "Held back by frequency controls", m.reason, "neutral"))
+        title = f"Held back: {reason_label(m.reason_code)}" if m.reason_code else "Held back by frequency controls"
+        steps.append(Step(m.created_at, title, m.reason, "neutral"))
         return steps
     steps.append(Step(m.created_at, "Generated", f"Occurrence {m.occurrence_key}", "blue"))
     if m.approved_at:
@@ -43,7 +45,7 @@ def message_history(m) -> list[Step]:
     if m.sent_at:
         steps.append(Step(m.sent_at, "Sent", m.smtp_reply, "green"))
     if m.state == "failed":
-        if m.reason == "dismissed by staff":
+        if m.reason_code == "dismissed":
             steps.append(Step(m.failed_at or m.updated_at,
                               f"Dismissed by {_who(m.rejected_by)}", "will not be sent again", "neutral"))
         else:

@@ -1,16 +1,18 @@
 """Read-side queries for the outbox pages: tabs, filters, one page of rows.
 
-Only reads. State changes go through engine/outbox.py.
+Only reads. State changes, the send-time rule and the waiting counts are
+engine/outbox's.
 """
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import aliased, contains_eager, defer
 
 from engine import outbox as engine_outbox
 from extensions import db
 from models import Account, Contact, DeliveryEvent, OutboxMessage, Staff, Trigger
+from models.outbox import SUPPRESSION_CODES
 
 # (key, label, states shown). "sending" is a moment inside Approved;
 # "cancelled" (trigger deactivated or deleted) sits next to Rejected.
@@ -24,6 +26,9 @@ TABS = (
     ("rejected", "Rejected", ("rejected", "cancelled")),
 )
 TAB_STATES = {key: states for key, _, states in TABS}
+# Tabs whose messages carry a reason code to group by, and the codes found there.
+TAB_REASONS = {"suppressed": SUPPRESSION_CODES,
+               "rejected": ("rejected", "trigger_deactivated", "trigger_deleted")}
 PER_PAGE = 50
 # Beyond an hour a ticking m:ss countdown is noise; the page shows the time instead.
 COUNTDOWN_WINDOW = timedelta(hours=1)
@@ -38,13 +43,15 @@ class Filters:
     trigger_id: int | None = None
     account_id: int | None = None
     q: str = ""
+    reason: str | None = None  # a reason code of the tab (TAB_REASONS)
     page: int = 1
     errors: list = field(default_factory=list)
 
     def args(self, **override) -> dict:
         """Query-string arguments that reproduce these filters (for links and forms)."""
         values = {"tab": self.tab, "trigger": self.trigger_id, "account": self.account_id,
-                  "q": self.q or None, "page": self.page if self.page > 1 else None}
+                  "q": self.q or None, "reason": self.reason,
+                  "page": self.page if self.page > 1 else None}
         values.update(override)
         return {k: v for k, v in values.items() if v not in (None, "")}
 
@@ -63,16 +70,21 @@ INT_ID = 2**31  # trigger and account ids are PostgreSQL integers: larger ones c
 def parse_filters(values) -> Filters:
     """Filters from request.args / request.form; bad values are dropped, not fatal."""
     tab = values.get("tab") or "waiting"
+    tab = tab if tab in TAB_STATES else "waiting"
+    reason = values.get("reason")
     return Filters(
-        tab=tab if tab in TAB_STATES else "waiting",
+        tab=tab,
         trigger_id=_int(values.get("trigger"), INT_ID),
         account_id=_int(values.get("account"), INT_ID),
         q=(values.get("q") or "").strip()[:200],
+        reason=reason if reason in TAB_REASONS.get(tab, ()) else None,
         page=_int(values.get("page"), 10**9) or 1,
     )
 
 
 def _filter_conditions(f: Filters) -> list:
+    """The trigger / account / search filters (the tab's states and the reason
+    code are added where they apply)."""
     conditions = []
     if f.trigger_id:
         conditions.append(M.trigger_id == f.trigger_id)
@@ -101,39 +113,41 @@ def tab_counts(f: Filters) -> dict:
     return {key: sum(by_state.get(s, 0) for s in states) for key, states in TAB_STATES.items()}
 
 
-def send_time_expr():
-    """When an approved message may go: the latest of hold, send time and backoff."""
-    hold = func.coalesce(M.hold_until, M.created_at)
-    after = func.coalesce(M.send_after, M.created_at)
-    retry = func.coalesce(M.next_attempt_at, M.created_at)
-    return case((and_(hold >= after, hold >= retry), hold), (after >= retry, after), else_=retry)
+def reason_counts(f: Filters) -> list[tuple[str | None, int]]:
+    """[(reason code, count)] of the tab's messages under the other filters,
+    most first: the "held back by" chips."""
+    if f.tab not in TAB_REASONS:
+        return []
+    stmt = (select(M.reason_code, func.count()).select_from(M)
+            .where(M.state.in_(TAB_STATES[f.tab]), *_filter_conditions(f))
+            .group_by(M.reason_code).order_by(func.count().desc(), M.reason_code))
+    if f.q:
+        stmt = (stmt.join(Account, Account.id == M.account_id)
+                .join(Contact, Contact.id == M.contact_id))
+    return [(code, n) for code, n in db.session.execute(stmt).all()]
 
 
 def _order(tab: str):
     if tab == "waiting":
         return (M.created_at.asc(), M.id.asc())  # oldest first: a queue to work through
     if tab == "approved":
-        return (send_time_expr().asc(), M.id.asc())
+        return (engine_outbox.sends_at_order().asc(), M.id.asc())
     column = {"sent": M.sent_at, "failed": M.failed_at, "uncertain": M.updated_at,
               "rejected": M.updated_at}.get(tab, M.created_at)
     return (column.desc(), M.id.desc())
 
 
-def list_page(f: Filters) -> tuple[list, int]:
-    """One page of messages with trigger, contact, account and staff joined in (no N+1)."""
+def list_page(f: Filters):
+    """One page of messages (a Flask-SQLAlchemy Pagination) with trigger, contact,
+    account and staff joined in (no N+1). A page past the end shows the last one."""
     where = [M.state.in_(TAB_STATES[f.tab]), *_filter_conditions(f)]
-    base = (select(M).join(Trigger, Trigger.id == M.trigger_id)
+    if f.reason:
+        where.append(M.reason_code == f.reason)
+    stmt = (select(M).join(Trigger, Trigger.id == M.trigger_id)
             .join(Contact, Contact.id == M.contact_id).join(Account, Account.id == M.account_id)
-            .where(*where))
-    total = db.session.execute(
-        select(func.count()).select_from(
-            select(M.id).join(Contact, Contact.id == M.contact_id)
-            .join(Account, Account.id == M.account_id).where(*where).subquery())
-    ).scalar_one()
-    pages = max(1, (total + PER_PAGE - 1) // PER_PAGE)
-    f.page = min(f.page, pages)
-    stmt = (base.outerjoin(ApprovedBy, ApprovedBy.id == M.approved_by_id)
+            .outerjoin(ApprovedBy, ApprovedBy.id == M.approved_by_id)
             .outerjoin(RejectedBy, RejectedBy.id == M.rejected_by_id)
+            .where(*where)
             .options(
                 defer(M.html), defer(M.text),
                 contains_eager(M.trigger).load_only(Trigger.id, Trigger.name, Trigger.kind),
@@ -146,8 +160,12 @@ def list_page(f: Filters) -> tuple[list, int]:
                 contains_eager(M.rejected_by.of_type(RejectedBy)).load_only(
                     RejectedBy.id, RejectedBy.email, RejectedBy.name),
             )
-            .order_by(*_order(f.tab)).offset((f.page - 1) * PER_PAGE).limit(PER_PAGE))
-    return db.session.scalars(stmt).unique().all(), total
+            .order_by(*_order(f.tab)))
+    page = db.paginate(stmt, page=f.page, per_page=PER_PAGE, error_out=False)
+    if page.page > 1 and page.page > page.pages:  # e.g. the last rows were just approved
+        f.page = max(1, page.pages)
+        page = db.paginate(stmt, page=f.page, per_page=PER_PAGE, error_out=False)
+    return page
 
 
 def engagement(message_ids: list[int]) -> dict:
@@ -173,12 +191,6 @@ def waiting_by_trigger(limit: int = 8) -> list:
     return db.session.execute(stmt).all()
 
 
-def waiting_count(trigger_id: int) -> int:
-    return db.session.execute(
-        select(func.count()).where(M.trigger_id == trigger_id, M.state == "pending_approval")
-    ).scalar_one()
-
-
 def trigger_options() -> list:
     return db.session.execute(select(Trigger.id, Trigger.name).order_by(Trigger.name, Trigger.id)).all()
 
@@ -193,17 +205,6 @@ def account_label(account_id: int | None) -> str | None:
     if not account_id:
         return None
     return db.session.execute(select(Account.name).where(Account.id == account_id)).scalar()
-
-
-def send_instant(message) -> datetime | None:
-    """The same "latest of hold, send time and backoff" for one loaded row."""
-    times = [t for t in (message.hold_until, message.send_after, message.next_attempt_at) if t]
-    return max(times) if times else None
-
-
-def hold_running(message, now: datetime) -> bool:
-    return (message.state == "approved" and message.hold_until is not None
-            and message.hold_until > now and message.claim_token is None)
 
 
 def load_message(message_id: int):

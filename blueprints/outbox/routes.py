@@ -1,15 +1,14 @@
 """Outbox pages: review, approve, reject, unapprove, resend or dismiss triggered emails.
 
-Views parse the request, call engine/outbox.py (the only code that changes a
-message's state) and render. htmx actions re-render the list fragment and
-confirm with an HX-Trigger toast; without JavaScript they redirect back.
+Views parse the request, call engine/outbox (the only code that changes a
+message's state), commit, and render. htmx actions re-render the list fragment
+and confirm with an HX-Trigger toast; without JavaScript they redirect back.
 """
-import json
 import logging
 
-from flask import (Blueprint, abort, current_app, flash, make_response, redirect,
-                   render_template, request, url_for)
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from htmx_flask import make_response
 
 from blueprints.auth.decorators import APPROVERS, role_required
 from blueprints.outbox import queries
@@ -43,6 +42,7 @@ def _render_shown(messages, now) -> bool:
         return False
     try:
         ensure_rendered(ids, now)
+        db.session.commit()
     except Exception:  # noqa: BLE001 - the page still shows the rows ("not rendered")
         db.session.rollback()
         log.exception("could not render outbox messages %s for display", ids[:10])
@@ -51,17 +51,21 @@ def _render_shown(messages, now) -> bool:
 
 def _list_context(f: queries.Filters) -> dict:
     now = utcnow()
-    rows, total = queries.list_page(f)
-    if _render_shown(rows, now):
-        rows, total = queries.list_page(f)
+    page = queries.list_page(f)
+    if _render_shown(page.items, now):
+        page = queries.list_page(f)
+    rows = page.items
+    waiting_tab = f.tab == "waiting"
     return {
         "f": f, "tabs": queries.TABS, "counts": queries.tab_counts(f), "rows": rows,
-        "total": total, "per_page": queries.PER_PAGE, "now": now,
+        "total": page.total, "per_page": queries.PER_PAGE, "now": now,
         "countdown_window": queries.COUNTDOWN_WINDOW,
-        "send_instant": queries.send_instant, "hold_running": queries.hold_running,
+        "sends_at": engine_outbox.sends_at, "can_unapprove": engine_outbox.can_unapprove,
+        "reasons": queries.reason_counts(f),
         "engagement": queries.engagement([m.id for m in rows]) if f.tab == "sent" else {},
-        "by_trigger": queries.waiting_by_trigger() if f.tab == "waiting" and not f.trigger_id else [],
-        "trigger_waiting": queries.waiting_count(f.trigger_id) if f.tab == "waiting" and f.trigger_id else 0,
+        "by_trigger": queries.waiting_by_trigger() if waiting_tab and not f.trigger_id else [],
+        "trigger_waiting": (engine_outbox.awaiting_approval_count(f.trigger_id)
+                            if waiting_tab and f.trigger_id else 0),
         "trigger_name": queries.trigger_label(f.trigger_id),
         "account_name": queries.account_label(f.account_id),
         "can_act": current_user.can_approve, "hold_minutes": _hold_minutes(),
@@ -79,17 +83,17 @@ def index():
 def _after_action(f: queries.Filters, message: str, tone: str = "success"):
     """htmx: the refreshed list + a toast (and the new waiting count for the nav badge).
     Plain form post: flash and go back to the same list."""
-    if getattr(request, "htmx", False):
-        response = make_response(render_template("outbox/_fragment.html", **_list_context(f)))
-        waiting = engine_outbox.counts_by_state().get("pending_approval", 0)
-        response.headers["HX-Trigger"] = json.dumps({"toast": message, "outbox-waiting": waiting})
-        return response
+    if request.htmx:
+        waiting = engine_outbox.awaiting_approval_count()
+        return make_response(render_template("outbox/_fragment.html", **_list_context(f)),
+                             trigger={"toast": message, "outbox-waiting": waiting})
     flash(message, tone)
     return redirect(url_for("outbox.index", **f.args()))
 
 
 def _run(action: str, ids: list[int], now) -> tuple[str, str]:
-    """Call the engine for one action; returns (message, flash tone)."""
+    """Call the engine for one action, commit, and ring for what was approved;
+    returns (message, flash tone)."""
     asked = len(ids)
     if action == "approve":
         n = engine_outbox.approve(ids, current_user.id, now)
@@ -112,6 +116,9 @@ def _run(action: str, ids: list[int], now) -> tuple[str, str]:
         n = engine_outbox.dismiss_uncertain(ids, current_user.id, now)
         text = f"Dismissed {_plural(n)}; they will not be sent again." if n else \
             "Nothing dismissed: the selected emails are no longer uncertain."
+    db.session.commit()
+    if n and action in ("approve", "resend"):
+        engine_outbox.ring_approved_sends(current_user.id, now)  # after the commit: workers see the rows
     if n and n < asked:
         text += f" {_plural(asked - n)} had already moved on and {'was' if asked - n == 1 else 'were'} left alone."
     return text, "success" if n else "warning"
@@ -144,13 +151,18 @@ def approve_all():
     f = queries.parse_filters(request.values)
     f.tab = "waiting"
     if request.method == "POST" and request.form.get("confirm") == "yes":
-        n = engine_outbox.approve_all_for_trigger(trigger.id, current_user.id, utcnow())
+        now = utcnow()
+        n = engine_outbox.approve_all_for_trigger(trigger.id, current_user.id, now)
+        db.session.commit()
+        if n:
+            engine_outbox.ring_approved_sends(current_user.id, now)
         text = (f"Approved all {_plural(n)} from “{trigger.name}”. Sending starts after the "
                 f"{_hold_minutes()}-minute hold.") if n else \
             f"“{trigger.name}” has no emails waiting for approval."
         return _after_action(f, text, "success" if n else "warning")
     return render_template("outbox/confirm_approve_all.html", trigger=trigger, f=f,
-                           waiting=queries.waiting_count(trigger.id), hold_minutes=_hold_minutes())
+                           waiting=engine_outbox.awaiting_approval_count(trigger.id),
+                           hold_minutes=_hold_minutes())
 
 
 @bp.get("/<bigint:message_id>")
@@ -163,7 +175,7 @@ def message(message_id):
         m = queries.load_message(message_id)
     return render_template(
         "outbox/message.html", m=m, now=now, events=queries.delivery_events(m.id),
-        history=message_history(m), send_at=queries.send_instant(m),
-        hold_running=queries.hold_running(m, now), can_act=current_user.can_approve,
+        history=message_history(m), send_at=engine_outbox.sends_at(m),
+        can_unapprove=engine_outbox.can_unapprove(m, now), can_act=current_user.can_approve,
         back=queries.parse_filters(request.args), countdown_window=queries.COUNTDOWN_WINDOW,
     )

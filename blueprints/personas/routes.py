@@ -1,11 +1,15 @@
 """Personas: saved rules whose membership is refreshed and diffed into enter/leave
-transitions. Everyone signed in may look; managers and admins change."""
+transitions. Everyone signed in may look; managers and admins change.
+
+Saving and deleting follow engine.personas.editing; the views commit, then ring
+for a refresh when the membership is stale."""
 import json
 from datetime import timedelta
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import delete, func, or_, select
+from htmx_flask import make_response
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from blueprints.auth.decorators import EDITORS, role_required
@@ -13,6 +17,8 @@ from blueprints.personas.forms import PersonaForm
 from blueprints.rules.builder import builder_context, catalog_index, read_rule_field, rule_to_tree, tree_view
 from blueprints.ui import page_args
 from engine import personas as engine
+from engine.personas.editing import (NAME_TAKEN, PersonaInUse, PersonaInvalid, delete_persona,
+                                     save_persona, validate_persona)
 from engine.ports import doorbell
 from engine.rules.fields import USER_TYPE_LABELS
 from extensions import db
@@ -67,29 +73,14 @@ def _edit_form(persona: Persona, form: PersonaForm, *, is_new: bool):
     status, rule_errors = 200, []
     if request.method == "POST":
         rule, rule_errors = read_rule_field(request.form, RULE_PREFIX)
-        form_ok = form.validate()
-        name_taken = form_ok and db.session.scalar(
-            select(Persona.id).where(func.lower(Persona.name) == form.name.data.lower(),
-                                     Persona.id != (persona.id or 0)))
-        if name_taken:
-            form.name.errors.append("Another persona already has this name.")
-        if form_ok and not name_taken and not rule_errors:
-            changed_rule = persona.rule != rule
-            persona.name, persona.description = form.name.data, (form.description.data or "").strip() or None
-            persona.rule = rule
-            db.session.add(persona)
-            try:
-                db.session.commit()
-            except IntegrityError:  # the same name saved at the same moment
-                db.session.rollback()
-                form.name.errors.append("Another persona already has this name.")
+        stale = _save(persona, form, rule, rule_errors) if form.validate() else None
+        if stale is not None:
+            if stale:  # after the commit, so the refresh reads the saved rule
+                doorbell().refresh_persona(persona.id)
+                flash(f"“{persona.name}” saved. Its members are being refreshed.", "success")
             else:
-                if is_new or changed_rule:
-                    doorbell().refresh_persona(persona.id)
-                    flash(f"“{persona.name}” saved. Its members are being refreshed.", "success")
-                else:
-                    flash(f"“{persona.name}” saved.", "success")
-                return redirect(url_for("personas.detail", persona_id=persona.id))
+                flash(f"“{persona.name}” saved.", "success")
+            return redirect(url_for("personas.detail", persona_id=persona.id))
         status = 422
         rb = builder_context(prefix=RULE_PREFIX, errors=rule_errors,
                              json_text=request.form.get(f"{RULE_PREFIX}rule_json", ""))
@@ -100,27 +91,52 @@ def _edit_form(persona: Persona, form: PersonaForm, *, is_new: bool):
     return html, status
 
 
+def _save(persona: Persona, form: PersonaForm, rule, rule_errors: list) -> bool | None:
+    """Save and commit: whether the membership is stale, or None when refused
+    (the reasons attached to the form's fields; the builder shows the rule's)."""
+    name, description = form.name.data, form.description.data
+    try:
+        if rule_errors:  # the builder already names the rule's bad nodes by path
+            _attach(form, validate_persona(persona.id, name, description, rule)[1])
+            return None
+        stale = save_persona(persona, name, description, rule)
+        db.session.commit()
+        return stale
+    except PersonaInvalid as exc:
+        db.session.rollback()
+        rule_errors += [{"path": "", "message": m} for m in exc.errors.get("rule", [])]
+        _attach(form, exc.errors)
+    except IntegrityError:  # the same name saved at the same moment
+        db.session.rollback()
+        form.name.errors.append(NAME_TAKEN)
+    return None
+
+
+def _attach(form: PersonaForm, errors: dict) -> None:
+    for field in ("name", "description"):
+        getattr(form, field).errors = list(getattr(form, field).errors) + errors.get(field, [])
+
+
 @bp.get("/<int:persona_id>")
 def detail(persona_id):
     persona = _persona_or_404(persona_id)
     now = utcnow()
     page, per_page = page_args(25)
     search = (request.args.get("q") or "").strip()
-    members = (select(Contact, Account, PersonaMember.entered_at)
-               .join(PersonaMember, PersonaMember.contact_id == Contact.id)
+    members = (select(PersonaMember)
+               .join(Contact, Contact.id == PersonaMember.contact_id)
                .join(Account, Account.id == Contact.account_id)
-               .where(PersonaMember.persona_id == persona.id))
+               .where(PersonaMember.persona_id == persona.id)
+               .order_by(PersonaMember.entered_at.desc(), Contact.id))
     if search:
         like = f"%{search.lower()}%"
         members = members.where(or_(func.lower(Contact.email).like(like),
                                     func.lower(Contact.first_name + " " + Contact.last_name).like(like),
                                     func.lower(Account.name).like(like)))
-    total = db.session.scalar(select(func.count()).select_from(members.subquery()))
-    rows = db.session.execute(members.order_by(PersonaMember.entered_at.desc(), Contact.id)
-                              .limit(per_page).offset((page - 1) * per_page)).all()
-    ctx = {"persona": persona, "rows": rows, "total": total, "page": page, "per_page": per_page,
-           "q": search}
-    if request.headers.get("HX-Target") == "members":
+    pagination = db.paginate(members, page=page, per_page=per_page, error_out=False)
+    ctx = {"persona": persona, "rows": _member_rows(pagination.items), "total": pagination.total,
+           "page": page, "per_page": per_page, "q": search}
+    if request.htmx.target == "members":
         return render_template("personas/_members.html", **ctx)
     daily = engine.daily_transitions(persona.id, now, 30)
     week = engine.transition_counts([persona.id], now - timedelta(days=7))[persona.id]
@@ -138,6 +154,15 @@ def detail(persona_id):
         "personas/detail.html", daily=daily, chart=chart, week=week, recent=recent,
         triggers=triggers, tree=tree, can_edit=_can_edit(), user_type_labels=USER_TYPE_LABELS,
         rule_text=json.dumps(persona.rule or {}, separators=(",", ":")), **ctx)
+
+
+def _member_rows(members) -> list[tuple]:
+    """(contact, account, entered_at) for one page of members, in their order (one query)."""
+    ids = [m.contact_id for m in members]
+    found = {c.id: (c, a) for c, a in db.session.execute(
+        select(Contact, Account).join(Account, Account.id == Contact.account_id)
+        .where(Contact.id.in_(ids)))} if ids else {}
+    return [(*found[m.contact_id], m.entered_at) for m in members if m.contact_id in found]
 
 
 def _summary_tree(rule):
@@ -158,10 +183,8 @@ def refresh(persona_id):
         message = f"Refresh of “{persona.name}” queued: members update in a moment."
     else:
         message = f"A refresh of “{persona.name}” is already queued."
-    if request.headers.get("HX-Request"):
-        resp = make_response("", 204)
-        resp.headers["HX-Trigger"] = json.dumps({"toast": message})
-        return resp
+    if request.htmx:
+        return make_response("", 204, trigger={"toast": message})
     flash(message, "info")
     return redirect(url_for("personas.detail", persona_id=persona.id))
 
@@ -170,21 +193,18 @@ def refresh(persona_id):
 @role_required(*EDITORS)
 def remove(persona_id):
     persona = _persona_or_404(persona_id)
-    users = db.session.scalars(select(Trigger.name).where(Trigger.persona_id == persona.id)
-                               .order_by(Trigger.name)).all()
-    if users:
-        names = ", ".join(f"“{n}”" for n in users[:5]) + (" and others" if len(users) > 5 else "")
-        flash(f"“{persona.name}” cannot be deleted: it is used by "
-              f"{len(users)} trigger{'s' if len(users) != 1 else ''} ({names}). "
-              "Change or delete those triggers first.", "error")
-        return redirect(url_for("personas.detail", persona_id=persona.id)), 303
     name = persona.name
     try:
-        # Explicit deletes: do not rely on ON DELETE CASCADE being enabled on SQLite.
-        db.session.execute(delete(PersonaTransition).where(PersonaTransition.persona_id == persona.id))
-        db.session.execute(delete(PersonaMember).where(PersonaMember.persona_id == persona.id))
-        db.session.delete(persona)
+        delete_persona(persona)
         db.session.commit()
+    except PersonaInUse as exc:
+        db.session.rollback()
+        users = exc.trigger_names
+        names = ", ".join(f"“{n}”" for n in users[:5]) + (" and others" if len(users) > 5 else "")
+        flash(f"“{name}” cannot be deleted: it is used by "
+              f"{len(users)} trigger{'s' if len(users) != 1 else ''} ({names}). "
+              "Change or delete those triggers first.", "error")
+        return redirect(url_for("personas.detail", persona_id=persona_id)), 303
     except IntegrityError:  # a trigger started using it a moment ago
         db.session.rollback()
         flash(f"“{name}” is now used by a trigger and was not deleted.", "error")

@@ -39,6 +39,7 @@ def _parse_date(value):
 def index():
     now = utcnow()
     fold_for_reading(now)
+    db.session.commit()
     triggers = db.session.scalars(select(Trigger).order_by(Trigger.priority.desc(), Trigger.name)).all()
     summaries = reports.trigger_summaries(now, 30)
     return render_page("reports/index.html", triggers=triggers, summaries=summaries,
@@ -53,6 +54,7 @@ def trigger(trigger_id):
     trigger = _trigger(trigger_id)
     now = utcnow()
     fold_for_reading(now)
+    db.session.commit()
     tz = trigger.timezone or "UTC"
     days = request.args.get("days", 30, type=int)
     start, end = _parse_date(request.args.get("start")), _parse_date(request.args.get("end"))

@@ -1,7 +1,7 @@
 """Public tracking endpoints reached from emails: open pixel, click redirect, unsubscribe.
 
 No login and no CSRF token: the signed token in the URL is the proof. Views
-only check the token and call engine.tracking; nothing here trusts a URL.
+only check the token, call engine.tracking and commit; nothing here trusts a URL.
 """
 import base64
 import logging
@@ -36,6 +36,7 @@ def open_pixel(token):
     if message_id is not None and request.method == "GET":
         try:
             tracking.record_open(message_id, utcnow())
+            db.session.commit()
         except SQLAlchemyError:
             db.session.rollback()
             log.exception("could not record open of message %s", message_id)
@@ -52,6 +53,7 @@ def click(token):
     if request.method == "GET":  # HEAD is a link scanner, not a click
         try:
             url = tracking.record_click(message_id, link_index, utcnow())
+            db.session.commit()
         except SQLAlchemyError:
             # Failing to count a click must not strand the person who clicked.
             db.session.rollback()
@@ -98,4 +100,5 @@ def unsubscribe(token):
     if who is None:
         return _invalid(404)
     changed = tracking.unsubscribe(message_id, utcnow())
+    db.session.commit()
     return render_template("tracking/unsubscribed.html", who=who, already=not changed)

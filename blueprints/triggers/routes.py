@@ -1,6 +1,6 @@
 """Triggers list and lifecycle actions (copy, activate, deactivate, delete).
 The four-step wizard lives in blueprints/triggers/wizard.py on the same blueprint."""
-from flask import abort, flash, redirect, request, url_for
+from flask import flash, redirect, request, url_for
 from sqlalchemy import func, select
 
 from blueprints.auth.decorators import EDITORS, role_required
@@ -10,7 +10,7 @@ from blueprints.ui import render_page
 from engine import triggers as trigger_engine
 from engine.reports.fold import fold_for_reading
 from extensions import db
-from models import OutboxMessage, Persona, Trigger
+from models import Persona, Trigger
 from models.base import utcnow
 from models.trigger import STATUSES
 from blueprints.triggers import bp
@@ -37,6 +37,7 @@ def index():
     query = query.order_by(*SORTS.get(sort, SORTS["priority"]))
     now = utcnow()
     fold_for_reading(now)
+    db.session.commit()  # the fold's writes, and the fold lock let go before the page reads
     rows = db.session.execute(query).all()
     stats = trigger_engine.trigger_stats([t.id for t in rows], now) if rows else {}
     status_counts = dict(db.session.execute(

@@ -24,22 +24,11 @@ STEP_LABELS = {"message": "Message", "rule": "Rule", "controls": "Controls", "re
 STEP_FIELDS = {
     "message": MessageForm.FIELDS, "rule": RuleStepForm.FIELDS, "controls": ControlsForm.FIELDS,
 }
-# API keys that describe the trigger (not its computed status/stats).
-DATA_KEYS = ("name", "description", "from_email", "bcc", "reply_to_name", "reply_to_email",
-             "no_reply", "subject", "html", "text", "template_id", "kind", "persona_id",
-             "event_name", "rule", "priority", "global_delay_days", "retrigger_delay_days",
-             "never_retrigger", "generate_at", "send_at", "timezone", "requires_approval")
-DEFAULTS = {"kind": "schedule", "priority": 1, "global_delay_days": 0, "retrigger_delay_days": 0,
-            "never_retrigger": False, "generate_at": "08:00", "send_at": "09:00",
-            "requires_approval": True, "no_reply": False}
-
-
 def _current_data(trigger: Trigger | None) -> dict:
-    if trigger is None:
-        tz = request.cookies.get("tz") or "UTC"
-        return dict(DEFAULTS, timezone=tz if tz in available_timezones() else "UTC")
-    data = trigger_engine.trigger_to_json(trigger, utcnow())
-    return {k: data.get(k) for k in DATA_KEYS}
+    if trigger is None:  # a new trigger starts from the defaults, in the browser's timezone
+        tz = request.cookies.get("tz")
+        return dict(trigger_engine.DEFAULTS, **({"timezone": tz} if tz in available_timezones() else {}))
+    return trigger_engine.trigger_data(trigger)
 
 
 def _step_errors(errors: list[dict], step: str) -> list[dict]:
@@ -79,7 +68,7 @@ def _controls_data(form: ControlsForm) -> dict:
     data["requires_approval"] = not form.send_automatically.data
     for key in ("priority", "global_delay_days", "retrigger_delay_days"):
         if data[key] is None:
-            data[key] = DEFAULTS[key]
+            data[key] = trigger_engine.DEFAULTS[key]
     return data
 
 

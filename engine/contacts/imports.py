@@ -27,7 +27,11 @@ MAX_STORED_ERRORS = 1000  # the page lists these; failed_rows counts all of them
 # ---- running a job ----------------------------------------------------------
 
 def run_import(import_id: int, now: datetime | None = None) -> dict:
-    """Process an ImportJob; safe if Redis delivers the job twice (only one run claims it)."""
+    """Process an ImportJob: the import job's body, so an orchestrator that
+    commits -- the claim, each chunk of rows together with the progress that
+    counts them (the page shows it; a retried job resumes after the last
+    committed chunk), and the end. Safe if Redis delivers the job twice (only
+    one run claims it)."""
     claimed = db.session.execute(
         update(ImportJob).where(ImportJob.id == import_id, ImportJob.status == "pending")
         .values(status="running", failure_reason=None)
@@ -42,7 +46,22 @@ def run_import(import_id: int, now: datetime | None = None) -> dict:
     progress = Progress(job.processed_rows, job.created_rows, job.updated_rows, job.failed_rows,
                         list(job.errors or []))
     try:
-        _process(import_id, kind, text, mapping, progress, now)
+        converter, chunks = _chunks(kind, text, mapping, progress.processed)
+        for chunk in chunks:
+            for attempt in (1, 2):
+                try:
+                    _process_chunk(import_id, kind, converter, chunk, progress, now)
+                    db.session.commit()
+                    break
+                except IntegrityError:
+                    # Another writer inserted one of these external ids meanwhile:
+                    # look again, and the rows become updates.
+                    db.session.rollback()
+                    if attempt == 2:
+                        raise
+        db.session.execute(update(ImportJob).where(ImportJob.id == import_id).values(
+            status="done", finished_at=utcnow()))
+        db.session.commit()
     except Exception as exc:  # the job page must say what happened, not spin forever
         log.exception("import %s failed", import_id)
         db.session.rollback()
@@ -64,25 +83,25 @@ class Progress:
     errors: list  # the first MAX_STORED_ERRORS of them
 
 
-def _process(import_id: int, kind: str, text: str, mapping: dict, progress: Progress,
-             now: datetime | None) -> None:
+def _chunks(kind: str, text: str, mapping: dict, done: int):
+    """(converter, chunks of CHUNK_ROWS (line, cells) records after the first `done`)."""
     columns, records = read_records(text)
     fields = {k: v for k, v in mapping.items() if k != "attributes" and v}
     converter = RowConverter(kind, columns, fields, mapping.get("attributes") or [])
-    done = progress.processed  # a retried job resumes where it stopped
-    chunk = []
-    for n, record in enumerate(records):
-        if n < done:
-            continue
-        chunk.append(record)
-        if len(chunk) >= CHUNK_ROWS:
-            _process_chunk(import_id, kind, converter, chunk, progress, now)
-            chunk = []
-    if chunk:
-        _process_chunk(import_id, kind, converter, chunk, progress, now)
-    db.session.execute(update(ImportJob).where(ImportJob.id == import_id).values(
-        status="done", finished_at=utcnow()))
-    db.session.commit()
+
+    def chunks():
+        chunk = []
+        for n, record in enumerate(records):
+            if n < done:  # a retried job resumes where it stopped
+                continue
+            chunk.append(record)
+            if len(chunk) >= CHUNK_ROWS:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    return converter, chunks()
 
 
 def _process_chunk(import_id: int, kind: str, converter: RowConverter, chunk: list,
@@ -97,21 +116,10 @@ def _process_chunk(import_id: int, kind: str, converter: RowConverter, chunk: li
         else:
             items.append(item)
             lines.append(line)
-    created = updated = 0
-    for attempt in (1, 2):
-        # validate() returns only the valid rows (with "_index"): those are stored,
-        # the others listed. Same checks and upsert as the ingest API.
-        rows, problems = validate(kind, items) if items else ([], [])
-        try:
-            if rows:
-                created, updated = store(kind, rows, now or utcnow())
-            break
-        except IntegrityError:
-            # Another writer inserted one of these external ids meanwhile:
-            # look again, and the rows become updates.
-            db.session.rollback()
-            if attempt == 2:
-                raise
+    # validate() returns only the valid rows (with "_index"): those are stored,
+    # the others listed. Same checks and upsert as the ingest API.
+    rows, problems = validate(kind, items) if items else ([], [])
+    created, updated = store(kind, rows, now or utcnow()) if rows else (0, 0)
     bad = {}
     for p in problems:
         field = p.get("field")
@@ -125,7 +133,6 @@ def _process_chunk(import_id: int, kind: str, converter: RowConverter, chunk: li
               "updated_rows": after.updated, "failed_rows": after.failed}
     if len(after.errors) != len(progress.errors):
         values["errors"] = after.errors
-    # The rows and the progress that counts them commit together.
+    # The rows and the progress that counts them commit together (run_import commits).
     db.session.execute(update(ImportJob).where(ImportJob.id == import_id).values(**values))
-    db.session.commit()
     progress.__dict__.update(after.__dict__)

@@ -3,7 +3,8 @@
 validate(kind, items) checks every item and resolves references (account and
 contact external ids) in one query per chunk; store(kind, rows, now) upserts
 the valid rows set-based (one lookup per chunk of 1,000 ids, one bulk INSERT,
-one executemany UPDATE); ingest() does both atomically and commits.
+one executemany UPDATE); ingest() does both, and the caller commits the batch
+(or rolls it back) as one transaction.
 
 Update semantics: an item upserts by external_id. Fields omitted from the
 item keep their stored value; a nullable field sent as null is cleared.
@@ -16,7 +17,6 @@ import json
 from datetime import datetime
 
 from sqlalchemy import bindparam
-from sqlalchemy.exc import IntegrityError
 
 from engine.contacts.fields import (  # noqa: F401  (re-exported for callers and tests)
     _Bad, to_json, _string, _boolean, _object, _arr, _status, parse_time, _timezone, _FAST_EMAIL, _SPECIAL_TLDS, normalize_email,
@@ -269,27 +269,17 @@ def _store_events(rows, now, touched_contacts):
 
 
 def ingest(kind: str, items: list, now: datetime, *, touched_contacts: set | None = None) -> dict:
-    """Validate and store one batch atomically; commits. Returns {"created", "updated"}.
+    """Validate and store one batch; the caller commits. Returns {"created", "updated"}.
 
     Raises IngestError (nothing stored) when any item is invalid. A concurrent
     writer inserting the same external_id between our lookup and insert makes
-    the INSERT fail on the unique key; the batch is then retried once, when the
-    lookup sees that row.
+    the INSERT fail on the unique key (IntegrityError): the caller rolls back
+    and calls again, when the lookup sees that row and it becomes an update.
     """
-    for attempt in (1, 2):
-        rows, errors = validate(kind, items)
-        if errors:
-            db.session.rollback()
-            raise IngestError(errors)
-        try:
-            if touched_contacts is not None:
-                touched_contacts.clear()
-            created, updated = store(kind, rows, now, touched_contacts=touched_contacts)
-            db.session.commit()
-            return {"created": created, "updated": updated}
-        except IntegrityError:
-            db.session.rollback()
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
-
+    rows, errors = validate(kind, items)
+    if errors:
+        raise IngestError(errors)
+    if touched_contacts is not None:
+        touched_contacts.clear()
+    created, updated = store(kind, rows, now, touched_contacts=touched_contacts)
+    return {"created": created, "updated": updated}

@@ -1,4 +1,4 @@
-"""The outbox state machine (with engine/outbox_send.py): the ONLY code that
+"""The outbox state machine (with engine/outbox/send_states.py): the ONLY code that
 changes OutboxMessage.state.
 
 Every transition is one conditional UPDATE (``WHERE state = <expected>``), so
@@ -6,13 +6,19 @@ two staff members, two workers or a worker and a staff member racing on the
 same message cannot both win: the loser's UPDATE matches no row.
 
 The send path (claiming, mark_sending/sent/failed/retry/..., the sweep of
-stuck `sending` rows) lives in engine/outbox_send.py and is re-exported here;
-together the two modules are the state machine. UI-facing transitions commit.
+stuck `sending` rows) lives in send_states.py and is re-exported here;
+together the two modules are the state machine. The transitions here do not
+commit (engine/__init__.py): the orchestrator commits, then rings the
+doorbell for what it approved (ring_approved_sends), so a worker woken by
+the ring finds the rows committed.
+
+A stopped message carries a reason code (models.outbox.REASON_LABELS) and,
+in `reason`, the detail staff read.
 """
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 
 from engine.outbox.send_states import (  # noqa: F401 - the send path, re-exported
     M, T, _cfg, _exec, _lease, claim_due_batch, due_condition, due_pick,
@@ -28,7 +34,10 @@ log = logging.getLogger(__name__)
 # frequency controls. Failed messages never reached the person, so they do not
 # hold the next one back; suppressed/rejected/cancelled never went out.
 COUNTED_STATES = ("pending_approval", "approved", "sending", "sent", "uncertain")
+# Waiting in the outbox: for approval, or approved and not yet being sent.
 WAITING_STATES = ("pending_approval", "approved")
+# Why a trigger's waiting messages were cancelled: code -> detail.
+CANCEL_REASONS = {"trigger_deactivated": "trigger deactivated", "trigger_deleted": "trigger deleted"}
 _CHUNK = 5000  # ids per IN (...) list; well under every driver's parameter limit
 
 
@@ -48,42 +57,76 @@ def _update_many(ids, where, values) -> int:
 
 def suppress_for_unsubscribe(contact_id: int, now: datetime) -> int:
     """Waiting or approved (not yet sending) emails of a contact who just unsubscribed
-    -> suppressed "unsubscribed"; a claimed one then fails mark_sending and is not sent.
-    The caller commits."""
+    -> suppressed "unsubscribed"; a claimed one then fails mark_sending and is not sent."""
     stmt = (update(T)
-            .where(M.contact_id == contact_id, M.state.in_(("pending_approval", "approved")))
-            .values(state="suppressed", reason="unsubscribed", claim_token=None, updated_at=now))
+            .where(M.contact_id == contact_id, M.state.in_(WAITING_STATES))
+            .values(state="suppressed", reason_code="unsubscribed", reason="unsubscribed",
+                    claim_token=None, updated_at=now))
     return _exec(stmt).rowcount
+
+
+# ------------------------------------------------------------ the send time
+# When an approved message may go (DESIGN.md): the hold has passed, the
+# trigger's send time has come and a 4xx backoff is over -- and no live claim
+# reserves it. due_condition (send_states.py) is the claim's SQL; these are
+# its twins for one loaded row and for ordering a list, so pages say exactly
+# what the claim will do.
+def sends_at(message) -> datetime | None:
+    """The instant an approved message becomes due: the latest of its hold,
+    send time and backoff; None when none is set (due as soon as approved)."""
+    times = [t for t in (message.hold_until, message.send_after, message.next_attempt_at) if t]
+    return max(times) if times else None
+
+
+def is_due(message, now: datetime) -> bool:
+    """due_condition for one loaded message: approved, sends_at come, not
+    reserved by a claim whose lease still runs."""
+    at = sends_at(message)
+    return (message.state == "approved" and (at is None or at <= now)
+            and (message.claim_token is None
+                 or (message.claimed_at is not None and message.claimed_at <= _lease(now))))
+
+
+def sends_at_order():
+    """sends_at as SQL, for ordering a list (a NULL time counts as created_at)."""
+    hold = func.coalesce(M.hold_until, M.created_at)
+    after = func.coalesce(M.send_after, M.created_at)
+    retry = func.coalesce(M.next_attempt_at, M.created_at)
+    return case((and_(hold >= after, hold >= retry), hold), (after >= retry, after), else_=retry)
+
+
+def _unapprovable(now: datetime):
+    """Approved by staff, the hold still running, not reserved by a worker."""
+    return and_(M.state == "approved", M.hold_until.is_not(None), M.hold_until > now,
+                M.claim_token.is_(None))
+
+
+def can_unapprove(message, now: datetime) -> bool:
+    """_unapprovable for one loaded message (the Unapprove button)."""
+    return (message.state == "approved" and message.hold_until is not None
+            and message.hold_until > now and message.claim_token is None)
 
 
 # --------------------------------------------------------------- staff actions
 def approve(message_ids, staff_id, now: datetime) -> int:
     """pending_approval -> approved, recording who and when; the send is held for
-    APPROVAL_HOLD_MINUTES (unapprove works until then). Schedules the send with
-    RQ at max(hold_until, send_after); the tick's sweep is the safety net.
-    Returns how many messages changed state."""
+    APPROVAL_HOLD_MINUTES (unapprove works until then). After committing, the
+    caller rings ring_approved_sends(staff_id, now); the tick's sweep is the
+    safety net. Returns how many messages changed state."""
     hold_until = now + timedelta(minutes=int(_cfg("APPROVAL_HOLD_MINUTES", 10)))
     values = dict(state="approved", approved_by_id=staff_id, approved_at=now,
                   hold_until=hold_until, claim_token=None, updated_at=now)
-    changed = _update_many(message_ids, M.state == "pending_approval", values)
-    db.session.commit()
-    if changed:
-        _schedule_sends(and_(M.approved_at == now, M.approved_by_id == staff_id), now)
-    return changed
+    return _update_many(message_ids, M.state == "pending_approval", values)
 
 
 def approve_all_for_trigger(trigger_id, staff_id, now: datetime) -> int:
-    """Approve every message of one trigger that waits for approval."""
+    """Approve every message of one trigger that waits for approval (ring as for approve)."""
     hold_until = now + timedelta(minutes=int(_cfg("APPROVAL_HOLD_MINUTES", 10)))
     stmt = (update(T)
             .where(M.trigger_id == trigger_id, M.state == "pending_approval")
             .values(state="approved", approved_by_id=staff_id, approved_at=now,
                     hold_until=hold_until, claim_token=None, updated_at=now))
-    changed = _exec(stmt).rowcount
-    db.session.commit()
-    if changed:
-        _schedule_sends(and_(M.trigger_id == trigger_id, M.approved_at == now), now)
-    return changed
+    return _exec(stmt).rowcount
 
 
 def unapprove(message_ids, now: datetime) -> int:
@@ -91,57 +134,51 @@ def unapprove(message_ids, now: datetime) -> int:
     reserved the message. A claim that committed first wins; this then changes 0."""
     values = dict(state="pending_approval", approved_by_id=None, approved_at=None,
                   hold_until=None, updated_at=now)
-    where = and_(M.state == "approved", M.hold_until.is_not(None), M.hold_until > now,
-                 M.claim_token.is_(None))
-    changed = _update_many(message_ids, where, values)
-    db.session.commit()
-    return changed
+    return _update_many(message_ids, _unapprovable(now), values)
 
 
 def reject(message_ids, staff_id, now: datetime) -> int:
     """pending_approval -> rejected (who and when are recorded)."""
     values = dict(state="rejected", rejected_at=now, rejected_by_id=staff_id,
-                  reason="rejected by staff", updated_at=now)
-    changed = _update_many(message_ids, M.state == "pending_approval", values)
-    db.session.commit()
-    return changed
+                  reason_code="rejected", reason="rejected by staff", updated_at=now)
+    return _update_many(message_ids, M.state == "pending_approval", values)
 
 
-def cancel_waiting_for_trigger(trigger_id, now: datetime, reason: str = "trigger deactivated") -> int:
+def cancel_waiting_for_trigger(trigger_id, now: datetime, code: str = "trigger_deactivated") -> int:
     """pending_approval / unreserved approved -> cancelled (trigger deleted or
-    deactivated with "cancel waiting messages"). Reserved rows are already
-    being sent and are left alone."""
+    deactivated with "cancel waiting messages"; `code` says which, a key of
+    CANCEL_REASONS). Reserved rows are already being sent and are left alone."""
     stmt = (update(T)
             .where(M.trigger_id == trigger_id,
                    or_(M.state == "pending_approval",
                        and_(M.state == "approved",
                             or_(M.claim_token.is_(None), M.claimed_at <= _lease(now)))))
-            .values(state="cancelled", reason=reason, claim_token=None, updated_at=now))
-    changed = _exec(stmt).rowcount
-    db.session.commit()
-    return changed
+            .values(state="cancelled", reason_code=code, reason=CANCEL_REASONS[code],
+                    claim_token=None, updated_at=now))
+    return _exec(stmt).rowcount
 
 
 def resend_uncertain(message_ids, staff_id, now: datetime) -> int:
     """uncertain -> approved (staff decided a possible duplicate is acceptable).
-    No hold: staff just made the decision explicitly. Sends right away."""
+    No hold: staff just made the decision explicitly; ring as for approve."""
     values = dict(state="approved", approved_by_id=staff_id, approved_at=now, hold_until=None,
                   claim_token=None, claimed_at=None, next_attempt_at=None,
-                  reason=None, updated_at=now)
-    changed = _update_many(message_ids, M.state == "uncertain", values)
-    db.session.commit()
-    if changed:
-        _schedule_sends(and_(M.approved_at == now, M.approved_by_id == staff_id), now)
-    return changed
+                  reason_code=None, reason=None, updated_at=now)
+    return _update_many(message_ids, M.state == "uncertain", values)
 
 
 def dismiss_uncertain(message_ids, staff_id, now: datetime) -> int:
-    """uncertain -> failed with reason "dismissed by staff" (never sent again)."""
+    """uncertain -> failed, code "dismissed" (never sent again)."""
     values = dict(state="failed", failed_at=now, rejected_by_id=staff_id,
-                  reason="dismissed by staff", claim_token=None, updated_at=now)
-    changed = _update_many(message_ids, M.state == "uncertain", values)
-    db.session.commit()
-    return changed
+                  reason_code="dismissed", reason="dismissed by staff", claim_token=None,
+                  updated_at=now)
+    return _update_many(message_ids, M.state == "uncertain", values)
+
+
+def ring_approved_sends(staff_id, now: datetime) -> None:
+    """Once the orchestrator has committed what approve / approve_all_for_trigger /
+    resend_uncertain did for this staff member at `now`: ring for their send jobs."""
+    _schedule_sends(and_(M.approved_at == now, M.approved_by_id == staff_id), now)
 
 
 # ------------------------------------------------------------------- queries
@@ -158,13 +195,36 @@ def counts_by_state(filters: dict | None = None) -> dict:
     return counts
 
 
+def waiting_count(trigger_id=None) -> int:
+    """Messages waiting in the outbox: for approval, or approved and not yet being sent."""
+    return _count(M.state.in_(WAITING_STATES), trigger_id)
+
+
+def awaiting_approval_count(trigger_id=None) -> int:
+    """Messages waiting for a person to approve them (the outbox's first tab, the nav badge)."""
+    return _count(M.state == "pending_approval", trigger_id)
+
+
+def waiting_or_sending_count(trigger_id) -> int:
+    """Waiting messages plus the ones a worker is sending right now."""
+    return _count(M.state.in_(WAITING_STATES + ("sending",)), trigger_id)
+
+
+def _count(where, trigger_id=None) -> int:
+    stmt = select(func.count()).select_from(T).where(where)
+    if trigger_id is not None:
+        stmt = stmt.where(M.trigger_id == trigger_id)
+    return db.session.execute(stmt).scalar_one()
+
+
 def count_due(now: datetime) -> int:
     """How many messages could be claimed right now (the sweep's doorbell count)."""
     return db.session.execute(select(func.count()).where(due_condition(now))).scalar_one()
 
 
 def schedule_auto_sends(trigger_id, now: datetime) -> None:
-    """Ring the doorbell for the auto-approved messages a generation run just made."""
+    """Ring the doorbell for the auto-approved messages a generation run made
+    (and committed) at `now`."""
     _schedule_sends(and_(M.trigger_id == trigger_id, M.approved_at == now,
                          M.approved_by_id.is_(None)), now)
 

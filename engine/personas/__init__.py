@@ -17,6 +17,7 @@ the number of contacts (no Python loop over contacts):
      ON CONFLICT DO NOTHING as a second guard, delete leavers), then store
      member_count and, for a full refresh, last_refreshed_at.
 With contact_ids both sides of the diff are restricted to those contacts.
+The caller commits (the refresh job): the persona row stays locked until then.
 """
 import logging
 from datetime import datetime, timedelta
@@ -42,7 +43,7 @@ def refresh_persona(persona_id: int, now: datetime, contact_ids: list[int] | Non
 
     Writes PersonaMember + PersonaTransition rows (kind enter/leave, at=now);
     `contact_ids` restricts both sides of the diff to those contacts (used
-    right after events arrive). Returns {"entered": n, "left": m}. Raises
+    right after events arrive). Does not commit. Returns {"entered": n, "left": m}. Raises
     engine.rules.RuleError when the stored rule is invalid, LookupError when
     the persona does not exist.
     """
@@ -66,75 +67,70 @@ def refresh_persona(persona_id: int, now: datetime, contact_ids: list[int] | Non
 
 def _diff(persona_id, rule, now, contact_ids, matching_contacts_select, *, full: bool) -> dict:
     session = db.session
-    try:
-        # 1. Serialise refreshes of this persona (row lock / SQLite write lock).
-        session.execute(
-            update(Persona).where(Persona.id == persona_id)
-            .values(member_count=Persona.member_count)
-        )
-        high_water = session.scalar(
-            select(func.coalesce(func.max(PersonaTransition.id), 0))
-            .where(PersonaTransition.persona_id == persona_id)
-        )
-        rule_select = matching_contacts_select(rule, now)  # contacts JOIN accounts
-        members = select(PersonaMember.contact_id).where(PersonaMember.persona_id == persona_id)
-        if contact_ids is not None:
-            # Restrict inside the rule's select so the planner can start from these ids.
-            rule_select = rule_select.where(Contact.id.in_(contact_ids))
-            members = members.where(PersonaMember.contact_id.in_(contact_ids))
-        matches = rule_select.subquery("matches")
-        match_ids = select(matches.c.contact_id)
-        columns = ["persona_id", "contact_id", "kind", "at"]
+    # 1. Serialise refreshes of this persona (row lock / SQLite write lock).
+    session.execute(
+        update(Persona).where(Persona.id == persona_id)
+        .values(member_count=Persona.member_count)
+    )
+    high_water = session.scalar(
+        select(func.coalesce(func.max(PersonaTransition.id), 0))
+        .where(PersonaTransition.persona_id == persona_id)
+    )
+    rule_select = matching_contacts_select(rule, now)  # contacts JOIN accounts
+    members = select(PersonaMember.contact_id).where(PersonaMember.persona_id == persona_id)
+    if contact_ids is not None:
+        # Restrict inside the rule's select so the planner can start from these ids.
+        rule_select = rule_select.where(Contact.id.in_(contact_ids))
+        members = members.where(PersonaMember.contact_id.in_(contact_ids))
+    matches = rule_select.subquery("matches")
+    match_ids = select(matches.c.contact_id)
+    columns = ["persona_id", "contact_id", "kind", "at"]
 
-        # 2. Entered: matches EXCEPT current members.
-        entered = match_ids.except_(members).subquery("entered")
+    # 2. Entered: matches EXCEPT current members.
+    entered = match_ids.except_(members).subquery("entered")
+    session.execute(insert(PersonaTransition).from_select(columns, select(
+        literal(persona_id), entered.c.contact_id, literal("enter"), literal(now)
+    )))
+    # 3. Left: current members EXCEPT matches (nobody can leave an empty persona,
+    #    which spares the first refresh a second evaluation of the rule).
+    if session.scalar(select(members.exists())):
+        left = members.except_(match_ids).subquery("left")
         session.execute(insert(PersonaTransition).from_select(columns, select(
-            literal(persona_id), entered.c.contact_id, literal("enter"), literal(now)
+            literal(persona_id), left.c.contact_id, literal("leave"), literal(now)
         )))
-        # 3. Left: current members EXCEPT matches (nobody can leave an empty persona,
-        #    which spares the first refresh a second evaluation of the rule).
-        if session.scalar(select(members.exists())):
-            left = members.except_(match_ids).subquery("left")
-            session.execute(insert(PersonaTransition).from_select(columns, select(
-                literal(persona_id), left.c.contact_id, literal("leave"), literal(now)
-            )))
 
-        # 4. Apply the transitions written just now to the membership table.
-        new_rows = and_(PersonaTransition.persona_id == persona_id,
-                        PersonaTransition.id > high_water)
-        # (rowcount of INSERT ... SELECT is not reported by every driver: count instead)
-        counts = dict(session.execute(
-            select(PersonaTransition.kind, func.count()).where(new_rows)
-            .group_by(PersonaTransition.kind)
-        ).all())
-        n_entered, n_left = counts.get("enter", 0), counts.get("leave", 0)
-        if n_entered:
-            session.execute(insert_ignoring_duplicates(PersonaMember).from_select(
-                ["persona_id", "contact_id", "entered_at"],
-                select(PersonaTransition.persona_id, PersonaTransition.contact_id,
-                       PersonaTransition.at).where(new_rows, PersonaTransition.kind == "enter"),
-            ))
-        if n_left:
-            session.execute(delete(PersonaMember).where(
-                PersonaMember.persona_id == persona_id,
-                PersonaMember.contact_id.in_(select(PersonaTransition.contact_id)
-                                             .where(new_rows, PersonaTransition.kind == "leave")),
-            ))
+    # 4. Apply the transitions written just now to the membership table.
+    new_rows = and_(PersonaTransition.persona_id == persona_id,
+                    PersonaTransition.id > high_water)
+    # (rowcount of INSERT ... SELECT is not reported by every driver: count instead)
+    counts = dict(session.execute(
+        select(PersonaTransition.kind, func.count()).where(new_rows)
+        .group_by(PersonaTransition.kind)
+    ).all())
+    n_entered, n_left = counts.get("enter", 0), counts.get("leave", 0)
+    if n_entered:
+        session.execute(insert_ignoring_duplicates(PersonaMember).from_select(
+            ["persona_id", "contact_id", "entered_at"],
+            select(PersonaTransition.persona_id, PersonaTransition.contact_id,
+                   PersonaTransition.at).where(new_rows, PersonaTransition.kind == "enter"),
+        ))
+    if n_left:
+        session.execute(delete(PersonaMember).where(
+            PersonaMember.persona_id == persona_id,
+            PersonaMember.contact_id.in_(select(PersonaTransition.contact_id)
+                                         .where(new_rows, PersonaTransition.kind == "leave")),
+        ))
 
-        values = {"member_count": select(func.count()).select_from(PersonaMember)
-                  .where(PersonaMember.persona_id == persona_id).scalar_subquery()}
-        if full:  # "last refreshed" means the whole membership was re-evaluated
-            values["last_refreshed_at"] = now
-        session.execute(update(Persona).where(Persona.id == persona_id).values(**values))
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
+    values = {"member_count": select(func.count()).select_from(PersonaMember)
+              .where(PersonaMember.persona_id == persona_id).scalar_subquery()}
+    if full:  # "last refreshed" means the whole membership was re-evaluated
+        values["last_refreshed_at"] = now
+    session.execute(update(Persona).where(Persona.id == persona_id).values(**values))
     return {"entered": n_entered, "left": n_left}
 
 
 def refresh_all_personas(now: datetime) -> dict:
-    """Refresh every persona inline, one transaction each.
+    """Refresh every persona inline, in the caller's transaction.
 
     Returns {persona_id: {"entered", "left"}} with {"error": "..."} for a
     persona whose rule no longer validates (the others still refresh).
@@ -185,7 +181,8 @@ def personas_refresh_step(now: datetime) -> dict:
 
 
 def refresh_personas_for_contacts(contact_ids: list[int], now: datetime) -> dict:
-    """Refresh every persona for just these contacts (after their events arrived)."""
+    """Refresh every persona for just these contacts (after their events arrived),
+    in the caller's transaction."""
     from engine.rules import RuleError
 
     results = {}

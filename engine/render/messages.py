@@ -12,6 +12,8 @@ page showing the message may all call it without conflict.
     short, and the send path renders anything a job has not reached yet;
   * ensure_rendered(ids): pages and the send path render what they need now;
   * a render error for one recipient fails that message, not the run.
+None of these commit but the tick step render_sweep_step: the caller commits
+(a render job one batch at a time, workers/jobs.py).
 """
 import logging
 from datetime import datetime
@@ -43,7 +45,8 @@ def _unrendered():
 def render_pending(now: datetime, *, trigger_id=None, ids=None, limit=None,
                    shard=(0, 1)) -> dict:
     """Render waiting, unrendered messages (optionally of one trigger, or these
-    ids, or one id shard), BATCH rows per commit. Returns {"rendered", "failed"}."""
+    ids, or one id shard; at most `limit`), BATCH rows per statement. The caller
+    commits. Returns {"rendered", "failed"}."""
     done = {"rendered": 0, "failed": 0}
     after, (index, shards) = 0, shard
     while limit is None or done["rendered"] + done["failed"] < limit:
@@ -78,7 +81,7 @@ def ensure_rendered(message_ids, now: datetime) -> dict:
 
 
 def render_rows(rows, now: datetime) -> dict:
-    """Render one batch of rows (outbox + contact + account columns) and commit."""
+    """Render one batch of rows (outbox + contact + account columns)."""
     from engine.render import RenderError, build_context, compile_for_trigger
     from engine.tracking import unsubscribe_url
 
@@ -113,7 +116,6 @@ def render_rows(rows, now: datetime) -> dict:
         db.session.connection().execute(_SET, updates)
     for message_id, reason in failures:
         outbox.fail_unrendered(message_id, reason, now)
-    db.session.commit()
     return {"rendered": len(updates), "failed": len(failures)}
 
 
@@ -163,7 +165,7 @@ def ring_render_jobs(trigger_id: int, rows: int) -> int:
 def render_after_generation(trigger_id: int, created: int, now: datetime) -> dict:
     """Right after a run: a small run (up to SYNC_RENDER_LIMIT messages) is
     rendered at once, a big one by parallel render jobs so the tick stays
-    short; then ring the send doorbell for auto-send triggers."""
+    short. The caller commits, then rings for auto-send triggers' messages."""
     result = {}
     if created <= SYNC_RENDER_LIMIT:
         done = render_pending(now, trigger_id=trigger_id, limit=SYNC_RENDER_LIMIT)
@@ -175,15 +177,13 @@ def render_after_generation(trigger_id: int, created: int, now: datetime) -> dic
         except Exception:  # noqa: BLE001 - the render sweep and the send path catch up
             log.exception("could not enqueue render jobs for trigger %s", trigger_id)
         result["render_queued"] = left
-    trigger = db.session.get(Trigger, trigger_id)
-    if trigger is not None and not trigger.requires_approval:
-        outbox.schedule_auto_sends(trigger_id, now)
     return result
 
 
 def render_sweep_step(now: datetime) -> dict:
-    """Tick step: waiting rows still unrendered (render jobs lost with Redis, or
-    slow) get a bounded inline render, and new jobs when nobody is on them."""
+    """Tick step (an orchestrator): waiting rows still unrendered (render jobs
+    lost with Redis, or slow) get a bounded inline render, committed, and new
+    jobs when nobody is on them."""
     pending = dict(db.session.execute(select(T.c.trigger_id, func.count()).where(*_unrendered())
                                       .group_by(T.c.trigger_id)).all())
     db.session.rollback()
@@ -195,6 +195,7 @@ def render_sweep_step(now: datetime) -> dict:
         if left <= 0:
             break
         part = render_pending(now, trigger_id=trigger_id, limit=left)
+        db.session.commit()
         done = {k: done[k] + part[k] for k in done}
     requeued = 0
     for trigger_id, rows in pending.items():

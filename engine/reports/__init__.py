@@ -117,26 +117,19 @@ def daily_status(trigger, limit: int = 14) -> list[dict]:
         .group_by(OutboxMessage.occurrence_key, OutboxMessage.state)
     ).all()
     reasons = db.session.execute(
-        select(OutboxMessage.occurrence_key, OutboxMessage.reason, func.count())
+        select(OutboxMessage.occurrence_key, OutboxMessage.reason_code, func.count())
         .where(OutboxMessage.trigger_id == trigger.id, OutboxMessage.occurrence_key.in_(keys),
                OutboxMessage.state == "suppressed")
-        .group_by(OutboxMessage.occurrence_key, OutboxMessage.reason)
+        .group_by(OutboxMessage.occurrence_key, OutboxMessage.reason_code)
     ).all()
     by_key = {k: {"states": {}, "reasons": []} for k in keys}
     for key, state, n in states:
         by_key[key]["states"][state] = n
-    for key, reason, n in reasons:
-        kinds = by_key[key].setdefault("_kinds", {})
-        kinds[_reason_kind(reason)] = kinds.get(_reason_kind(reason), 0) + n
+    for key, code, n in reasons:
+        by_key[key]["reasons"].append({"code": code, "count": n})
     for entry in by_key.values():
-        kinds = entry.pop("_kinds", {})
-        entry["reasons"] = [{"reason": k, "count": n} for k, n in sorted(kinds.items(), key=lambda kv: -kv[1])]
+        entry["reasons"].sort(key=lambda r: (-r["count"], r["code"] or ""))
     return [{"run": r, **by_key[r.occurrence_key]} for r in runs]
-
-
-def _reason_kind(reason: str | None) -> str:
-    # "re-trigger delay: sent 2 days ago (7-day delay)" -> "re-trigger delay"
-    return (reason or "unknown").split(":")[0]
 
 
 def _window_sums(now: datetime, days: int, *group_by):

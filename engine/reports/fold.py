@@ -8,6 +8,8 @@ Exact and incremental:
   last-delivery days' read-modify-write never race.
 `rebuild` recomputes the same tables from every event in set-based SQL
 (`flask nudge rebuild-reports`); tests prove the two agree.
+Nothing here commits but the tick step report_fold_step (a batch per
+transaction); a page that folds before reading commits the fold itself.
 """
 from collections import Counter, defaultdict
 from datetime import datetime
@@ -38,11 +40,8 @@ READ_LIMIT = 20_000
 ev = DeliveryEvent
 
 
-def lock(now: datetime, *, commit_first: bool = True) -> None:
-    """Take the fold lock for the rest of the transaction. Commits what the
-    session holds first: on SQLite the lock (a write) should open the transaction."""
-    if commit_first:
-        db.session.commit()
+def lock(now: datetime) -> None:
+    """Take the fold lock for the rest of the transaction (the caller's)."""
     stmt = update(ReportFoldLock).where(ReportFoldLock.id == 1).values(folded_at=now)
     if db.session.execute(stmt).rowcount == 0:
         db.session.execute(insert_ignoring_duplicates(ReportFoldLock).values(id=1, folded_at=now))
@@ -54,8 +53,9 @@ def has_pending() -> bool:
 
 
 def fold_pending(now: datetime, max_events: int | None = None) -> int:
-    """Fold every event not yet counted (or about max_events of them), a batch
-    per transaction. Returns how many events were folded. Commits."""
+    """Fold every event not yet counted (or about max_events of them: whole
+    batches of BATCH), in the caller's transaction, under the fold lock.
+    Returns how many events were folded."""
     folded = 0
     while max_events is None or folded < max_events:
         if not has_pending():
@@ -69,7 +69,6 @@ def fold_pending(now: datetime, max_events: int | None = None) -> int:
             ids = [r.id for r in rows]
             for i in range(0, len(ids), CHUNK):
                 db.session.execute(update(ev).where(ev.id.in_(ids[i:i + CHUNK])).values(counted=True))
-        db.session.commit()
         folded += len(rows)
         if len(rows) < BATCH:
             break
@@ -78,13 +77,21 @@ def fold_pending(now: datetime, max_events: int | None = None) -> int:
 
 def fold_for_reading(now: datetime) -> int:
     """Before a report page is read: fold what the last tick has not (bounded,
-    so a page never waits long; the tick folds any rest)."""
+    so a page never waits long; the tick folds any rest). The view commits
+    right after, which also lets go of the fold lock."""
     return fold_pending(now, max_events=READ_LIMIT)
 
 
 def report_fold_step(now: datetime) -> dict:
-    """The tick's step: keep the reports current even when nobody reads them."""
-    return {"folded": fold_pending(now)}
+    """Tick step (an orchestrator): keep the reports current even when nobody
+    reads them, one committed batch at a time so the fold lock is held briefly."""
+    folded = 0
+    while True:
+        n = fold_pending(now, max_events=BATCH)
+        db.session.commit()
+        folded += n
+        if n < BATCH:
+            return {"folded": folded}
 
 
 def _fold(rows) -> None:
@@ -155,7 +162,7 @@ def _move_latest(last_delivered: dict, counts: dict) -> None:
 def forget_trigger(trigger_id: int, now: datetime, *, refold: bool = True) -> None:
     """Drop a trigger's aggregates (deleted, or its timezone changed); with
     refold its events wait to be folded again. Caller commits."""
-    lock(now, commit_first=False)
+    lock(now)
     delete_aggregates([trigger_id])
     if refold:
         db.session.execute(update(ev).where(ev.trigger_id == trigger_id, ev.counted == true())

@@ -22,7 +22,8 @@ ev = DeliveryEvent
 
 
 def rebuild(now: datetime, trigger_ids: list[int] | None = None) -> dict:
-    """Recompute the aggregates of the given triggers (all when None). Commits.
+    """Recompute the aggregates of the given triggers (all when None) in the
+    caller's transaction, which it commits (`flask nudge rebuild-reports`).
 
     Holds the fold lock throughout. Events are marked counted first: one that
     commits meanwhile stays uncounted and the next fold adds it (folding an
@@ -41,7 +42,6 @@ def rebuild(now: datetime, trigger_ids: list[int] | None = None) -> dict:
         n_days += _rebuild_day_contacts(trigger_id, tz or "UTC")
     _rebuild_days(trigger_ids)
     _rebuild_recipients(trigger_ids)
-    db.session.commit()
     return {"triggers": len(trigger_ids) if trigger_ids is not None else None, "days": n_days}
 
 

@@ -8,6 +8,8 @@ really had (no open redirect, whatever the token says).
 
 Tokens and URLs live in engine/tracking_tokens.py (re-exported here).
 
+The record_* functions and unsubscribe() do not commit: the view does.
+
 OutboxMessage.html holds the rendered HTML *before* instrumenting; the mailer
 calls instrument_html() at send time. Link numbering counts every <a href> in
 document order (also the ones we leave alone), so the numbering used when
@@ -217,7 +219,6 @@ def record_open(message_id: int, now: datetime) -> bool:
     if keys is None:
         return False
     _event(keys, "opened", now)
-    db.session.commit()
     return True
 
 
@@ -240,7 +241,6 @@ def record_click(message_id: int, link_index: int, now: datetime) -> str | None:
     if not _has_event(message.id, "opened"):
         _event(message, "opened", now)
     _event(message, "clicked", now, detail=url)
-    db.session.commit()
     return url
 
 
@@ -279,5 +279,4 @@ def unsubscribe(message_id: int, now: datetime) -> bool | None:
         from engine.outbox import suppress_for_unsubscribe
 
         suppress_for_unsubscribe(keys.contact_id, now)
-    db.session.commit()
     return bool(changed)

@@ -10,10 +10,9 @@ from sqlalchemy import func, select
 from engine.triggers.stats import iso, trigger_stats  # noqa: F401  (re-exported)
 from engine.triggers.validation import (  # noqa: F401  (re-exported for views and the API)
     DEFAULTS, FIELDS, LABELS, READ_ONLY, validate_trigger)
+from engine.outbox import cancel_waiting_for_trigger, waiting_count, waiting_or_sending_count
 from extensions import db
-from models import Event, OutboxMessage, PersonaTransition, Trigger
-
-WAITING_STATES = ("pending_approval", "approved")
+from models import Event, PersonaTransition, Trigger
 
 
 class TriggerInUse(Exception):
@@ -97,16 +96,7 @@ def deactivate(trigger, now: datetime, cancel_pending: bool = False) -> int:
     trigger.status = "inactive"
     if not cancel_pending:
         return 0
-    try:
-        from engine.outbox import cancel_waiting_for_trigger
-    except ImportError:
-        return 0
-    return cancel_waiting_for_trigger(trigger.id, now)
-
-
-def waiting_count(trigger_id: int, states=WAITING_STATES) -> int:
-    return db.session.scalar(select(func.count()).select_from(OutboxMessage).where(
-        OutboxMessage.trigger_id == trigger_id, OutboxMessage.state.in_(states)))
+    return cancel_waiting_for_trigger(trigger.id, now, "trigger_deactivated")
 
 
 def copy_trigger(trigger) -> Trigger:
@@ -132,10 +122,8 @@ def delete_trigger(trigger, now: datetime, cancel_waiting: bool = False) -> int:
         raise TriggerInUse(f"{waiting} email(s) of this trigger are waiting in the outbox; "
                            "cancel them to delete the trigger.", waiting)
     if waiting:
-        from engine.outbox import cancel_waiting_for_trigger
-
-        cancelled = cancel_waiting_for_trigger(trigger.id, now, reason="trigger deleted")
-    busy = waiting_count(trigger.id, WAITING_STATES + ("sending",))
+        cancelled = cancel_waiting_for_trigger(trigger.id, now, "trigger_deleted")
+    busy = waiting_or_sending_count(trigger.id)
     if busy:
         raise TriggerInUse(f"{busy} email(s) of this trigger are being sent right now; "
                            "try again in a minute.", busy)

@@ -21,8 +21,8 @@ a 24-hour window would drift by seconds and skip a day).
 
 Everything is SQL: one correlated lookup per candidate on the outbox's
 (contact_id, state, created_at) index finds the email that holds it back, if
-any (control_columns, with_history), and one CASE turns it into the state and
-the sentence staff read (state_and_reason). The day counts in
+any (control_columns, with_history), and CASEs turn it into the state, the
+reason code and the sentence staff read (state_and_reason). The day counts in
 those sentences use the timezone's offset at `now` (a DST change inside the
 window can shift an "N days ago" by one near midnight; the decision itself
 uses exact window boundaries computed with zoneinfo).
@@ -133,9 +133,10 @@ class _Days:
 
 
 def state_and_reason(trigger, c, now: datetime, dialect: str, *, duplicate=None):
-    """(state, reason) SQL expressions over the candidate columns `c`
+    """(state, reason_code, reason) SQL expressions over the candidate columns `c`
     (unsubscribed_at, email, held_*): the live state (pending approval, or
-    approved for auto-send triggers) or "suppressed" with why.
+    approved for auto-send triggers) or "suppressed" with the control's code
+    (models.outbox.REASON_LABELS) and the sentence staff read.
     `duplicate`: true for a contact's second candidate row in the same run
     (two events at once), held back when the trigger has any control."""
     tz = trigger.timezone or "UTC"
@@ -151,38 +152,45 @@ def state_and_reason(trigger, c, now: datetime, dialect: str, *, duplicate=None)
     if since is not None:
         own = and_(own, c.held_at >= since)
     emailed = case((c.held_state == "sent", "sent "), else_="emailed ")
-    # (condition, reason) in order of precedence; the first that holds wins.
-    rules = [(c.unsubscribed_at.is_not(None), literal("unsubscribed"))]
+    # (condition, code, sentence) in order of precedence; the first that holds wins.
+    rules = [(c.unsubscribed_at.is_not(None), "unsubscribed", literal("unsubscribed"))]
     if trigger.never_retrigger:
-        rules.append((own, case(
+        rules.append((own, "never_retrigger", case(
             (c.held_state == "sent", "never re-trigger: already sent on " + days.day(c.held_at)),
             else_="never re-trigger: already emailed on " + days.day(c.held_at) + " ("
             + func.replace(c.held_state, "_", " ") + ")")))
     elif since is not None:
-        rules.append((own, "re-trigger delay: " + emailed + days.ago(c.held_at)
+        rules.append((own, "retrigger_delay", "re-trigger delay: " + emailed + days.ago(c.held_at)
                       + f" ({r}-day delay)"))
     if window_start(g, now, tz) is not None:
         who = func.coalesce(c.held_trigger_name, "trigger #" + cast(c.held_trigger_id, String))
-        rules.append((held, "global delay: emailed by “" + who + "” "
+        rules.append((held, "global_delay", "global delay: emailed by “" + who + "” "
                       + days.ago(c.held_at) + f" ({g}-day delay)"))
     if duplicate is not None and uses_history(trigger):
-        rules.append((duplicate, literal(in_run_reason(trigger))))
+        code, sentence = in_run_reason(trigger)
+        rules.append((duplicate, code, literal(sentence)))
     no_email = func.coalesce(c.email, "") == ""
-    rules.append((no_email, literal("no email address")))
-    reason = case(*rules, else_=literal(None, type_=String))
+    rules.append((no_email, "no_email", literal("no email address")))
+    reason_code = case(*[(cond, literal(code)) for cond, code, _ in rules],
+                       else_=literal(None, type_=String))
+    reason = case(*[(cond, sentence) for cond, _, sentence in rules],
+                  else_=literal(None, type_=String))
     # The state only needs the conditions, not the sentences (cheaper than
     # reason IS NULL); a held row always holds the candidate back.
     conds = [c.unsubscribed_at.is_not(None), held, no_email]
     if duplicate is not None and uses_history(trigger):
         conds.append(duplicate)
     state = case((or_(*conds), "suppressed"), else_=live)
-    return state, reason
+    return state, reason_code, reason
 
 
-def in_run_reason(trigger) -> str:
-    """Why a contact's second candidate in one run (two events at once) is held back."""
+def in_run_reason(trigger) -> tuple[str, str]:
+    """(code, sentence): why a contact's second candidate in one run (two events
+    at once) is held back."""
     if trigger.never_retrigger:
-        return "never re-trigger: already emailed by this trigger today"
+        return "never_retrigger", "never re-trigger: already emailed by this trigger today"
     if (trigger.retrigger_delay_days or 0) > 0:
-        return f"re-trigger delay: emailed today ({trigger.retrigger_delay_days}-day delay)"
-    return f"global delay: emailed by “{trigger.name}” today ({trigger.global_delay_days}-day delay)"
+        return ("retrigger_delay",
+                f"re-trigger delay: emailed today ({trigger.retrigger_delay_days}-day delay)")
+    return ("global_delay",
+            f"global delay: emailed by “{trigger.name}” today ({trigger.global_delay_days}-day delay)")

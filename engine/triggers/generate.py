@@ -1,7 +1,8 @@
 """Turning triggers into outbox messages: candidates -> controls -> one INSERT ... SELECT.
 
 One run = one trigger and its new occurrences, in ONE transaction whose first
-statement is the lock:
+statement is the lock (generate_step, the orchestrator, commits each run; the
+runners end their own reads with a rollback so the lock opens the transaction):
   * schedule triggers insert their TriggerRun (unique trigger + local day);
   * persona / event triggers advance their high-water mark with a
     conditional UPDATE (WHERE last_*_id = <value we read>); an event
@@ -53,19 +54,20 @@ def generate(trigger: Trigger, candidates, now: datetime, *, send_after=None,
                .cte("checked"))
     frm, c = controls.with_history(checked)
     duplicate = c.nth > 1 if many_per_contact else None
-    state, reason = controls.state_and_reason(trigger, c, now, dialect, duplicate=duplicate)
+    state, reason_code, reason = controls.state_and_reason(trigger, c, now, dialect,
+                                                           duplicate=duplicate)
     auto = not trigger.requires_approval
     stamp = OutboxMessage.approved_at.type
     approved_at = (case((state == "approved", literal(now, stamp)), else_=literal(None, stamp))
                    if auto else literal(None, stamp))
     rows = select(
         literal(trigger.id, Integer), c.contact_id, c.account_id, c.occurrence_key,
-        func.coalesce(c.email, ""), state, reason,
+        func.coalesce(c.email, ""), state, reason_code, reason,
         literal(now, OutboxMessage.created_at.type), literal(now, OutboxMessage.updated_at.type),
         literal(send_after, OutboxMessage.send_after.type), approved_at, literal(0, Integer),
     ).select_from(frm).where(true())  # SQLite needs a WHERE before ON CONFLICT here
     cols = ["trigger_id", "contact_id", "account_id", "occurrence_key", "to_email", "state",
-            "reason", "created_at", "updated_at", "send_after", "approved_at", "attempts"]
+            "reason_code", "reason", "created_at", "updated_at", "send_after", "approved_at", "attempts"]
     ins = insert_ignoring_duplicates(OutboxMessage, UNIQUE_KEY).from_select(cols, rows)
     db.session.connection().execute(ins)
     # A schedule run has one occurrence key: counting by it reads only the
@@ -103,7 +105,8 @@ def schedule_candidates(trigger, now, occurrence_key):
 
 def run_schedule(trigger, now) -> dict | None:
     """Generate today's occurrence of a schedule trigger if its time has come and
-    nobody generated it yet. One transaction; returns counts or None (skipped)."""
+    nobody generated it yet. One transaction, which the caller commits; returns
+    counts or None (skipped)."""
     from engine.clock import occurrence_for
 
     occ = occurrence_for(now, trigger.generate_at, trigger.timezone or "UTC", trigger.send_at)
@@ -129,7 +132,6 @@ def run_schedule(trigger, now) -> dict | None:
         .where(TriggerRun.trigger_id == trigger.id, TriggerRun.occurrence_key == key)
         .values(candidates=counts["candidates"], suppressed=counts["suppressed"],
                 created=counts["created"]))
-    db.session.commit()
     return dict(counts, occurrence_key=key)
 
 
@@ -160,7 +162,6 @@ def _run_new_rows(trigger, now, mark, model, where, first_time_filter) -> dict |
     if narrowed is not None:
         stmt = stmt.where(model.contact_id.in_(narrowed))
     counts = generate(trigger, stmt, now)
-    db.session.commit()
     return dict(counts, through_id=new)
 
 
@@ -212,8 +213,7 @@ def run_events(trigger, now) -> dict | None:
     # The lock (first statement): on PostgreSQL a concurrent run waits here, then
     # either finds the mark moved (and stops) or sees this run's rows.
     if not _advance_mark(trigger.id, Trigger.last_event_id, old, settled) or not pending:
-        db.session.commit()
-        return None
+        return None  # the caller commits the settled mark
     stmt = (select(Event.contact_id.label("contact_id"), Contact.account_id.label("account_id"),
                    cast(Event.id, String(64)).label("occurrence_key"), Event.id.label("seq"))
             .join(Contact, Contact.id == Event.contact_id).where(unfired))
@@ -226,7 +226,6 @@ def run_events(trigger, now) -> dict | None:
         stmt = stmt.where(Event.contact_id.in_(select(PersonaMember.contact_id).where(
             PersonaMember.persona_id == trigger.persona_id)))
     counts = generate(trigger, stmt, now)
-    db.session.commit()
     return dict(counts, settled_id=settled)
 
 
@@ -235,19 +234,24 @@ RUNNERS = {"schedule": run_schedule, "persona_enter": run_transitions,
 
 
 def generate_step(now: datetime) -> dict:
-    """Tick step: every active trigger, highest priority first (so the global
-    delay sees what higher-priority triggers generated a moment earlier), then
-    render what the runs created (small runs now, big ones in batch jobs)."""
+    """Tick step (an orchestrator): every active trigger, highest priority first
+    (so the global delay sees what higher-priority triggers generated a moment
+    earlier), one committed transaction per run; then render what the runs
+    created (small runs now, big ones in batch jobs), commit, and ring for the
+    auto-send triggers' messages."""
+    from engine.outbox import schedule_auto_sends
     from engine.render.messages import render_after_generation
 
     triggers = db.session.execute(
         select(Trigger).where(Trigger.status == "active")
         .order_by(Trigger.priority.desc(), Trigger.id)).scalars().all()
+    auto_send = {t.id for t in triggers if not t.requires_approval}
     summary = {}
     for trigger in triggers:
         trigger_id = trigger.id
         try:
             counts = RUNNERS.get(trigger.kind, lambda *_: None)(trigger, now)
+            db.session.commit()
         except Exception as exc:  # noqa: BLE001 - one broken trigger must not stop the others
             db.session.rollback()
             log.exception("generating trigger %s failed", trigger_id)
@@ -258,4 +262,7 @@ def generate_step(now: datetime) -> dict:
     for trigger_id, counts in summary.items():
         if counts.get("created"):
             counts.update(render_after_generation(int(trigger_id), counts["created"], now))
+            db.session.commit()
+            if int(trigger_id) in auto_send:  # after the commit: a woken worker finds them
+                schedule_auto_sends(int(trigger_id), now)
     return summary

@@ -8,7 +8,7 @@ from email_validator import EmailNotValidError, validate_email
 from engine.clock import is_timezone
 from extensions import db
 from models import EmailTemplate, Persona
-from models.trigger import KINDS
+from models.trigger import KINDS, TRIGGER_DEFAULTS
 
 # The wizard's fields = the API's fields (DESIGN.md "Public contracts").
 FIELDS = ("name", "description", "from_email", "bcc", "reply_to_name", "reply_to_email",
@@ -17,12 +17,8 @@ FIELDS = ("name", "description", "from_email", "bcc", "reply_to_name", "reply_to
           "never_retrigger", "generate_at", "send_at", "timezone", "requires_approval")
 # Computed fields a client may send back unchanged (GET -> edit -> PUT); ignored.
 READ_ONLY = ("id", "status", "started_at", "last_send_at", "next_send_at", "recipients_30d")
-DEFAULTS = {"description": None, "from_email": None, "bcc": None, "reply_to_name": None,
-            "reply_to_email": None, "no_reply": False, "subject": None, "html": None, "text": None,
-            "template_id": None, "kind": "schedule", "persona_id": None, "event_name": None,
-            "rule": None, "priority": 1, "global_delay_days": 0, "retrigger_delay_days": 0,
-            "never_retrigger": False, "generate_at": "08:00", "send_at": "09:00",
-            "timezone": "UTC", "requires_approval": True}
+# A new trigger's fields as the API takes them (times "HH:MM"): models.trigger.TRIGGER_DEFAULTS.
+DEFAULTS = {k: v.strftime("%H:%M") if isinstance(v, time) else v for k, v in TRIGGER_DEFAULTS.items()}
 LABELS = {"name": "Name", "from_email": "From email", "bcc": "BCC", "reply_to_name": "Reply-to name",
           "reply_to_email": "Reply-to email", "subject": "Subject", "html": "HTML body",
           "text": "Plain-text body", "template_id": "Template", "kind": "Trigger kind",

@@ -30,6 +30,7 @@ def test_unsubscribed_contacts_are_never_emailed(make):
     rows = _rows(trigger)
     assert rows[kept.id].state == "pending_approval"
     assert (rows[gone.id].state, rows[gone.id].reason) == ("suppressed", "unsubscribed")
+    assert rows[gone.id].reason_code == "unsubscribed" and rows[kept.id].reason_code is None
     assert rows[gone.id].html is None  # suppressed rows are not rendered
 
 
@@ -43,6 +44,7 @@ def test_never_retrigger(make):
     assert rows[emailed.id].state == "suppressed"
     expected = (TICK - timedelta(days=300)).date().isoformat()
     assert rows[emailed.id].reason == f"never re-trigger: already sent on {expected}"
+    assert rows[emailed.id].reason_code == "never_retrigger"
 
 
 def test_never_retrigger_ignores_messages_that_never_went_out(make):
@@ -63,6 +65,7 @@ def test_retrigger_delay_counts_calendar_days(make):
     generate_step(TICK)
     rows = _rows(trigger)
     assert rows[two_days.id].reason == "re-trigger delay: sent 2 days ago (7-day delay)"
+    assert rows[two_days.id].reason_code == "retrigger_delay"
     assert rows[seven_days.id].state == "pending_approval"
 
 
@@ -75,6 +78,7 @@ def test_global_delay_names_the_trigger_that_emailed(make):
     generate_step(TICK)
     rows = _rows(trigger)
     assert rows[contact.id].reason == "global delay: emailed by “Welcome” 1 day ago (3-day delay)"
+    assert rows[contact.id].reason_code == "global_delay"
     assert rows[other.id].state == "pending_approval"
 
 
@@ -140,6 +144,9 @@ def test_precedence_between_this_triggers_rules_and_the_global_delay(make):
     assert rows[both.id].reason == "global delay: emailed by “Other” 3 days ago (7-day delay)"
     assert rows[only_other.id].reason == "global delay: emailed by “Other” 6 days ago (7-day delay)"
     assert (rows[not_counted.id].state, rows[not_counted.id].reason) == ("pending_approval", None)
+    codes = {c.id: rows[c.id].reason_code for c in (recent, older, both, only_other, not_counted)}
+    assert codes == {recent.id: "retrigger_delay", older.id: "global_delay", both.id: "global_delay",
+                     only_other.id: "global_delay", not_counted.id: None}
 
 
 def test_never_retrigger_wins_over_the_global_delay(make):
@@ -159,3 +166,5 @@ def test_never_retrigger_wins_over_the_global_delay(make):
         f"never re-trigger: already emailed on {day} (pending approval)")
     assert rows[only_other.id].reason == "global delay: emailed by “Other” 1 day ago (3-day delay)"
     assert all(row.state == "suppressed" for row in rows.values())
+    assert [rows[c.id].reason_code for c in (old_mine, pending_mine, only_other)] == [
+        "never_retrigger", "never_retrigger", "global_delay"]

@@ -80,6 +80,7 @@ def test_two_ticks_at_once_fire_nothing_twice(make):
     _event(bob, 2, NOW)
     loaded = db.session.get(Trigger, trigger.id)
     assert run_events(loaded, NOW)["created"] == 2
+    db.session.commit()  # as generate_step commits each run
     # A concurrent tick that read the same mark: the outbox already says these fired.
     assert run_events(loaded, NOW) is None
     assert _fired(trigger) == ["1", "2"]

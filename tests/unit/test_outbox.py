@@ -32,6 +32,9 @@ def test_approve_schedules_a_send_job_at_the_end_of_the_hold(app, make, doorbell
     staff = make.staff()
     _, ids = _messages(make, 3)
     outbox.approve(ids, staff.id, NOW)
+    assert doorbell.rings == []  # approving rings nothing: the orchestrator rings after its commit
+    db.session.commit()
+    outbox.ring_approved_sends(staff.id, NOW)
     assert doorbell.rings == [("send", {"messages": 3, "at": NOW + timedelta(minutes=10),
                                         "now": NOW, "as_of": None})]
 

@@ -127,6 +127,7 @@ def test_concurrent_refreshes_do_not_duplicate(app, make, people):
             try:
                 barrier.wait(timeout=10)
                 results.append(engine.refresh_persona(pid, NOW))
+                db.session.commit()  # as the refresh job does: the persona stays locked until then
             except Exception as exc:  # surfaced below
                 errors.append(exc)
             finally:
@@ -191,3 +192,51 @@ def test_daily_and_weekly_counts(app, make, people):
     assert (daily[-1]["enter"], daily[-1]["leave"]) == (0, 1)
     assert (daily[-3]["enter"], daily[-3]["leave"]) == (2, 0)
     assert db.session.scalar(select(func.count()).select_from(PersonaTransition)) == 3
+
+
+# --- saving and deleting (engine.personas.editing) -----------------------------------
+
+def test_save_persona_normalises_validates_and_says_when_to_refresh(app, make):
+    from engine.personas.editing import PersonaInvalid, save_persona
+
+    p = Persona()
+    assert save_persona(p, "  Dormant \n admins ", "  ", ADMINS) is True  # new: refresh
+    assert (p.id is not None, p.name, p.description) == (True, "Dormant admins", None)
+    assert save_persona(p, "Dormant admins", "Who we miss", ADMINS) is False  # same rule
+    assert save_persona(p, "Dormant admins", None, {"user_types": [], "all": []}) is True
+    with pytest.raises(PersonaInvalid) as exc:
+        save_persona(Persona(), "DORMANT ADMINS", None, ADMINS)
+    assert exc.value.errors == {"name": ["Another persona already has this name."]}
+    with pytest.raises(PersonaInvalid) as exc:
+        save_persona(Persona(), " ", "x" * 2001, {"all": [{"field": "account.arr", "op": "gt",
+                                                           "value": "lots"}]})
+    assert set(exc.value.errors) == {"name", "description", "rule"}
+    assert exc.value.errors["rule"][0].startswith("all[0].value: ")
+    db.session.rollback()  # nothing was committed: the caller decides
+    assert db.session.scalar(select(func.count()).select_from(Persona)) == 0
+
+
+def test_delete_persona_refuses_while_a_trigger_uses_it(app, make, people):
+    from engine.personas.editing import PersonaInUse, delete_persona
+
+    p = make.persona(rule=ADMINS)
+    engine.refresh_persona(p.id, NOW)
+    make.trigger(name="Zed", kind="persona_enter", persona_id=p.id)
+    make.trigger(name="Alpha", kind="persona_enter", persona_id=p.id)
+    with pytest.raises(PersonaInUse) as exc:
+        delete_persona(p)
+    assert exc.value.trigger_names == ["Alpha", "Zed"]
+    assert members(p.id) == {people[0].id, people[1].id}
+
+
+def test_delete_persona_takes_its_members_and_transitions(app, make, people):
+    from engine.personas.editing import delete_persona
+
+    p = make.persona(rule=ADMINS)
+    engine.refresh_persona(p.id, NOW)
+    db.session.commit()
+    pid = p.id
+    delete_persona(p)
+    assert members(pid) == set() and transitions(pid) == [] and db.session.get(Persona, pid) is None
+    db.session.rollback()  # the caller commits; until then nothing is gone
+    assert len(members(pid)) == 2

@@ -15,7 +15,8 @@ def rows(make):
     sent = make.outbox_message(t1, ann, state="sent", created_at=datetime(2026, 1, 5, 8),
                                approved_at=datetime(2026, 1, 5, 8, 30),
                                sent_at=datetime(2026, 1, 5, 9, 0, 1))
-    suppressed = make.outbox_message(t1, bob, state="suppressed", reason="global delay (3 days)")
+    suppressed = make.outbox_message(t1, bob, state="suppressed", reason_code="global_delay",
+                                     reason="global delay: emailed 1 day ago (3-day delay)")
     failed = make.outbox_message(t2, ann, state="failed", smtp_reply="550 5.1.1 mailbox unavailable",
                                  last_error="SMTPRecipientsRefused")
     failed_no_reply = make.outbox_message(t2, bob, state="failed", last_error="connection refused")
@@ -32,16 +33,26 @@ def test_lists_all_in_id_order_with_contract_fields(api, rows):
     first = body["items"][0]
     assert first == {
         "id": rows["sent"].id, "trigger_id": rows["t1"].id, "contact_external_id": "ann",
-        "state": "sent", "reason": None, "created_at": "2026-01-05T08:00:00Z",
+        "state": "sent", "reason": None, "reason_code": None, "created_at": "2026-01-05T08:00:00Z",
         "approved_at": "2026-01-05T08:30:00Z", "sent_at": "2026-01-05T09:00:01Z",
     }
 
 
 def test_reasons_for_suppressed_and_failed(api, rows):
     by_id = {i["id"]: i for i in api.get("/api/v1/outbox").get_json()["items"]}
-    assert by_id[rows["suppressed"].id]["reason"] == "global delay (3 days)"
+    suppressed = by_id[rows["suppressed"].id]
+    assert suppressed["reason"] == "global delay: emailed 1 day ago (3-day delay)"
+    assert suppressed["reason_code"] == "global_delay"
     assert by_id[rows["failed"].id]["reason"] == "550 5.1.1 mailbox unavailable"
     assert by_id[rows["failed_no_reply"].id]["reason"] == "connection refused"
+
+
+def test_filter_by_reason_code(api, rows):
+    items = api.get("/api/v1/outbox?reason_code=global_delay").get_json()["items"]
+    assert [i["id"] for i in items] == [rows["suppressed"].id]
+    assert api.get("/api/v1/outbox?reason_code=unsubscribed").get_json()["items"] == []
+    res = api.get("/api/v1/outbox?reason_code=global%20delay")  # a label is not a code
+    assert res.status_code == 400 and "reason_code must be one of" in res.get_json()["error"]
 
 
 def test_filters_combine(api, rows):
@@ -99,7 +110,7 @@ def test_a_big_runs_unrendered_rows_are_listed_with_the_contract_fields(api, mak
     items = api.get(f"/api/v1/outbox?trigger_id={trigger.id}").get_json()["items"]
     assert [i["contact_external_id"] for i in items] == [c.external_id for c in contacts]
     assert all(set(i) == {"id", "trigger_id", "contact_external_id", "state", "reason",
-                          "created_at", "approved_at", "sent_at"} for i in items)
+                          "reason_code", "created_at", "approved_at", "sent_at"} for i in items)
     assert {(i["state"], i["reason"], i["created_at"]) for i in items} == {
         ("pending_approval", None, "2026-01-05T08:00:30Z")}
     assert db.session.query(OutboxMessage).filter(OutboxMessage.subject.is_(None)).count() == 3

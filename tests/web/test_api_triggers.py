@@ -42,6 +42,32 @@ def test_create_with_only_a_name_uses_defaults(api):
         "schedule", "08:00", True, "UTC")
 
 
+def test_api_wizard_and_model_share_one_set_of_defaults(api, login, monkeypatch):
+    """models.trigger.TRIGGER_DEFAULTS is the only place they are written: the API
+    fills them in, the columns default to them, and the wizard falls back to them."""
+    from models.trigger import TRIGGER_DEFAULTS
+
+    from_api = api.post("/api/v1/triggers", json={"name": "Defaults"}).get_json()
+    assert {k: from_api[k] for k in FIELDS if k != "name"} == {
+        k: v.strftime("%H:%M") if isinstance(v, time) else v for k, v in TRIGGER_DEFAULTS.items()}
+    bare = Trigger(name="Bare")
+    db.session.add(bare)
+    db.session.flush()
+    assert {k: getattr(bare, k) for k in TRIGGER_DEFAULTS} == TRIGGER_DEFAULTS
+    db.session.rollback()
+    client = login("manager")
+    res = client.post("/triggers/new", data={"name": "From the wizard", "action": "next"})
+    assert res.status_code == 302
+    made = db.session.scalars(db.select(Trigger).filter_by(name="From the wizard")).one()
+    res = client.post(f"/triggers/{made.id}/edit/controls", data={
+        "priority": "", "global_delay_days": "", "retrigger_delay_days": "", "generate_at": "08:00",
+        "send_at": "09:00", "timezone": "UTC", "action": "save"})
+    assert res.status_code == 302
+    db.session.refresh(made)
+    assert (made.priority, made.global_delay_days, made.retrigger_delay_days) == tuple(
+        TRIGGER_DEFAULTS[k] for k in ("priority", "global_delay_days", "retrigger_delay_days"))
+
+
 def test_invalid_create_is_422_and_nothing_saved(api):
     bad = dict(BODY, from_email="nope", subject="Hi\nBcc: x@y.io", generate_at="25:00",
                rule={"all": [{"field": "account.arr", "op": "gt", "value": "x"}]}, extra=1)

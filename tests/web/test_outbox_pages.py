@@ -30,7 +30,7 @@ def _one_of_each(make, trigger=None):
         "sent": dict(sent_at=now, smtp_reply="250 2.0.0 Ok: queued"),
         "failed": dict(failed_at=now, reason="550 5.1.1 user unknown"),
         "uncertain": dict(reason="connection lost after DATA"),
-        "suppressed": dict(reason="global delay: emailed 2 days ago"),
+        "suppressed": dict(reason_code="global_delay", reason="global delay: emailed 2 days ago"),
         "rejected": dict(rejected_at=now),
     }
     return {tab: make.outbox_message(trigger=trigger, state=state, subject=f"Subject {tab}",
@@ -192,6 +192,7 @@ def test_unapprove_within_the_hold_and_not_after(login, make, app):
     now = utcnow()
     engine_outbox.approve([message.id], client.staff.id, now)
     engine_outbox.approve([late.id], client.staff.id, now - timedelta(minutes=11))  # hold over
+    db.session.commit()
     body = client.get("/outbox/?tab=approved").get_data(as_text=True)
     assert f'data-countdown="{_state(message.id).hold_until.isoformat()}Z"' in body
     assert body.count(">Unapprove <") == 1  # only the row whose hold still runs
@@ -248,6 +249,7 @@ def test_detail_shows_actions_by_state(login, make):
     body = client.get(f"/outbox/{waiting.id}").get_data(as_text=True)
     assert 'action="/outbox/approve"' in body and 'action="/outbox/reject"' in body
     engine_outbox.approve([waiting.id], client.staff.id, utcnow())
+    db.session.commit()
     body = client.get(f"/outbox/{waiting.id}").get_data(as_text=True)
     assert 'action="/outbox/unapprove"' in body and "data-countdown" in body
 

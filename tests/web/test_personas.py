@@ -135,3 +135,24 @@ def test_viewers_and_approvers_see_but_cannot_change(app, login, make, role):
 def test_empty_list_invites_the_first_persona(app, login):
     html = login("manager").get("/personas/").get_data(as_text=True)
     assert "No personas yet" in html and "Create the first persona" in html
+
+
+def test_only_a_new_persona_or_a_changed_rule_rings_for_a_refresh(app, login, make, monkeypatch):
+    rung = []
+
+    class Bell:
+        def refresh_persona(self, persona_id, as_of=None):
+            # Rung after the commit: another connection already sees the saved rule.
+            with db.engine.connect() as conn:
+                rung.append((persona_id, conn.scalar(select(Persona.rule).where(Persona.id == persona_id))))
+            return True
+
+    monkeypatch.setitem(app.extensions, "doorbell", Bell())
+    c = login("manager")
+    p = make.persona(name="Admins", rule=ADMINS)
+    res = save(c, f"/personas/{p.id}/edit", name="Admins again", rule=ADMINS)
+    assert res.status_code == 302 and rung == []
+    assert "being refreshed" not in c.get(res.headers["Location"]).get_data(as_text=True)
+    nobody = {"user_types": [], "all": []}
+    assert save(c, f"/personas/{p.id}/edit", name="Admins again", rule=nobody).status_code == 302
+    assert rung == [(p.id, nobody)]
