@@ -18,26 +18,9 @@ BASE_DATABASE_URL = os.environ.setdefault("NUDGE_BASE_DATABASE_URL", os.environ.
 BASE_REDIS_URL = os.environ.setdefault("NUDGE_BASE_REDIS_URL", os.environ.get("REDIS_URL", ""))
 
 
-def _worker_database_url() -> str:
-    base = BASE_DATABASE_URL
-    if not base:
-        return f"sqlite:///{_TMP / 'test.db'}"
-    import psycopg
-    from sqlalchemy.engine import make_url
+from tests.databases import fresh_database_url  # noqa: E402
 
-    url = make_url(base.replace("postgresql://", "postgresql+psycopg://", 1))
-    name = f"{url.database}_{WORKER}"
-    admin = psycopg.connect(
-        host=url.host, port=url.port or 5432, user=url.username, dbname=url.database,
-        password=url.password, autocommit=True,
-    )
-    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
-    return url.set(database=name).render_as_string(hide_password=False)
-
-
-os.environ["DATABASE_URL"] = _worker_database_url()
+os.environ["DATABASE_URL"] = fresh_database_url(BASE_DATABASE_URL, WORKER, _TMP / "test.db")
 if BASE_REDIS_URL:
     # A Redis database per xdist worker keeps queues apart.
     os.environ["REDIS_URL"] = BASE_REDIS_URL.rsplit("/", 1)[0] + f"/{1 + WORKER_NUM % 15}"

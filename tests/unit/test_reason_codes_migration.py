@@ -1,15 +1,13 @@
 """The reason-code migration fills the code of existing rows from the texts
 earlier versions wrote, on a scratch database of the test's dialect."""
 import os
-import subprocess
-import sys
 from datetime import datetime, time
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.databases import flask_db, fresh_database_url
+
 BEFORE = "c41d9a7e2b55"  # the head before reason codes
 NOW = datetime(2026, 1, 5, 8, 0)
 
@@ -29,29 +27,6 @@ OLD_ROWS = [
     ("failed", "RCPT TO: 550 5.1.1 user unknown", None),
     ("sent", None, None),
 ]
-
-
-def _scratch_database(tmp_path) -> str:
-    base = os.environ["NUDGE_BASE_DATABASE_URL"]
-    if not base:
-        return f"sqlite:///{tmp_path / 'reason-codes.db'}"
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    url = make_url(base)
-    name = f"{url.database}_reason_codes"
-    with psycopg.connect(host=url.host, port=url.port or 5432, user=url.username,
-                         dbname=url.database, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    return url.set(database=name).render_as_string(hide_password=False)
-
-
-def _flask_db(url, tmp_path, *args):
-    env = dict(os.environ, FLASK_APP="app.py", NUDGE_INSTANCE_DIR=str(tmp_path), DATABASE_URL=url)
-    result = subprocess.run([sys.executable, "-m", "flask", "db", *args], cwd=ROOT, env=env,
-                            capture_output=True, text=True)
-    assert result.returncode == 0, f"flask db {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
 
 
 def _old_rows(engine) -> dict:
@@ -82,12 +57,13 @@ def _old_rows(engine) -> dict:
 
 @pytest.mark.xdist_group("migrations")
 def test_upgrade_fills_codes_from_the_old_texts_and_downgrade_drops_them(tmp_path):
-    url = _scratch_database(tmp_path)
-    _flask_db(url, tmp_path, "upgrade", BEFORE)
+    url = fresh_database_url(os.environ["NUDGE_BASE_DATABASE_URL"], "reason_codes",
+                             tmp_path / "reason-codes.db")
+    flask_db(url, tmp_path, "upgrade", BEFORE)
     engine = sa.create_engine(url)
     try:
         expected = _old_rows(engine)
-        _flask_db(url, tmp_path, "upgrade")
+        flask_db(url, tmp_path, "upgrade")
         with engine.connect() as conn:
             got = {r.id: (r.state, r.reason, r.reason_code) for r in conn.execute(sa.text(
                 "SELECT id, state, reason, reason_code FROM outbox_messages"))}
@@ -95,7 +71,7 @@ def test_upgrade_fills_codes_from_the_old_texts_and_downgrade_drops_them(tmp_pat
         index_columns = {i["name"]: i["column_names"] for i in sa.inspect(engine).get_indexes("outbox_messages")}
         assert index_columns["ix_outbox_trigger_state_occurrence_reason"][-1] == "reason_code"
 
-        _flask_db(url, tmp_path, "downgrade", BEFORE)
+        flask_db(url, tmp_path, "downgrade", BEFORE)
         engine.dispose()
         columns = {c["name"] for c in sa.inspect(engine).get_columns("outbox_messages")}
         assert "reason_code" not in columns and "reason" in columns
