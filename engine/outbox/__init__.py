@@ -6,7 +6,7 @@ two staff members, two workers or a worker and a staff member racing on the
 same message cannot both win: the loser's UPDATE matches no row.
 
 The send path (claiming, mark_sending/sent/failed/retry/..., the sweep of
-stuck `sending` rows) lives in send_states.py and is re-exported here;
+stuck `sending` rows) lives in send_states.py; its transitions are re-exported here;
 together the two modules are the state machine. The transitions here do not
 commit (engine/__init__.py): the orchestrator commits, then rings the
 doorbell for what it approved (ring_approved_sends), so a worker woken by
@@ -20,10 +20,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, func, or_, select, update
 
-from engine.outbox.send_states import (  # noqa: F401 - the send path, re-exported
-    M, T, _cfg, _exec, _lease, claim_due_batch, due_condition, due_pick,
-    expire_stuck_sending, fail_unrendered, mark_failed, mark_retry, mark_sending, mark_sent,
-    mark_uncertain, retry_delay)
+from engine.outbox.send_states import M, T, _cfg, _exec, _lease, due_condition
+from engine.outbox.send_states import (  # noqa: F401 - the send path's transitions, re-exported
+    claim_due_batch, due_pick, expire_stuck_sending, fail_unrendered, mark_failed, mark_retry,
+    mark_sending, mark_sent, mark_uncertain, retry_delay)
 from engine.ports import doorbell
 from extensions import db
 from models.outbox import STATES
@@ -108,24 +108,24 @@ def can_unapprove(message, now: datetime) -> bool:
 
 
 # --------------------------------------------------------------- staff actions
-def approve(message_ids, staff_id, now: datetime) -> int:
-    """pending_approval -> approved, recording who and when; the send is held for
-    APPROVAL_HOLD_MINUTES (unapprove works until then). After committing, the
-    caller rings ring_approved_sends(staff_id, now); the tick's sweep is the
-    safety net. Returns how many messages changed state."""
+def _approval(staff_id, now: datetime) -> dict:
+    """The values an approval writes: who and when, and the hold that unapprove works in."""
     hold_until = now + timedelta(minutes=int(_cfg("APPROVAL_HOLD_MINUTES", 10)))
-    values = dict(state="approved", approved_by_id=staff_id, approved_at=now,
-                  hold_until=hold_until, claim_token=None, updated_at=now)
-    return _update_many(message_ids, M.state == "pending_approval", values)
+    return dict(state="approved", approved_by_id=staff_id, approved_at=now,
+                hold_until=hold_until, claim_token=None, updated_at=now)
+
+
+def approve(message_ids, staff_id, now: datetime) -> int:
+    """pending_approval -> approved, held for APPROVAL_HOLD_MINUTES. After committing,
+    the caller rings ring_approved_sends(staff_id, now); the tick's sweep is the
+    safety net. Returns how many messages changed state."""
+    return _update_many(message_ids, M.state == "pending_approval", _approval(staff_id, now))
 
 
 def approve_all_for_trigger(trigger_id, staff_id, now: datetime) -> int:
     """Approve every message of one trigger that waits for approval (ring as for approve)."""
-    hold_until = now + timedelta(minutes=int(_cfg("APPROVAL_HOLD_MINUTES", 10)))
-    stmt = (update(T)
-            .where(M.trigger_id == trigger_id, M.state == "pending_approval")
-            .values(state="approved", approved_by_id=staff_id, approved_at=now,
-                    hold_until=hold_until, claim_token=None, updated_at=now))
+    stmt = (update(T).where(M.trigger_id == trigger_id, M.state == "pending_approval")
+            .values(**_approval(staff_id, now)))
     return _exec(stmt).rowcount
 
 
