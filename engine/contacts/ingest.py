@@ -18,9 +18,9 @@ from datetime import datetime
 
 from sqlalchemy import bindparam
 
-from engine.contacts.fields import (  # noqa: F401  (re-exported for callers and tests)
-    _Bad, to_json, _string, _boolean, _object, _arr, _status, parse_time, _timezone, _FAST_EMAIL, _SPECIAL_TLDS, normalize_email,
-)
+from engine.contacts.fields import (
+    FieldError, arr_field, boolean_field, normalize_email, object_field, parse_time, status_field,
+    text_field, timezone_field, to_json)
 from extensions import db
 from models import Account, Contact, Event
 
@@ -38,21 +38,21 @@ class IngestError(ValueError):
 
 FIELDS = {
     "accounts": {
-        "external_id": _string(255, required=True), "name": _string(255, required=True),
-        "arr": _arr, "plan": _string(64), "status": _status, "attributes": _object,
+        "external_id": text_field(255, required=True), "name": text_field(255, required=True),
+        "arr": arr_field, "plan": text_field(64), "status": status_field, "attributes": object_field,
     },
     "contacts": {
-        "external_id": _string(255, required=True),
-        "account_external_id": _string(255, required=True), "email": normalize_email,
-        "first_name": _string(128), "last_name": _string(128), "role": _string(64),
-        "is_crm_contact": _boolean, "is_product_user": _boolean, "timezone": _timezone,
+        "external_id": text_field(255, required=True),
+        "account_external_id": text_field(255, required=True), "email": normalize_email,
+        "first_name": text_field(128), "last_name": text_field(128), "role": text_field(64),
+        "is_crm_contact": boolean_field, "is_product_user": boolean_field, "timezone": timezone_field,
         "created_at": lambda v: parse_time(v, required=True), "last_seen_at": parse_time,
-        "attributes": _object,
+        "attributes": object_field,
     },
     "events": {
-        "contact_external_id": _string(255, required=True), "name": _string(128, required=True),
-        "occurred_at": lambda v: parse_time(v, required=True), "properties": _object,
-        "external_id": _string(255),
+        "contact_external_id": text_field(255, required=True), "name": text_field(128, required=True),
+        "occurred_at": lambda v: parse_time(v, required=True), "properties": object_field,
+        "external_id": text_field(255),
     },
 }
 REQUIRED = {
@@ -163,7 +163,7 @@ def validate(kind: str, items: list) -> tuple[list[dict], list[dict]]:
                 row[key] = check(value)
                 if key in _JSON_COLUMNS:
                     row["_json"] = to_json(row[key])
-            except _Bad as bad:
+            except FieldError as bad:
                 item_errors.append({"index": index, "field": key, "message": str(bad)})
         if not required_keys <= item.keys():
             item_errors += [{"index": index, "field": key, "message": "is required"}
