@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import aliased, contains_eager, defer
 
+from blueprints.ui import paginate
 from engine import outbox as engine_outbox
 from extensions import db
 from models import Account, Contact, DeliveryEvent, OutboxMessage, Staff, Trigger
@@ -161,10 +162,8 @@ def list_page(f: Filters):
                     RejectedBy.id, RejectedBy.email, RejectedBy.name),
             )
             .order_by(*_order(f.tab)))
-    page = db.paginate(stmt, page=f.page, per_page=PER_PAGE, error_out=False)
-    if page.page > 1 and page.page > page.pages:  # e.g. the last rows were just approved
-        f.page = max(1, page.pages)
-        page = db.paginate(stmt, page=f.page, per_page=PER_PAGE, error_out=False)
+    page = paginate(stmt, f.page, PER_PAGE)  # e.g. the last rows were just approved
+    f.page = page.page
     return page
 
 

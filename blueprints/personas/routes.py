@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from blueprints.auth.decorators import EDITORS, role_required
 from blueprints.personas.forms import PersonaForm
 from blueprints.rules.builder import builder_context, catalog_index, read_rule_field, rule_to_tree, tree_view
-from blueprints.ui import page_args
+from blueprints.ui import page_args, paginate
 from engine import personas as engine
 from engine.personas.editing import (NAME_TAKEN, PersonaInUse, PersonaInvalid, delete_persona,
                                      save_persona, validate_persona)
@@ -133,7 +133,7 @@ def detail(persona_id):
         members = members.where(or_(func.lower(Contact.email).like(like),
                                     func.lower(Contact.first_name + " " + Contact.last_name).like(like),
                                     func.lower(Account.name).like(like)))
-    pagination = db.paginate(members, page=page, per_page=per_page, error_out=False)
+    pagination = paginate(members, page, per_page)
     ctx = {"persona": persona, "rows": _member_rows(pagination.items), "total": pagination.total,
            "page": page, "per_page": per_page, "q": search}
     if request.htmx.target == "members":
