@@ -152,9 +152,9 @@ def register_ui(app):
         return {"nav_items": items, "pending_approval_count": _pending_count}
 
     def _pending_count():
-        from models import OutboxMessage
+        from engine.outbox import awaiting_approval_count
 
-        return OutboxMessage.query.filter_by(state="pending_approval").count()
+        return awaiting_approval_count()
 
     @app.template_global()
     def has_endpoint(name: str) -> bool:

@@ -4,6 +4,7 @@ from flask import render_template
 from sqlalchemy import func, select
 
 from engine import reports
+from engine.outbox import awaiting_approval_count
 from engine.reports.fold import fold_for_reading
 from extensions import db
 from models import Account, Contact, Event, OutboxMessage, TickRun, Trigger
@@ -28,7 +29,7 @@ def index():
         "contacts": _count(select(Contact.id)),
         "active_7d": _count(select(Contact.id).where(Contact.last_seen_at >= week_ago)),
         "events_7d": _count(select(Event.id).where(Event.occurred_at >= week_ago)),
-        "waiting": _count(select(OutboxMessage.id).where(OutboxMessage.state == "pending_approval")),
+        "waiting": awaiting_approval_count(),
         "uncertain": _count(select(OutboxMessage.id).where(OutboxMessage.state == "uncertain")),
         "active_triggers": _count(select(Trigger.id).where(Trigger.status == "active")),
     }

@@ -15,7 +15,7 @@ from blueprints.outbox import queries
 from blueprints.outbox.history import message_history
 from blueprints.ui import render_page
 from engine import outbox as engine_outbox
-from engine.render.messages import WAITING, ensure_rendered
+from engine.render.messages import ensure_rendered
 from extensions import db
 from models import Trigger
 from models.base import utcnow
@@ -37,7 +37,7 @@ def _render_shown(messages, now) -> bool:
     about to be shown that are not yet (only these, in one batch), so staff see
     the real subject and body. True if anything was rendered (reload the rows:
     a message whose rendering failed is now `failed`)."""
-    ids = [m.id for m in messages if m.subject is None and m.state in WAITING]
+    ids = [m.id for m in messages if m.subject is None and m.state in engine_outbox.WAITING_STATES]
     if not ids:
         return False
     try:

@@ -33,13 +33,12 @@ SHARD_ROWS = 20_000      # one render job per this many rows (they run in parall
 MAX_SHARDS = 8
 CONTACT_COLS = list(Contact.__table__.c)
 ACCOUNT_COLS = list(Account.__table__.c)
-WAITING = ("pending_approval", "approved")
 _SET = (update(T).where(T.c.id == bindparam("_id"), T.c.subject.is_(None))
         .values(subject=bindparam("_subject"), html=bindparam("_html"), text=bindparam("_text")))
 
 
 def _unrendered():
-    return (T.c.state.in_(WAITING), T.c.subject.is_(None))
+    return (T.c.state.in_(outbox.WAITING_STATES), T.c.subject.is_(None))
 
 
 def render_pending(now: datetime, *, trigger_id=None, ids=None, limit=None,
@@ -148,11 +147,6 @@ def contact_context(contact_id, now, *, unsubscribe_url="", extra=None) -> dict:
     return build_context({c.name: m[f"c_{c.name}"] for c in CONTACT_COLS},
                          {c.name: m[f"a_{c.name}"] for c in ACCOUNT_COLS},
                          unsubscribe_url=unsubscribe_url, extra=extra, now=now)
-
-
-def count_unrendered(trigger_id) -> int:
-    return db.session.execute(select(func.count()).where(
-        *_unrendered(), T.c.trigger_id == trigger_id)).scalar_one()
 
 
 def ring_render_jobs(trigger_id: int, rows: int) -> int:
