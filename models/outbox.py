@@ -59,7 +59,7 @@ class OutboxMessage(db.Model):
     occurrence_key: Mapped[str] = mapped_column(db.String(64))
     to_email: Mapped[str] = mapped_column(db.String(320), default="")
     # NULL on a waiting row = not rendered yet: generation inserts rows set-based
-    # and rendering follows in batches (engine/outbox_render.py).
+    # and rendering follows in batches (engine/render/messages.py).
     subject: Mapped[str | None] = mapped_column(db.String(998), nullable=True)
     html: Mapped[str | None] = mapped_column(db.Text, nullable=True)
     text: Mapped[str | None] = mapped_column(db.Text, nullable=True)

@@ -23,7 +23,7 @@ class Persona(db.Model):
 
 # PersonaMember and PersonaTransition deliberately carry no database foreign keys:
 # they are derived data written 100k rows at a time by INSERT ... SELECT from rows
-# that exist (engine/personas.py), and PostgreSQL's per-row FK triggers made a
+# that exist (engine/personas/), and PostgreSQL's per-row FK triggers made a
 # persona's first refresh 3.4x slower (EXPLAIN ANALYZE: 4 x 100k trigger calls).
 # Deleting a persona deletes its rows explicitly; contacts are never deleted, and
 # a vanished contact simply leaves at the next refresh (joins to contacts skip it).

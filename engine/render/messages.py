@@ -1,6 +1,6 @@
 """Rendering generated outbox messages for their recipients, in batches.
 
-Generation (engine/generate.py) inserts waiting rows with subject NULL in one
+Generation (engine/triggers/generate.py) inserts waiting rows with subject NULL in one
 set-based statement; this module fills in subject/html/text. A waiting row
 (pending_approval / approved) with a NULL subject has not been rendered yet
 (a rendered subject is never empty). Rendering is idempotent: the UPDATE only

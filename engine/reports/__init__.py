@@ -1,7 +1,7 @@
 """Trigger reports (Natero's definitions), read from the report aggregates.
 
-Per day in the trigger's timezone (engine/report_fold.py folds delivery events
-into report_days; engine/report_rebuild.py recomputes them from the events):
+Per day in the trigger's timezone (engine/reports/fold.py folds delivery events
+into report_days; engine/reports/rebuild.py recomputes them from the events):
 - Recipients: contacts the trigger attempted to email (a delivered, failed or
   bounced outcome that day);
 - Delivered / Opened / Clicked / Failed / Unsubscribed: distinct contacts with

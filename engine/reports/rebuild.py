@@ -1,6 +1,6 @@
 """Recompute the report aggregates from every delivery event, set-based in SQL.
 
-`flask nudge rebuild-reports` runs it; engine/report_fold.py keeps the same
+`flask nudge rebuild-reports` runs it; engine/reports/fold.py keeps the same
 tables current incrementally, and tests prove the two agree. Local days are
 UTC ranges joined to the events (DST-safe, the same SQL on both databases).
 """

@@ -6,7 +6,7 @@ token can never be replayed as an unsubscribe token. A click token carries
 from the message's stored HTML, so a token can only lead to a link that message
 really had (no open redirect, whatever the token says).
 
-Tokens and URLs live in engine/tracking_tokens.py (re-exported here).
+Tokens and URLs live in engine/tracking/tokens.py (re-exported here).
 
 The record_* functions and unsubscribe() do not commit: the view does.
 

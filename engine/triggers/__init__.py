@@ -1,5 +1,5 @@
 """Triggers: the JSON shape, list statistics and the lifecycle (activate,
-deactivate, copy, delete); field validation lives in engine/trigger_validation.py.
+deactivate, copy, delete); field validation lives in engine/triggers/validation.py.
 
 None of these functions commit: the caller (a view) commits or rolls back.
 """

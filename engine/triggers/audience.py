@@ -1,7 +1,7 @@
 """Who a trigger is for: its persona's members and/or its inline rule, as one select.
 
 The one definition of a trigger's audience, used by generation (a schedule
-trigger's candidate set, engine/generate.py), the wizard's review step (pick a
+trigger's candidate set, engine/triggers/generate.py), the wizard's review step (pick a
 recipient) and "how many would match right now" on the details page -- so what
 staff are shown is what a run generates.
 """

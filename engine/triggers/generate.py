@@ -18,7 +18,7 @@ the frequency controls as correlated lookups on the outbox, inserted
 as waiting messages or as suppressed ones with their reason. No row passes
 through Python, so a trigger matching a million contacts costs one statement
 and no memory. Rendering each recipient's email is the next step
-(engine/outbox_render.py): right away for small runs, in batch jobs for big ones.
+(engine/render/messages.py): right away for small runs, in batch jobs for big ones.
 """
 import logging
 from datetime import datetime, timedelta
@@ -144,7 +144,7 @@ def _advance_mark(trigger_id, column, old, new) -> bool:
 
 def _run_new_rows(trigger, now, mark, model, where, first_time_filter) -> dict | None:
     """Persona triggers: rows of `model` newer than the mark. Refreshes of one
-    persona are serialised (engine/personas.py), so its transitions commit in
+    persona are serialised (engine/personas/), so its transitions commit in
     id order and a plain high-water mark misses none (unlike events)."""
     old = db.session.execute(select(mark).where(Trigger.id == trigger.id)).scalar() or 0
     new = db.session.execute(select(func.max(model.id)).where(*where, model.id > old)).scalar()
