@@ -58,7 +58,7 @@ def _list_context(f: queries.Filters) -> dict:
     waiting_tab = f.tab == "waiting"
     return {
         "f": f, "tabs": queries.TABS, "counts": queries.tab_counts(f), "rows": rows,
-        "total": page.total, "per_page": queries.PER_PAGE, "now": now,
+        "pagination": page, "now": now,
         "countdown_window": queries.COUNTDOWN_WINDOW,
         "sends_at": engine_outbox.sends_at, "can_unapprove": engine_outbox.can_unapprove,
         "reasons": queries.reason_counts(f),

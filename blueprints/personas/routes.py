@@ -134,8 +134,8 @@ def detail(persona_id):
                                     func.lower(Contact.first_name + " " + Contact.last_name).like(like),
                                     func.lower(Account.name).like(like)))
     pagination = paginate(members, page, per_page)
-    ctx = {"persona": persona, "rows": _member_rows(pagination.items), "total": pagination.total,
-           "page": page, "per_page": per_page, "q": search}
+    ctx = {"persona": persona, "rows": _member_rows(pagination.items), "pagination": pagination,
+           "q": search}
     if request.htmx.target == "members":
         return render_template("personas/_members.html", **ctx)
     daily = engine.daily_transitions(persona.id, now, 30)
