@@ -36,7 +36,8 @@ def background_worker(app):
     thread = threading.Thread(target=loop, daemon=True)
     yield thread.start
     stop.set()
-    thread.join(timeout=10)
+    if thread.ident is not None:  # the test may end before it started the worker
+        thread.join(timeout=10)
 
 
 def contacts_csv(rows: int) -> bytes:
@@ -59,6 +60,8 @@ def test_login_search_account_and_import_contacts(page, make, background_worker)
     page.get_by_role("link", name="Accounts", exact=True).click()
     rows = page.locator("#accounts-results tbody tr")
     expect(rows).to_have_count(3)
+    # htmx loads deferred: typing before it has bound the search box would be lost.
+    page.wait_for_load_state("domcontentloaded")
     page.fill("input[name=q]", "glob")
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("Globex Corporation")
