@@ -1,4 +1,4 @@
-"""Rule preview at scale: engine.rules.preview_query vs the same queries hand-written.
+"""Rule preview at scale: engine.rules.preview vs the same queries hand-written.
 
     python -m bench.preview [--accounts 5000] [--contacts 100000] [--events 2000000]
                             [--runs 50] [--rebuild]
@@ -8,7 +8,7 @@ Data from devtools.demo.generate (seed-demo's generator) into a SQLite file unde
 PostgreSQL database `nudge_bench_preview` when DATABASE_URL is set. For five
 rules it times, interleaved in the same run, a preview (count + distinct
 accounts + 20 sample rows with the fields the rule uses):
-  engine  engine.rules.preview_query(rule, now, 20)  (parse + compile + SQL + rows)
+  engine  engine.rules.preview(rule, now, 20)  (parse + compile + SQL + rows)
   raw     the same two queries hand-written as SQL through the DB-API driver
 and prints p50 / p95 for both and the p95 ratio. Then a persona-style
 membership query (INSERT ... SELECT of every match of 100k contacts), engine vs raw.
@@ -91,7 +91,11 @@ def prepare(args):
 
     counts = (db.session.query(Contact).count(), db.session.query(Event).count())
     db.session.remove()
-    if args.rebuild or counts != (args.contacts, args.events):
+    # Data kept from a run of an older schema (a column added since) is made again.
+    inspector = inspect(db.engine)
+    schema_changed = any({c.name for c in table.columns} != {c["name"] for c in inspector.get_columns(table.name)}
+                         for table in db.metadata.sorted_tables)
+    if args.rebuild or schema_changed or counts != (args.contacts, args.events):
         if counts != (0, 0):
             db.drop_all()
             db.create_all()

@@ -1,5 +1,5 @@
 """POST /api/v1/preview: who a rule matches now -- the same engine call as the
-rule builder's live preview (engine.rules.preview_query)."""
+rule builder's live preview (engine.rules.preview)."""
 from flask import jsonify
 
 from blueprints.api.routes import api_error, bp, json_body, require_api_key
