@@ -14,10 +14,17 @@ from pathlib import Path
 MESSAGE_ID = re.compile(rb"^Message-ID: (\S+)", re.M | re.I)
 
 
-def _sink_process(port, out_path, ready, pipelining):
+def _sink_process(port, out_path, ready, pipelining, reply_delay):
     from aiosmtpd.smtp import SMTP
 
     seen = []
+
+    class SlowSMTP(SMTP):
+        """Waits `reply_delay` seconds before each reply line, as a relay across a network does."""
+
+        async def push(self, status):
+            await asyncio.sleep(reply_delay)
+            await super().push(status)
 
     class Handler:
         async def handle_EHLO(self, server, session, envelope, hostname, responses):
@@ -40,7 +47,8 @@ def _sink_process(port, out_path, ready, pipelining):
     # IPPROTO_TCP, as aiosmtpd's Controller makes it: asyncio then turns Nagle off, as for any TCP server.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", port))
-    loop.run_until_complete(loop.create_server(lambda: SMTP(Handler()), sock=sock))
+    server_class = SlowSMTP if reply_delay else SMTP
+    loop.run_until_complete(loop.create_server(lambda: server_class(Handler()), sock=sock))
     ready.set()
     loop.run_forever()
 
@@ -55,16 +63,19 @@ class Sink:
     """`processes` single-process aiosmtpd servers, each on its own port: worker
     k talks to ports[k], as an MTA gives each connection its own process (one
     shared port would put two connections on one process half the time).
-    Each records the Message-IDs it took in a file under `directory`."""
+    Each records the Message-IDs it took in a file under `directory`.
+    reply_delay_ms: how long each reply waits (0: stock aiosmtpd, as fast as loopback)."""
 
-    def __init__(self, processes: int, directory: Path, pipelining: bool = False):
+    def __init__(self, processes: int, directory: Path, pipelining: bool = False,
+                 reply_delay_ms: float = 0):
         self.ports = [_free_port() for _ in range(processes)]
         self.files = [directory / f"sink-{i}-{time.time_ns()}.txt" for i in range(processes)]
         self.procs = []
         for port, path in zip(self.ports, self.files):
             ready = multiprocessing.Event()
             proc = multiprocessing.Process(target=_sink_process, args=(port, str(path), ready,
-                                                                         pipelining))
+                                                                         pipelining,
+                                                                         reply_delay_ms / 1000))
             proc.start()
             ready.wait(10)
             self.procs.append(proc)
