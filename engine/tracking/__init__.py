@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select, update
 
 from engine.tracking.tokens import (  # noqa: F401 - re-exported: tokens and URLs are part of tracking
-    SALTS, _base, click_token, click_url, open_token, open_url, read_click_token,
+    SALTS, click_token, click_url, open_token, open_url, public_base_url, read_click_token,
     read_open_token, read_unsubscribe_token, unsubscribe_token, unsubscribe_url)
 from extensions import db
 from models import Contact, DeliveryEvent, OutboxMessage, Trigger
@@ -173,7 +173,7 @@ def instrument_html(html: str, message_id: int, base_url: str | None = None) -> 
     """Rewrite each trackable <a href> to its click URL and add the 1x1 open pixel."""
     if not html:
         return html or ""
-    base = _base(base_url)
+    base = public_base_url(base_url)
     pieces, slots = _link_plan(html, base)
     out = [pieces[0]]
     for (index, before, after), piece in zip(slots, pieces[1:]):

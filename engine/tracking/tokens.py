@@ -4,15 +4,13 @@ click token carries (message id, link index) -- never a URL.
 
 A token is the plain ids signed by itsdangerous' Signer ("123.sig",
 "123.4.sig"): the send path signs four per message, and the URL-safe JSON
-serializer (JSON, a zlib attempt, base64) cost seven times as much per token.
+serializer (JSON, a zlib attempt, base64) cost several times as much per token.
 Tokens of that earlier form, in emails already sent, are still read.
 """
 from __future__ import annotations
 
-import hmac
-
 from flask import current_app
-from itsdangerous import BadData, HMACAlgorithm, Signer, URLSafeSerializer
+from itsdangerous import BadData, Signer, URLSafeSerializer
 
 SALTS = {
     "open": "nudge.tracking.open",
@@ -21,41 +19,17 @@ SALTS = {
 }
 
 
-class _OneShotHmacSha1(HMACAlgorithm):
-    """itsdangerous' default algorithm (HMAC-SHA1), through hashlib's one-shot C
-    digest: itsdangerous hands hmac a Python digest function, which takes
-    hmac's slow pure-Python path. Same bytes."""
-
-    def get_signature(self, key: bytes, value: bytes) -> bytes:
-        return hmac.digest(key, value, "sha1")
-
-
-class _IdSigner(Signer):
-    """itsdangerous' Signer with the same signatures, cheaper per token: the
-    derived key is computed once per secret (Signer derives it on every call)."""
-
-    def __init__(self, secret_key, salt):
-        super().__init__(secret_key, salt=salt, algorithm=_OneShotHmacSha1())
-        self._derived: dict = {}
-
-    def derive_key(self, secret_key=None) -> bytes:
-        found = self._derived.get(secret_key)
-        if found is None:
-            found = self._derived[secret_key] = super().derive_key(secret_key)
-        return found
-
-
 _SIGNERS: dict[tuple, Signer | URLSafeSerializer] = {}
 
 
-def _signer(purpose: str, kind=_IdSigner):
+def _signer(purpose: str, kind=Signer):
     # Built once per (purpose, key, kind): the send path signs four tokens per message.
     secret = current_app.config["SECRET_KEY"]
     key = (purpose, secret, kind)
     found = _SIGNERS.get(key)
     if found is None:
         # Its own salt, so the two forms can never be read as one another.
-        salt = SALTS[purpose] + (".ids" if kind is _IdSigner else "")
+        salt = SALTS[purpose] + (".ids" if kind is Signer else "")
         found = _SIGNERS[key] = kind(secret, salt=salt)
     return found
 
@@ -120,18 +94,18 @@ def read_unsubscribe_token(token: str) -> int | None:
     return value if _is_id(value) else None
 
 
-def _base(base_url: str | None) -> str:
+def public_base_url(base_url: str | None) -> str:
     return (base_url or current_app.config["PUBLIC_BASE_URL"]).rstrip("/")
 
 
 def open_url(message_id: int, base_url: str | None = None) -> str:
-    return f"{_base(base_url)}/t/o/{open_token(message_id)}.gif"
+    return f"{public_base_url(base_url)}/t/o/{open_token(message_id)}.gif"
 
 
 def click_url(message_id: int, link_index: int, base_url: str | None = None) -> str:
-    return f"{_base(base_url)}/t/c/{click_token(message_id, link_index)}"
+    return f"{public_base_url(base_url)}/t/c/{click_token(message_id, link_index)}"
 
 
 def unsubscribe_url(message_id: int, base_url: str | None = None) -> str:
     """The public unsubscribe page (GET confirms, POST -- also RFC 8058 one-click -- acts)."""
-    return f"{_base(base_url)}/u/{unsubscribe_token(message_id)}"
+    return f"{public_base_url(base_url)}/u/{unsubscribe_token(message_id)}"
