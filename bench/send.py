@@ -1,23 +1,20 @@
 """Sending throughput: `flask nudge worker` processes vs a bare smtplib loop.
 
     python -m bench.send [--messages 10000] [--workers 1,2] [--sinks N] [--rounds 3]
-                         [--pipelining both|on|off] [--reply-delay-ms 0,2]
+                         [--reply-delay-ms 0,2]
 
 A local aiosmtpd sink (one process per worker, each on its own port) accepts
 everything and records each Message-ID; run as stock aiosmtpd (answering as
 fast as loopback allows) and as a sink that waits --reply-delay-ms before each
-reply (a relay across a network: 5-20 ms a round trip), each once as it is and
-once advertising PIPELINING (RFC 2920, which production servers offer and
-aiosmtpd copes with but does not announce). In the same run it times:
+reply (a relay across a network: 5-20 ms a round trip). In the same run it times:
   bare     one process, one reused smtplib connection, sendmail() of the same
-           messages already built (no database, no tracking, no bookkeeping;
-           smtplib never pipelines)
+           messages already built (no database, no tracking, no bookkeeping)
   workers  N real RQ worker processes sending N jobs' worth of approved outbox
            messages: claim batches, build the MIME message with tracking
            (click/open/unsubscribe tokens signed per message), mark sending
            (committed before the end-of-data line goes out) -> SMTP -> mark
-           sent + delivery event + account log (committed with the next
-           message's sending mark), one connection per job
+           sent + delivery event + account log (committed), one connection
+           per job
   crowd    (N > 1) N bare loops at once, one process and connection each, the
            messages split between them: how far this machine itself scales
 Each side runs --rounds times, alternating, and keeps its best. The target:
@@ -26,7 +23,7 @@ each round's own ratio (the two sides of a round run seconds apart, so the
 machine's drift between rounds cancels out), met when both are. N > 1
 workers are shown against N bare loops at once, for information: on a small
 machine they share its cores with the sink. Every message here has the same
-HTML, so the worker parses it once (engine/tracking.py caches the link layout
+HTML, so the worker parses it once (engine/tracking caches the link layout
 per HTML); personalised HTML costs one parse per message more.
 The sink, the workers and the database share this machine's cores: the crowd
 line shows what N connections at once can do here with no Nudge at all, and
@@ -168,11 +165,9 @@ def run(label, url, args):
         trigger = prepare(args.messages)
         messages = built_messages(app, trigger, args.messages)
         for delay in args.reply_delay_ms:
-            for pipelining in args.pipelining:
-                print(f"\n{label}: {args.messages:,} messages, sink of {args.sinks} processes, "
-                      f"{f'replying after {delay:g} ms' if delay else 'replying at once'}, "
-                      f"{'advertising PIPELINING' if pipelining else 'no PIPELINING'}")
-                compare(messages, url, args, Sink(args.sinks, _TMP, pipelining, delay))
+            print(f"\n{label}: {args.messages:,} messages, sink of {args.sinks} processes, "
+                  f"{f'replying after {delay:g} ms' if delay else 'replying at once'}")
+            compare(messages, url, args, Sink(args.sinks, _TMP, delay))
 
 
 def _rates(runs) -> str:
@@ -241,14 +236,11 @@ def main():
     parser.add_argument("--sinks", type=int, default=0,
                         help="sink processes (default: one per worker of the largest run)")
     parser.add_argument("--rounds", type=int, default=3, help="best of this many runs of each side")
-    parser.add_argument("--pipelining", choices=("both", "on", "off"), default="both",
-                        help="whether the sink advertises PIPELINING (RFC 2920)")
     parser.add_argument("--reply-delay-ms", default="0,2",
                         help="comma-separated: the sink waits this long before each reply "
                              "(0: stock aiosmtpd)")
     args = parser.parse_args()
     args.reply_delay_ms = [float(d) for d in args.reply_delay_ms.split(",")]
-    args.pipelining = {"both": (False, True), "on": (True,), "off": (False,)}[args.pipelining]
     args.workers = [int(w) for w in args.workers.split(",")]
     args.sinks = args.sinks or max(args.workers)
     run_on_each_database(run, args, f"sqlite:///{_TMP / 'send.db'}", _PG_URL, "send")

@@ -14,7 +14,7 @@ from pathlib import Path
 MESSAGE_ID = re.compile(rb"^Message-ID: (\S+)", re.M | re.I)
 
 
-def _sink_process(port, out_path, ready, pipelining, reply_delay):
+def _sink_process(port, out_path, ready, reply_delay):
     from aiosmtpd.smtp import SMTP
 
     seen = []
@@ -27,12 +27,6 @@ def _sink_process(port, out_path, ready, pipelining, reply_delay):
             await super().push(status)
 
     class Handler:
-        async def handle_EHLO(self, server, session, envelope, hostname, responses):
-            session.host_name = hostname
-            if pipelining:  # aiosmtpd reads command by command, so it copes; it just does not say so
-                responses.insert(-1, "250-PIPELINING")
-            return responses
-
         async def handle_DATA(self, server, session, envelope):
             found = MESSAGE_ID.search(envelope.content)
             seen.append(found.group(1).decode() if found else "?")
@@ -66,15 +60,13 @@ class Sink:
     Each records the Message-IDs it took in a file under `directory`.
     reply_delay_ms: how long each reply waits (0: stock aiosmtpd, as fast as loopback)."""
 
-    def __init__(self, processes: int, directory: Path, pipelining: bool = False,
-                 reply_delay_ms: float = 0):
+    def __init__(self, processes: int, directory: Path, reply_delay_ms: float = 0):
         self.ports = [_free_port() for _ in range(processes)]
         self.files = [directory / f"sink-{i}-{time.time_ns()}.txt" for i in range(processes)]
         self.procs = []
         for port, path in zip(self.ports, self.files):
             ready = multiprocessing.Event()
             proc = multiprocessing.Process(target=_sink_process, args=(port, str(path), ready,
-                                                                         pipelining,
                                                                          reply_delay_ms / 1000))
             proc.start()
             ready.wait(10)
