@@ -9,6 +9,8 @@ from email import message_from_bytes, message_from_string
 from email.message import EmailMessage
 from email.policy import default as default_policy
 
+from aiosmtpd.controller import Controller
+
 from extensions import db
 from models import SinkMessage
 from models.base import utcnow
@@ -63,18 +65,18 @@ class SinkHandler:
             return "451 Requested action aborted: could not store the message"
 
 
+class BoundPortController(Controller):
+    """aiosmtpd's Controller that may be given port 0 (the system picks a free
+    port): no "find a free port, then bind it" race. `port` is the one bound."""
+
+    def _trigger_server(self):
+        # aiosmtpd probes the new server on self.port: make that the port really bound.
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
+
+
 def start_sink(app, host: str = "127.0.0.1", port: int = 1025):
-    """Start the sink in a background thread; returns the aiosmtpd Controller (call .stop()).
-    Port 0 lets the system pick a free port (tests); `controller.port` is the one bound."""
-    from aiosmtpd.controller import Controller
-
-    class BoundPortController(Controller):
-        def _trigger_server(self):
-            # aiosmtpd probes the new server on self.port: make that the port really bound,
-            # so port 0 needs no "find a free port, then bind it" race.
-            self.port = self.server.sockets[0].getsockname()[1]
-            super()._trigger_server()
-
+    """Start the sink in a background thread; returns the aiosmtpd Controller (call .stop())."""
     controller = BoundPortController(SinkHandler(app), hostname=host, port=port,
                                      data_size_limit=50 * 1024 * 1024)
     controller.start()

@@ -183,12 +183,11 @@ def doorbell(app):
 
 
 @pytest.fixture
-def smtp_sink(app, request):
-    """A real aiosmtpd server on a free port that records what it receives. It
-    offers PIPELINING unless a test parametrizes it indirectly with False."""
+def smtp_sink(app):
+    """A real aiosmtpd server on a port the system picked, recording what it receives."""
     from tests.smtp_sink import RecordingSink
 
-    sink = RecordingSink(pipelining=getattr(request, "param", True))
+    sink = RecordingSink()
     sink.start()
     app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=sink.port, SMTP_STARTTLS=False)
     yield sink

@@ -1,30 +1,45 @@
-"""A recording SMTP server for tests, built on aiosmtpd."""
+"""A recording SMTP server for tests, built on aiosmtpd, that can misbehave at each step."""
 import socket
 import threading
 from email import message_from_bytes
 from email.policy import default as default_policy
 
-from aiosmtpd.controller import Controller
+from devtools.mail_sink import BoundPortController
+
+DROP = "DROP"  # a reply hook returning this drops the connection instead of answering
 
 
-def free_port() -> int:
+def unused_port() -> int:
+    """A port nothing listens on (for "the server is down" tests only: a server
+    under test binds port 0 itself)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _drop(server) -> str:
+    server.transport.close()
+    return "421 closing"  # written to a closed transport: the client sees the connection end
 
 
 class _Handler:
     def __init__(self, sink):
         self.sink = sink
 
-    async def handle_EHLO(self, server, session, envelope, hostname, responses):
-        session.host_name = hostname
-        if self.sink.pipelining:  # as production servers do; aiosmtpd copes but does not say so
-            responses.insert(-1, "250-PIPELINING")
-        return responses
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        reply = self.sink.mail_reply(address)
+        if reply == DROP:
+            return _drop(server)
+        if reply:
+            return reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         reply = self.sink.rcpt_reply(address)
+        if reply == DROP:
+            return _drop(server)
         if reply:
             return reply
         envelope.rcpt_tos.append(address)
@@ -32,11 +47,9 @@ class _Handler:
 
     async def handle_DATA(self, server, session, envelope):
         reply = self.sink.data_reply(envelope)
-        if reply == "DROP":
-            # Lose the connection after DATA: the client cannot know the outcome.
-            session.transport.close() if getattr(session, "transport", None) else None
-            server.transport.close()
-            return "421 closing"
+        if reply == DROP:
+            # The content and its final "." arrived: the client cannot know the outcome.
+            return _drop(server)
         if reply:
             return reply
         msg = message_from_bytes(envelope.content, policy=default_policy)
@@ -49,20 +62,26 @@ class _Handler:
 
 
 class RecordingSink:
-    """Records messages; `rcpt_reply`/`data_reply` can be replaced to inject faults.
-    pipelining: whether EHLO offers PIPELINING (RFC 2920), as production servers do."""
+    """Records messages. The reply hooks `mail_reply(address)`, `rcpt_reply(address)`
+    and `data_reply(envelope)` can be replaced to inject faults: each returns
+    None (go on), a reply such as "550 no such user", or DROP."""
 
-    def __init__(self, port: int | None = None, pipelining: bool = True):
-        self.port = port or free_port()
-        self.pipelining = pipelining
+    def __init__(self):
         self.messages: list[dict] = []
         self.lock = threading.Lock()
-        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        self.controller = BoundPortController(_Handler(self), hostname="127.0.0.1", port=0)
 
-    def rcpt_reply(self, address):  # return e.g. "550 no such user" to refuse
+    @property
+    def port(self) -> int:
+        return self.controller.port
+
+    def mail_reply(self, address):
         return None
 
-    def data_reply(self, envelope):  # return "421 ...", "DROP" or None
+    def rcpt_reply(self, address):
+        return None
+
+    def data_reply(self, envelope):
         return None
 
     def start(self):

@@ -1,6 +1,6 @@
 """The send path of the outbox state machine: claiming, and the marks a worker
-makes around each SMTP transaction (engine/outbox.py re-exports all of these;
-the staff-facing transitions live there).
+makes around each SMTP transaction (engine/outbox/__init__.py re-exports the
+ones other code calls; the staff-facing transitions live there).
 
 Sending is two-step so a killed worker leaves at most ONE message in doubt:
 ``claim_due_batch`` reserves approved rows for a worker (claim token, state
@@ -10,18 +10,18 @@ transaction. Only a row in ``sending`` can have reached the receiver, and a
 ``sending`` row whose lease ran out becomes ``uncertain``, never re-sent
 silently.
 
-The marks (mark_*) do not commit, so the worker can record one message's
-outcome and start the next in one commit. They take an optional `conn`: the
-send loop runs them on one connection of its own for a whole batch (a
-session gives its connection back to the pool -- and pings it again -- on
-every commit); without it they run in the Flask-SQLAlchemy session.
+The marks (mark_*) do not commit: the send loop commits each at its exact
+point (engine/sending/loop.py). They take an optional `conn`: the send loop
+runs them on one connection of its own for a whole batch (a session gives
+its connection back to the pool -- and pings it again -- on every commit);
+without it they run in the Flask-SQLAlchemy session.
 """
 import uuid
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import (BigInteger, DateTime, String, Text, and_, any_, bindparam, func, insert,
-                        literal, literal_column, or_, select, update)
+from sqlalchemy import (BigInteger, DateTime, String, Text, and_, any_, insert, literal,
+                        literal_column, or_, select, update)
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from extensions import db
@@ -112,105 +112,30 @@ def fail_unrendered(message_id, reason: str, now: datetime) -> bool:
     return _exec(stmt).rowcount == 1
 
 
-class _Prepared:
-    """A statement run once per message, compiled once per dialect and executed
-    on the DBAPI cursor: SQLAlchemy's per-execution work (cache key, context,
-    result) costs more than SQLite's own execution and doubles a PostgreSQL
-    round trip. Bind values still go through the column types' processors."""
-
-    def __init__(self, stmt):
-        self.stmt, self.plans = stmt, {}
-        # The table it inserts into: its Python-side column defaults are filled in here.
-        self.inserts_into = (stmt.table,) if stmt.is_insert else ()
-
-    def _plan(self, dialect):
-        compiled = self.stmt.compile(dialect=dialect)
-        fixed = {n: b.value for n, b in compiled.binds.items() if not b.required and b.callable is None}
-        for col in (c for table in self.inserts_into for c in table.columns):
-            bind = compiled.binds.get(col.key)
-            if bind is None or bind.value is not None or bind.required or col.default is None:
-                continue
-            if not col.default.is_scalar:
-                return None  # a computed column default: leave it to SQLAlchemy
-            fixed[col.key] = col.default.arg  # a Python-side default SQLAlchemy would fill in
-        if compiled.update_prefetch:
-            return None
-        procs = {}
-        for name, bind in compiled.binds.items():
-            proc = bind.type.dialect_impl(dialect).bind_processor(dialect)
-            if proc is not None:
-                procs[name] = proc
-        order = tuple(compiled.positiontup) if compiled.positional else None
-        return str(compiled), fixed, procs, order
-
-    def rowcount(self, params: dict, conn=None) -> int:
-        return self.run(params, conn, lambda cursor: cursor.rowcount)
-
-    def run(self, params: dict, conn, read):
-        conn = conn if conn is not None else db.session.connection()
-        name = conn.dialect.name
-        if name not in self.plans:
-            self.plans[name] = self._plan(conn.dialect)
-        if self.plans[name] is None:
-            return read(conn.execute(self.stmt, params).cursor)
-        sql, fixed, procs, order = self.plans[name]
-        values = {**fixed, **params}
-        for name, proc in procs.items():
-            values[name] = proc(values[name])
-        if not conn.in_transaction():
-            conn.begin()  # so that conn.commit() commits what the cursor did
-        cursor = conn.connection.driver_connection.cursor()
-        try:
-            cursor.execute(sql, tuple(values[n] for n in order) if order else values)
-            return read(cursor)
-        finally:
-            cursor.close()
-
-
-_MARK_SENDING = _Prepared(
-    update(T).where(M.id == bindparam("p_id"), M.claim_token == bindparam("p_token"),
-                    M.state == "approved")
-    .values(state="sending", claimed_at=bindparam("p_now"), updated_at=bindparam("p_now")))
-# Also from `uncertain` with our token: a worker slower than the lease still
-# knows the truth when the 250 reply comes (and staff have not acted yet).
-_MARK_SENT = _Prepared(
-    update(T).where(M.id == bindparam("p_id"), M.claim_token == bindparam("p_token"),
-                    or_(M.state == "sending", M.state == "uncertain"))
-    .values(state="sent", sent_at=bindparam("p_now"), smtp_reply=bindparam("p_reply"),
-            updated_at=bindparam("p_now")))
-_EVENT = _Prepared(insert(DeliveryEvent.__table__).from_select(
-    ["message_id", "trigger_id", "contact_id", "kind", "at", "detail"],
-    select(M.id, M.trigger_id, M.contact_id, bindparam("p_kind", type_=String),
-           bindparam("p_now", type_=DateTime), bindparam("p_detail", type_=Text))
-    .where(M.id == bindparam("p_id"))))
-
-
 def mark_sending(message_id, claim_token, now: datetime, conn=None) -> bool:
     """Reserved approved -> sending, right before its SMTP transaction (caller commits).
     False when the reservation was lost (lease ran out and another worker took it)."""
-    params = {"p_id": message_id, "p_token": claim_token, "p_now": now}
-    return _MARK_SENDING.rowcount(params, conn) == 1
+    stmt = (update(T).where(M.id == message_id, M.claim_token == claim_token, M.state == "approved")
+            .values(state="sending", claimed_at=now, updated_at=now))
+    return _exec(stmt, None, conn).rowcount == 1
 
 
 def _delivery_event(message_id, kind, now, detail, conn=None):
-    _EVENT.rowcount({"p_id": message_id, "p_kind": kind, "p_now": now, "p_detail": detail}, conn)
-
-
-# PostgreSQL: the mark and its event in one statement (one round trip, not two).
-_SENT_CTE = _MARK_SENT.stmt.returning(M.id, M.trigger_id, M.contact_id).cte("sent")
-_MARK_SENT_WITH_EVENT = _Prepared(insert(DeliveryEvent.__table__).from_select(
-    ["message_id", "trigger_id", "contact_id", "kind", "at", "detail"],
-    select(_SENT_CTE.c.id, _SENT_CTE.c.trigger_id, _SENT_CTE.c.contact_id,
-           literal("delivered", String), bindparam("p_now", type_=DateTime),
-           bindparam("p_detail", type_=Text))).add_cte(_SENT_CTE))
+    event = insert(DeliveryEvent.__table__).from_select(
+        ["message_id", "trigger_id", "contact_id", "kind", "at", "detail"],
+        select(M.id, M.trigger_id, M.contact_id, literal(kind, String), literal(now, DateTime),
+               literal(detail, Text)).where(M.id == message_id))
+    _exec(event, None, conn)
 
 
 def mark_sent(message_id, claim_token, reply: str, now: datetime, conn=None) -> bool:
-    """sending -> sent with the server's reply, plus a "delivered" event (caller commits)."""
-    params = {"p_id": message_id, "p_token": claim_token, "p_now": now, "p_reply": reply[:2000]}
-    if (conn if conn is not None else db.session.connection()).dialect.name == "postgresql":
-        return _MARK_SENT_WITH_EVENT.rowcount({**params, "p_detail": reply[:2000]}, conn) == 1
-    ok = _MARK_SENT.rowcount(params, conn) == 1
+    """sending -> sent with the server's reply, plus a "delivered" event (caller commits).
+    Also from `uncertain` with our token: a worker slower than the lease still
+    knows the truth when the 250 reply comes (and staff have not acted yet)."""
+    stmt = (update(T).where(M.id == message_id, M.claim_token == claim_token,
+                            M.state.in_(("sending", "uncertain")))
+            .values(state="sent", sent_at=now, smtp_reply=reply[:2000], updated_at=now))
+    ok = _exec(stmt, None, conn).rowcount == 1
     if ok:
         _delivery_event(message_id, "delivered", now, reply[:2000], conn)
     return ok

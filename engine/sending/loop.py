@@ -1,41 +1,39 @@
-"""The send loop: claim a batch in the database, send it over ONE SMTP connection.
+"""The send loop: claim a batch of due messages, send it over one SMTP connection.
 
-Per message: mark `sending` (commit) -> SMTP transaction -> record the outcome.
-The outcome of message n is committed together with the `sending` mark of
-message n+1, so each message costs one commit and a killed worker leaves at
-most one message in `sending` (which the tick later turns into `uncertain`).
-Reserved rows the worker never started are given back at the end of the
-batch, or lapse back to claimable if the worker died.
-
-The worker's own work overlaps the server's (engine/smtp.py transmit hooks,
-engine/send_marks.py): n's outcome and n+1's `sending` mark are written while
-the server answers n+1's MAIL FROM -- or its whole envelope, when the server
-offers PIPELINING (PostgreSQL: collected only before n+1's end-of-data line,
-the one a server takes a message at) -- and n+2 is built while the server
-reads n+1's content.
+For each message of a batch, in this order (send_batch enforces it):
+  1. mark it `sending` and COMMIT, before any of its SMTP transaction: only
+     a `sending` row can have reached the receiver, and a worker killed from
+     here on leaves it `sending`, which the tick turns into `uncertain` --
+     never re-sent silently. A message whose reservation was lost (staff
+     took it back, or the lease ran out) is skipped;
+  2. run the SMTP transaction (engine/sending/smtp.py: what a lost
+     connection means);
+  3. mark the outcome and COMMIT.
+So a worker leaves at most one message in `sending`. Reserved rows it never
+started are given back at the end of the batch, or lapse after the lease.
+This is the one place outside the orchestrators that commits (engine/__init__.py).
 
 Redis only rings the doorbell: a send job re-reads the database, so a job
 that runs twice finds nothing left to claim, and a lost job is replaced by
 the tick's sweep.
 """
 import logging
-import math
 import time
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 from flask import current_app
-
-from engine.sending import mime as mailer
+from sqlalchemy import select
 
 from engine import outbox
-
-from engine.outbox import send_states as outbox_send
-from engine.sending import smtp as smtp_mod
+from engine.outbox import send_states
 from engine.ports import doorbell
-from engine.reports.communications import CommunicationLog
-from engine.sending.batches import claim_batch
-from engine.sending.marks import DeferredSendMarks, SendMarks
+from engine.render.messages import ensure_rendered
+from engine.reports.communications import CommunicationLog, subject_of
+from engine.sending import mime, smtp as smtp_mod
 from extensions import db
+from models import OutboxMessage, Trigger
 from models.base import utcnow
 
 log = logging.getLogger(__name__)
@@ -65,9 +63,45 @@ def claim_limit(config) -> int:
 def offset_clock(as_of: datetime | None):
     """A clock that runs from `as_of` when that lies ahead of real time (a tick
     run with --now in the future); real UTC time otherwise."""
-    offset = (as_of - utcnow()) if as_of else timedelta(0)
-    offset = max(offset, timedelta(0))
+    offset = max((as_of - utcnow()) if as_of else timedelta(0), timedelta(0))
     return lambda: utcnow() + offset
+
+
+@dataclass
+class Batch:
+    """Claimed due messages, rendered, as rows; the triggers they belong to."""
+    token: str
+    ids: list[int]
+    rows: list = field(default_factory=list)
+    triggers: dict = field(default_factory=dict)
+
+
+_TRIGGER_FIELDS = ("id", "from_email", "bcc", "no_reply", "reply_to_email", "reply_to_name",
+                   "timezone")
+
+
+def claim_batch(now: datetime, limit: int) -> Batch:
+    """Claim up to `limit` due messages, render any not rendered yet, read them."""
+    token, ids = send_states.claim_due_batch(now, limit)
+    if not ids:
+        return Batch(token, [])
+    query = (select(OutboxMessage.id, OutboxMessage.trigger_id, OutboxMessage.account_id,
+                    OutboxMessage.to_email, OutboxMessage.subject, OutboxMessage.html,
+                    OutboxMessage.text)
+             .where(send_states.id_in(ids), OutboxMessage.claim_token == token,
+                    OutboxMessage.state == "approved").order_by(OutboxMessage.id))
+    rows = db.session.execute(query).all()
+    if any(r.subject is None for r in rows):
+        # Not rendered yet (a big run's render jobs may still be behind): render, read again.
+        ensure_rendered([r.id for r in rows if r.subject is None], now)
+        rows = db.session.execute(query).all()
+    # Plain values, not ORM objects: every commit of the loop would expire those.
+    triggers = {t.id: SimpleNamespace(**{name: getattr(t, name) for name in _TRIGGER_FIELDS},
+                                      log_subject=subject_of(t))
+                for t in db.session.execute(select(Trigger).where(
+                    Trigger.id.in_({r.trigger_id for r in rows}))).scalars()}
+    db.session.commit()
+    return Batch(token, ids, rows, triggers)
 
 
 def send_due(*, clock=utcnow, budget_seconds: float = JOB_BUDGET_SECONDS, config=None) -> dict:
@@ -87,8 +121,8 @@ def send_due(*, clock=utcnow, budget_seconds: float = JOB_BUDGET_SECONDS, config
                 if not batch.ids:
                     break
                 stats["batches"] += 1
-                smtp = send_batch(batch, smtp, config=config, clock=clock, bucket=bucket,
-                                  stats=stats, comms=comms, conn=conn)
+                smtp = send_batch(batch, smtp, conn=conn, config=config, clock=clock,
+                                  bucket=bucket, stats=stats, comms=comms)
             else:
                 if outbox.count_due(clock()):
                     doorbell().send(1, None, clock(), as_of=clock())  # hand over: jobs stay short
@@ -99,101 +133,75 @@ def send_due(*, clock=utcnow, budget_seconds: float = JOB_BUDGET_SECONDS, config
     return stats
 
 
-class _Prepared:
-    """Each message's wire bytes (or why it cannot be built), built one ahead:
-    message n+1 is built while the server takes in message n's content."""
-
-    def __init__(self, rows, triggers, config):
-        self.rows, self.triggers, self.config = rows, triggers, config
-        self.built = {}
-
-    def build(self, i):
-        if i >= len(self.rows) or i in self.built:
-            return
-        row = self.rows[i]
+def send_batch(batch: Batch, smtp, *, conn, config, clock, bucket, stats, comms):
+    """Send one claimed batch in the order the module docstring states; returns
+    the open connection (or None) for the next batch."""
+    token = batch.token
+    handled = set()  # rows this batch marked: not given back at the end
+    for row in batch.rows:
+        trigger = batch.triggers[row.trigger_id]
         try:
-            self.built[i] = mailer.message_bytes(row._mapping, self.triggers[row.trigger_id],
-                                                 config=self.config)
-        except Exception as exc:  # noqa: BLE001 - a bad message fails alone
-            self.built[i] = exc
-
-    def take(self, i):
-        self.build(i)
-        return self.built.pop(i)
-
-
-def send_batch(batch, smtp, *, config, clock, bucket, stats, comms, conn):
-    """Send one claimed batch; returns the (possibly new) open connection or None.
-
-    Each message's outcome is committed with the next message's `sending` mark
-    while the server answers commands that deliver nothing -- always durable
-    before the end-of-data line goes out (engine/send_marks.py). The message
-    after that is built while the server takes in the content."""
-    token, ids, rows, triggers = batch.token, batch.ids, batch.rows, batch.triggers
-    prepared = _Prepared(rows, triggers, config)
-    marks_class = DeferredSendMarks if conn.dialect.name == "postgresql" else SendMarks
-    marks = marks_class(token, clock=clock, stats=stats, comms=comms, conn=conn)
-    for i, row in enumerate(rows):
-        trigger = triggers[row.trigger_id]
-        data = prepared.take(i)
-        if isinstance(data, Exception):
-            marks.flush()
-            outbox_send.mark_failed(row.id, token, f"could not build the message: {data}", clock(),
-                                    conn=conn)
-            stats["failed"] += 1
+            data = mime.message_bytes(row._mapping, trigger, config=config)
+        except Exception as exc:  # noqa: BLE001 - a message that cannot be built fails alone
+            if send_states.mark_failed(row.id, token, f"could not build the message: {exc}",
+                                       clock(), conn=conn):
+                stats["failed"] += 1
+            conn.commit()
+            handled.add(row.id)
             continue
-        rcpts = mailer.envelope_recipients(row.to_email, trigger)
-        for _try in range(2):  # a second try only after losing the connection before DATA
+        recipients = mime.envelope_recipients(row.to_email, trigger)
+        for _attempt in range(2):  # a second try only after losing the connection before the data
             if smtp is None:
                 try:
                     smtp = smtp_mod.open_connection(config)
                 except Exception as exc:  # noqa: BLE001 - server down: retry this batch later
-                    marks.flush()
-                    return _give_back(token, ids, clock(), conn, stats, str(exc))
+                    return _give_back(batch, clock(), stats, str(exc))
             bucket.take()
-            hooks = marks.hooks_for(row)
-
-            def end(i=i, then=hooks.get("end")):
-                prepared.build(i + 1)  # the next message, while the server reads this one
-                return then() if then else True
-
-            hooks["end"] = end
-            try:
-                result = smtp_mod.transmit(smtp, trigger.from_email, rcpts, data, hooks=hooks)
-            finally:
-                marks.settle()
-            if result.reconnect:
-                smtp = _drop(smtp)
-            if result.kind == "lost":
-                break  # our reservation lapsed and another worker owns it now
-            if result.kind == "not_sent":
-                marks.not_sent(row)
+            if not send_states.mark_sending(row.id, token, clock(), conn=conn):
+                conn.rollback()
+                break  # not ours any more
+            conn.commit()  # `sending` is durable before the transaction starts
+            handled.add(row.id)
+            outcome = smtp_mod.transmit(smtp, trigger.from_email, recipients, data)
+            if outcome.reconnect:
+                smtp_mod.close_quietly(smtp)
+                smtp = None
+            if outcome.kind == "not_sent":  # nothing delivered: still ours, approved again
+                send_states.mark_not_sent(row.id, token, clock(), conn=conn)
+                conn.commit()
+                handled.discard(row.id)
                 continue
-            if marks.started is None and not marks.start():
-                break  # ended before the mail hook ran: marked like the rest
-            marks.outcome(row, trigger, result)
+            _record(outcome, row, trigger, token, clock(), conn, stats, comms)
+            conn.commit()
             break
         else:
-            # The server keeps dropping us before the data: give the batch back for later.
-            marks.flush()
-            return _give_back(token, ids, clock(), conn, stats,
-                              "connection lost twice before the message data")
-    marks.finish()
-    unstarted = [i for i in ids if i not in marks.started_ids]
+            return _give_back(batch, clock(), stats, "connection lost twice before the message data")
+    unstarted = [i for i in batch.ids if i not in handled]
     if unstarted:  # the batch stopped early, or some were not ours any more: back to the pool
-        outbox_send.release_claim(token, unstarted, clock())
+        send_states.release_claim(token, unstarted, clock())
     return smtp
 
 
-def _drop(smtp):
-    smtp_mod.close_quietly(smtp)
-    return None
+def _record(outcome, row, trigger, token, now, conn, stats, comms) -> None:
+    """The outcome of a transaction as the message's state (not committed)."""
+    if outcome.kind == "sent":
+        if send_states.mark_sent(row.id, token, outcome.reply, now, conn=conn):
+            comms.record_sent(row.account_id, trigger, now, conn=conn)
+            stats["sent"] += 1
+    elif outcome.kind == "retry":
+        result = send_states.mark_retry(row.id, token, outcome.reply, now, conn=conn)
+        stats["retry" if result == "retry" else "failed"] += 1
+    elif outcome.kind == "failed":
+        send_states.mark_failed(row.id, token, outcome.reply, now, reply=outcome.reply, conn=conn)
+        stats["failed"] += 1
+    else:
+        send_states.mark_uncertain(row.id, token, outcome.reply, now, conn=conn)
+        stats["uncertain"] += 1
 
 
-def _give_back(token, ids, now, conn, stats, error):
-    """Commit what was recorded and release the rest of the batch for a later retry."""
-    conn.commit()
-    outbox_send.release_claim(token, ids, now, retry_after=CONNECT_RETRY)
+def _give_back(batch, now, stats, error):
+    """Release the rest of the batch for a later retry; no connection is left open."""
+    send_states.release_claim(batch.token, batch.ids, now, retry_after=CONNECT_RETRY)
     log.warning("cannot send over SMTP: %s", error)
     stats["connect_error"] = error[:300]
     return None

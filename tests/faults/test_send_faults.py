@@ -6,8 +6,6 @@ every Message-ID it accepts. The invariant everywhere: no Message-ID twice.
 import time
 from collections import Counter
 
-import pytest
-
 from engine.outbox.sweeps import send_sweep_step
 from extensions import db
 from models import OutboxMessage
@@ -68,7 +66,6 @@ def test_flushing_redis_mid_run_loses_no_message(app, smtp_sink, workers):
     assert received == _sent_ids() and len(received) == 600
 
 
-@pytest.mark.parametrize("smtp_sink", [True, False], indirect=True, ids=["pipelined", "stepwise"])
 def test_smtp_faults_affect_only_their_message(app, smtp_sink, workers):
     ids = bulk_approved(60)
     rows = {m.id: m.to_email for m in db.session.query(OutboxMessage).filter(OutboxMessage.id.in_(ids))}

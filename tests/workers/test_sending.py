@@ -116,9 +116,9 @@ def test_connection_lost_after_data_is_uncertain_and_the_batch_goes_on(app, make
 
 
 def test_server_down_leaves_messages_approved_for_later(app, make):
-    from tests.smtp_sink import free_port
+    from tests.smtp_sink import unused_port
 
-    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=free_port())
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=unused_port())
     _, ids = _approved(make, 2)
     now = utcnow()
     stats = send_due(clock=lambda: now)
