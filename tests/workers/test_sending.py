@@ -115,6 +115,42 @@ def test_connection_lost_after_data_is_uncertain_and_the_batch_goes_on(app, make
     assert "after the message data" in db.session.get(OutboxMessage, ids[2]).reason
 
 
+def test_connection_lost_before_the_data_is_sent_again_on_a_new_connection(app, make, smtp_sink):
+    from tests.smtp_sink import DROP
+
+    _, ids = _approved(make, 3)
+    victim, dropped = db.session.get(OutboxMessage, ids[1]).to_email, []
+
+    def rcpt_reply(address):  # hang up on the victim's first RCPT only
+        if address == victim and not dropped:
+            dropped.append(address)
+            return DROP
+        return None
+
+    smtp_sink.rcpt_reply = rcpt_reply
+    stats = send_due()
+    assert (stats["sent"], stats["uncertain"], dropped) == (3, 0, [victim])
+    assert _states(ids) == ["sent"] * 3
+    assert [m["rcpt_tos"] for m in smtp_sink.messages].count([victim]) == 1  # delivered once
+
+
+def test_connection_lost_before_the_data_every_time_gives_the_batch_back(app, make, smtp_sink):
+    from tests.smtp_sink import DROP
+
+    _, ids = _approved(make, 3)
+    victim = db.session.get(OutboxMessage, ids[1]).to_email
+    smtp_sink.rcpt_reply = lambda address: DROP if address == victim else None
+    now = utcnow()
+    stats = send_due(clock=lambda: now)
+    assert (stats["sent"], stats["uncertain"]) == (1, 0)
+    assert "connection lost twice" in stats["connect_error"]
+    db.session.expire_all()
+    rest = [db.session.get(OutboxMessage, i) for i in ids[1:]]
+    # Nothing of the victim went out: approved, not reserved, tried again after a minute.
+    assert [(m.state, m.claim_token, m.next_attempt_at) for m in rest] == \
+        [("approved", None, now + timedelta(seconds=60))] * 2
+
+
 def test_server_down_leaves_messages_approved_for_later(app, make):
     from tests.smtp_sink import unused_port
 
