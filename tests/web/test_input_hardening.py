@@ -33,3 +33,15 @@ def test_reports_drill_down_csv_neutralises_formulas(login, make):
     assert sorted(r["first_name"] for r in rows) == sorted("'" + v for v in HOSTILE)
     for r in rows:
         assert r["last_name"].startswith("'") and r["detail"].startswith("'")
+
+
+def test_import_errors_csv_neutralises_formulas(login):
+    from models import ImportJob
+    client = login("manager")
+    job = ImportJob(kind="contacts", filename="x.csv", csv_text="external_id\n", status="done",
+                    errors=[{"line": i + 2, "message": v} for i, v in enumerate(HOSTILE)])
+    db.session.add(job)
+    db.session.commit()
+    res = client.get(f"/settings/import/{job.id}/errors.csv")
+    rows = list(csv.DictReader(io.StringIO(res.get_data(as_text=True), newline="")))
+    assert [r["reason"] for r in rows] == ["'" + v for v in HOSTILE]
