@@ -11,6 +11,7 @@ from blueprints.reports import panels  # noqa: F401  (registers the accounts tab
 from blueprints.ui import page_args, paginate, render_page
 from engine import reports
 from engine.reports.fold import fold_for_reading
+from engine.reports.csv_cells import safe_row
 from extensions import db
 from models import Trigger
 from models.base import utcnow
@@ -130,9 +131,9 @@ def _csv_response(trigger, day, metric, query):
         writer.writerow(header)
         result = db.session.execute(query.execution_options(yield_per=2000))
         for n, row in enumerate(result, 1):
-            writer.writerow([row.external_id, row.email, row.first_name or "", row.last_name or "",
-                             row.account_name, row.at.isoformat(sep=" ", timespec="seconds"),
-                             row.kind, row.detail or ""])
+            writer.writerow(safe_row([row.external_id, row.email, row.first_name or "", row.last_name or "",
+                                      row.account_name, row.at.isoformat(sep=" ", timespec="seconds"),
+                                      row.kind, row.detail or ""]))
             if n % 500 == 0:
                 yield buffer.getvalue()
                 buffer.seek(0)

@@ -15,6 +15,7 @@ from blueprints.ui import page_args, paginate, render_page
 from engine.contacts.imports import (FIELDS, MAX_BYTES, ImportFileError, attribute_key, check_mapping, decode_upload,
                             inspect_file, read_records)
 from engine.ports import doorbell
+from engine.reports.csv_cells import safe_cell
 from extensions import db
 from models import ImportJob
 from models.base import utcnow
@@ -163,11 +164,6 @@ def import_progress(import_id):
     return render_page("settings/_import_progress.html", job=_job(import_id), confirm=ConfirmForm(), now=utcnow())
 
 
-def _cell(text: str) -> str:
-    # Reasons quote the file's own cells; keep spreadsheets from running them as formulas.
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
-
-
 @bp.route("/import/<int:import_id>/errors.csv")
 @role_required(*EDITORS)
 def import_errors_csv(import_id):
@@ -175,7 +171,7 @@ def import_errors_csv(import_id):
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["line", "reason"])
-    writer.writerows([e.get("line"), _cell(e.get("message") or "")] for e in job.errors or [])
+    writer.writerows([e.get("line"), safe_cell(e.get("message") or "")] for e in job.errors or [])
     name = f"import-{job.id}-errors.csv"
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
