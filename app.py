@@ -8,7 +8,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.routing import IntegerConverter
 
-from config import Config
+from config import Config, instance_secret_key
 from extensions import csrf, db, htmx, login_manager, migrate
 
 # Each area is a blueprint package: `bp` in its __init__.py, views in routes.py.
@@ -43,6 +43,8 @@ def create_app(config=None):
     elif config is not None:
         app.config.from_object(config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))

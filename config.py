@@ -1,5 +1,7 @@
 """Configuration: every setting comes from the environment, with embedded defaults."""
 import os
+import secrets
+import tempfile
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -24,8 +26,30 @@ def _database_url():
     return url
 
 
+def instance_secret_key(instance_dir) -> str:
+    """The instance's own random key in `instance_dir/secret_key` (mode 0600), generated
+    on first start: with no SECRET_KEY set there is no key anyone could read in the source.
+    The file appears whole or not at all (written aside, then hard-linked into place, which
+    fails if it exists), so processes starting together all end up with the same key."""
+    path = Path(instance_dir) / "secret_key"
+    if not path.exists():
+        fd, draft = tempfile.mkstemp(dir=path.parent, prefix=".secret_key-")  # O_EXCL, 0600
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_hex(32) + "\n")
+                out.flush()
+                os.fsync(out.fileno())
+            os.link(draft, path)
+        except FileExistsError:  # another process created it first: use theirs
+            pass
+        finally:
+            os.unlink(draft)
+    return path.read_text().strip()
+
+
 class Config:
-    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-secret-change-me")
+    # Unset: create_app uses instance_secret_key(instance dir).
+    SECRET_KEY = os.environ.get("SECRET_KEY") or None
     SQLALCHEMY_DATABASE_URI = _database_url()
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     REDIS_URL = os.environ.get("REDIS_URL", "")
