@@ -3,10 +3,11 @@ import gc
 import importlib
 from pathlib import Path
 
-from flask import Flask, render_template
+from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from werkzeug.routing import IntegerConverter
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import IntegerConverter, ValidationError
 
 from config import Config, instance_secret_key
 from extensions import csrf, db, htmx, login_manager, migrate
@@ -26,6 +27,14 @@ class _RowIdConverter(IntegerConverter):
 
     def __init__(self, map, fixed_digits=0, min=None, max=2**31 - 1, signed=False):
         super().__init__(map, fixed_digits, min, max, signed)
+
+    def to_python(self, value):
+        # Werkzeug answers a ValidationError here with 405 when another method's rule has
+        # the same path (PUT /triggers/<too big>); no row has that id, so it is a 404.
+        try:
+            return super().to_python(value)
+        except ValidationError:
+            raise NotFound() from None
 
 
 class _BigRowIdConverter(_RowIdConverter):
@@ -73,13 +82,9 @@ def create_app(config=None):
     register_ui(app)
     app.before_request(_refuse_nul_characters)
 
-    @app.errorhandler(403)
-    def forbidden(_e):
-        return render_template("errors/403.html"), 403
+    from blueprints.api import app_level
 
-    @app.errorhandler(404)
-    def not_found(_e):
-        return render_template("errors/404.html"), 404
+    app_level.register(app)  # JSON errors and no session cookie under /api/; HTML error pages elsewhere
 
     if app.config.get("USE_CREATE_ALL"):
         with app.app_context():

@@ -1,4 +1,5 @@
-"""The JSON API (DESIGN.md "Public contracts"): bearer-key auth, no CSRF, JSON errors.
+"""The JSON API (DESIGN.md "Public contracts"): bearer-key auth, no CSRF, JSON errors
+(every HTTP error under /api/ is turned into JSON app-wide: blueprints/api/app_level.py).
 
 Each area adds its endpoints in its own module on this blueprint.
 """
@@ -6,7 +7,6 @@ from datetime import timedelta
 from functools import wraps
 
 from flask import g, jsonify, request
-from werkzeug.exceptions import HTTPException
 
 from blueprints.api import bp
 from extensions import csrf, db
@@ -53,12 +53,6 @@ def json_body(required_type=dict):
     if not isinstance(data, required_type):
         return None
     return data
-
-
-@bp.errorhandler(HTTPException)
-def _http_error(exc):
-    # Every API error is JSON, including 404/405/413 raised by Flask itself.
-    return api_error(exc.code or 500, exc.description or exc.name)
 
 
 @bp.errorhandler(RecursionError)
