@@ -77,8 +77,11 @@ def create_app(config=None):
 
     app.extensions["doorbell"] = RQDoorbell()
 
+    import security_headers
     from blueprints.ui import register_ui
 
+    # Registered first so its after_request runs last, over every other handler's headers.
+    security_headers.init_app(app)
     register_ui(app)
     app.before_request(_refuse_nul_characters)
 
