@@ -1,0 +1,81 @@
+// Behaviours that used to be inline on*= handlers, now driven by data attributes
+// (the Content-Security-Policy allows script only from these files). Delegated from
+// the document, so they also work on content htmx swaps in.
+(function () {
+  if (window.nudgeBehaviours) return;
+  window.nudgeBehaviours = true;
+
+  function on(type, selector, handler, capture) {
+    document.addEventListener(type, function (e) {
+      var el = e.target && e.target.closest ? e.target.closest(selector) : null;
+      if (el) handler(e, el);
+    }, !!capture);
+  }
+
+  // <button data-toggle-class="open" data-toggle-target="#sidebar">: toggles a class.
+  on("click", "[data-toggle-class]", function (e, el) {
+    var target = document.querySelector(el.dataset.toggleTarget);
+    if (target) target.classList.toggle(el.dataset.toggleClass);
+  });
+
+  // <button data-dismiss-parent>: removes its parent (a flash message).
+  on("click", "[data-dismiss-parent]", function (e, el) {
+    if (el.parentElement) el.parentElement.remove();
+  });
+
+  // <form data-confirm="Really?">: asks before submitting (capture: before htmx sees it).
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (form && form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+      e.preventDefault();
+      e.stopImmediatePropagation();
+    }
+  }, true);
+
+  // <select data-autosubmit>: submits its form when changed.
+  on("change", "[data-autosubmit]", function (e, el) {
+    if (el.form) el.form.requestSubmit();
+  });
+
+  // <input data-select-on-focus>: selects its text (one-time secrets to copy).
+  on("focusin", "[data-select-on-focus]", function (e, el) { el.select(); });
+
+  // <button data-copy="#input">: copies that input's value to the clipboard.
+  on("click", "[data-copy]", function (e, btn) {
+    var input = document.querySelector(btn.dataset.copy);
+    if (!input) return;
+    input.select();
+    var done = function () {
+      if (window.nudgeToast) window.nudgeToast("Copied to the clipboard");
+      var label = btn.querySelector("span");
+      if (label) label.textContent = "Copied";
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(input.value).then(done, function () { document.execCommand("copy"); done(); });
+    } else { document.execCommand("copy"); done(); }
+  });
+
+  // <input type=checkbox data-hides="#box"> hides #box while checked;
+  // <select data-hides="#box"> hides it while a value is chosen.
+  on("change", "[data-hides]", function (e, el) {
+    var target = document.querySelector(el.dataset.hides);
+    if (!target) return;
+    var set = el.type === "checkbox" ? el.checked : el.value !== "";
+    target.classList.toggle("hidden", set);
+  });
+
+  // <select data-copies-to="#input">: keeps another field (in another form) in step.
+  on("change", "[data-copies-to]", function (e, el) {
+    var target = document.querySelector(el.dataset.copiesTo);
+    if (target) target.value = el.value;
+  });
+
+  // <a data-show-part="html">: shows the [data-part=html] panel next to it, hides the others.
+  on("click", "[data-show-part]", function (e, tab) {
+    e.preventDefault();
+    var box = tab.closest("[data-parts]") || document;
+    var part = tab.dataset.showPart;
+    box.querySelectorAll("[data-part]").forEach(function (el) { el.classList.toggle("hidden", el.dataset.part !== part); });
+    box.querySelectorAll("[data-show-part]").forEach(function (el) { el.classList.toggle("active", el === tab); });
+  });
+})();
