@@ -1,4 +1,5 @@
 """Shared view helpers: template filters, navigation, htmx-aware rendering, paging."""
+import json
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -100,6 +101,19 @@ def _fmt_money(value):
     return f"${float(value):,.0f}"
 
 
+def _json_text(value) -> str:
+    """JSON to show to people (a tooltip, a <code> cell): a plain str, so autoescaping
+    quotes it for the attribute or text it lands in. (`|tojson` is Markup made for
+    <script> and single-quoted attributes: in a double-quoted attribute its `"` ends the
+    attribute, and it shows `<` as \\u003c.)"""
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: show it escaped rather than fail the page
+        text = json.dumps(value, sort_keys=True, default=str)
+    return text
+
+
 def _fmt_pct(value, digits=1):
     if value is None:
         return "—"
@@ -138,6 +152,7 @@ def register_ui(app):
     app.add_template_filter(_fmt_number, "num")
     app.add_template_filter(_fmt_money, "money")
     app.add_template_filter(_fmt_pct, "pct")
+    app.add_template_filter(_json_text, "json_text")
 
     @app.after_request
     def vary_on_htmx(response):
