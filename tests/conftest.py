@@ -221,6 +221,17 @@ def _browser():
     pw.stop()
 
 
+def sign_in(pg, base_url, role="admin"):
+    """A new staff member of `role`, signed in through the real login form."""
+    staff = factories.staff(role=role, password="correct-horse-1")
+    pg.goto(base_url + "/login")
+    pg.fill("input[name=email]", staff.email)
+    pg.fill("input[name=password]", "correct-horse-1")
+    pg.click("button[type=submit]")
+    pg.wait_for_url(base_url + "/")
+    return staff
+
+
 @pytest.fixture
 def page(_browser, live_server):
     """A fresh browser page; page.login(role) signs in through the real form."""
@@ -228,16 +239,7 @@ def page(_browser, live_server):
     pg = context.new_page()
     pg.set_default_timeout(10_000)
 
-    def _login(role="admin"):
-        staff = factories.staff(role=role, password="correct-horse-1")
-        pg.goto(live_server.url + "/login")
-        pg.fill("input[name=email]", staff.email)
-        pg.fill("input[name=password]", "correct-horse-1")
-        pg.click("button[type=submit]")
-        pg.wait_for_url(live_server.url + "/")
-        return staff
-
-    pg.login = _login
+    pg.login = lambda role="admin": sign_in(pg, live_server.url, role)
     pg.base = live_server.url
     yield pg
     context.close()

@@ -12,6 +12,7 @@ from extensions import db
 from models import OutboxMessage, Persona, Staff
 from models.base import utcnow
 from tests import factories
+from tests.conftest import sign_in
 from tests.web import robustness_data as rd
 from tests.web.robustness_access import rules_for
 
@@ -54,17 +55,8 @@ def csp_page(_browser, live_server):
         console.clear()
         return found
 
-    def login(role="admin"):
-        staff = factories.staff(role=role, password="correct-horse-1")
-        page.goto(live_server.url + "/login")
-        page.fill("input[name=email]", staff.email)
-        page.fill("input[name=password]", "correct-horse-1")
-        page.click("button[type=submit]")
-        page.wait_for_url(live_server.url + "/")
-        return staff
-
     page.violations = violations
-    page.login = login
+    page.login = lambda role="admin": sign_in(page, live_server.url, role)
     page.base = live_server.url
     yield page
     context.close()

@@ -20,6 +20,7 @@ from extensions import db
 from models import Account, Contact, DeliveryEvent, ImportJob, Persona, Trigger
 from models.base import utcnow
 from tests import factories
+from tests.conftest import sign_in
 from tests.web import robustness_data as rd
 from tests.web.robustness_access import rules_for
 
@@ -145,12 +146,7 @@ def csp_bypassing_page(_browser, live_server):
     context = _browser.new_context(viewport={"width": 1360, "height": 900}, timezone_id="UTC", bypass_csp=True)
     page = context.new_page()
     page.set_default_timeout(15_000)
-    staff = factories.staff(role="admin", password="correct-horse-1")
-    page.goto(live_server.url + "/login")
-    page.fill("input[name=email]", staff.email)
-    page.fill("input[name=password]", "correct-horse-1")
-    page.click("button[type=submit]")
-    page.wait_for_url(live_server.url + "/")
+    sign_in(page, live_server.url)
     yield page
     context.close()
 
