@@ -20,8 +20,8 @@ import uuid
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import (BigInteger, DateTime, String, Text, and_, any_, insert, literal,
-                        literal_column, or_, select, update)
+from sqlalchemy import (BigInteger, DateTime, String, Text, and_, any_, bindparam, insert,
+                        literal, literal_column, or_, select, update)
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from extensions import db
@@ -112,30 +112,38 @@ def fail_unrendered(message_id, reason: str, now: datetime) -> bool:
     return _exec(stmt).rowcount == 1
 
 
+# The statements every message runs are built once (with bind parameters):
+# building and cache-keying a statement costs more than SQLite running it.
+_MINE = and_(M.id == bindparam("message_id"), M.claim_token == bindparam("token"))
+_TO_SENDING = (update(T).where(_MINE, M.state == "approved")
+               .values(state="sending", claimed_at=bindparam("now"), updated_at=bindparam("now")))
+_TO_SENT = (update(T).where(_MINE, M.state.in_(("sending", "uncertain")))
+            .values(state="sent", sent_at=bindparam("now"), smtp_reply=bindparam("reply"),
+                    updated_at=bindparam("now")))
+_DELIVERY_EVENT = insert(DeliveryEvent.__table__).from_select(
+    ["message_id", "trigger_id", "contact_id", "kind", "at", "detail"],
+    select(M.id, M.trigger_id, M.contact_id, bindparam("kind", type_=String),
+           bindparam("now", type_=DateTime), bindparam("detail", type_=Text))
+    .where(M.id == bindparam("message_id")))
+
+
 def mark_sending(message_id, claim_token, now: datetime, conn=None) -> bool:
     """Reserved approved -> sending, right before its SMTP transaction (caller commits).
     False when the reservation was lost (lease ran out and another worker took it)."""
-    stmt = (update(T).where(M.id == message_id, M.claim_token == claim_token, M.state == "approved")
-            .values(state="sending", claimed_at=now, updated_at=now))
-    return _exec(stmt, None, conn).rowcount == 1
+    params = dict(message_id=message_id, token=claim_token, now=now)
+    return _exec(_TO_SENDING, params, conn).rowcount == 1
 
 
 def _delivery_event(message_id, kind, now, detail, conn=None):
-    event = insert(DeliveryEvent.__table__).from_select(
-        ["message_id", "trigger_id", "contact_id", "kind", "at", "detail"],
-        select(M.id, M.trigger_id, M.contact_id, literal(kind, String), literal(now, DateTime),
-               literal(detail, Text)).where(M.id == message_id))
-    _exec(event, None, conn)
+    _exec(_DELIVERY_EVENT, dict(message_id=message_id, kind=kind, now=now, detail=detail), conn)
 
 
 def mark_sent(message_id, claim_token, reply: str, now: datetime, conn=None) -> bool:
     """sending -> sent with the server's reply, plus a "delivered" event (caller commits).
     Also from `uncertain` with our token: a worker slower than the lease still
     knows the truth when the 250 reply comes (and staff have not acted yet)."""
-    stmt = (update(T).where(M.id == message_id, M.claim_token == claim_token,
-                            M.state.in_(("sending", "uncertain")))
-            .values(state="sent", sent_at=now, smtp_reply=reply[:2000], updated_at=now))
-    ok = _exec(stmt, None, conn).rowcount == 1
+    params = dict(message_id=message_id, token=claim_token, now=now, reply=reply[:2000])
+    ok = _exec(_TO_SENT, params, conn).rowcount == 1
     if ok:
         _delivery_event(message_id, "delivered", now, reply[:2000], conn)
     return ok

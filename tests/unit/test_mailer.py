@@ -1,5 +1,6 @@
 """The MIME message (engine/sending/mime.py), and the test email through a real aiosmtpd sink."""
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from engine.sending import mime as mailer
 from engine.sending.smtp import smtp_connection, transmit
@@ -80,3 +81,21 @@ def test_unicode_long_subjects_and_dot_lines_survive_the_wire(app, make, smtp_si
 def test_addresses_must_be_plain(app, make):
     with pytest.raises(mailer.MailerError, match="not a plain email address"):
         _build(app, make.trigger(), to_email="Ada <ada@example.com>, eve@example.com")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.text(st.characters(blacklist_categories=("Cs",)), max_size=300))
+def test_parts_read_back_as_set_content_would_write_them(app, make, body):
+    """The parts are built without set_content(); a reader must still get what
+    set_content() would have given it, for any text: line ends, trailing
+    spaces, long lines, "=" and non-ASCII."""
+    from email import message_from_bytes
+    from email.message import EmailMessage
+
+    msg = _build(app, make.trigger(), id=None, text=body or "x", html=f"<p>{body}</p>")  # untracked
+    got = message_from_bytes(mailer.as_bytes(msg), policy=mailer.SMTP_POLICY)
+    for subtype, sent in (("plain", body or "x"), ("html", f"<p>{body}</p>")):
+        expected = EmailMessage()
+        expected.set_content(sent, subtype=subtype, charset="utf-8", cte="quoted-printable")
+        read = got.get_body((subtype,)).get_content().replace("\r\n", "\n")  # the wire's line ends
+        assert read == expected.get_content()
