@@ -17,6 +17,8 @@ reply (a relay across a network: 5-20 ms a round trip). In the same run it times
            per job
   crowd    (N > 1) N bare loops at once, one process and connection each, the
            messages split between them: how far this machine itself scales
+The marks alone (no SMTP, no MIME) are timed too: with them the best a worker
+can reach is bare / (bare + marks).
 Each side runs --rounds times, alternating, and keeps its best. The target:
 1 worker >= 0.8x the bare loop, best against best and also as the median of
 each round's own ratio (the two sides of a round run seconds apart, so the
@@ -99,6 +101,27 @@ def reset():
     db.session.commit()
 
 
+def marks_seconds(n) -> float:
+    """Seconds per message of the send loop's marks alone, as the loop runs them
+    (mark sending + COMMIT, mark sent + delivery event + COMMIT), no SMTP, no
+    MIME: the least a worker adds to each bare-loop message."""
+    from engine.outbox import send_states
+    from extensions import db
+    from models.base import utcnow
+
+    token, ids = send_states.claim_due_batch(utcnow(), n)
+    with db.engine.connect() as conn:
+        started = time.perf_counter()
+        for message_id in ids:
+            send_states.mark_sending(message_id, token, utcnow(), conn=conn)
+            conn.commit()
+            send_states.mark_sent(message_id, token, "250 OK", utcnow(), conn=conn)
+            conn.commit()
+        seconds = (time.perf_counter() - started) / max(1, len(ids))
+    reset()
+    return seconds
+
+
 def built_messages(app, trigger, n) -> list[tuple[str, bytes]]:
     """The bare loops' messages: what the workers send, built once beforehand."""
     from engine.sending.mime import message_bytes
@@ -164,10 +187,11 @@ def run(label, url, args):
         get_redis().flushdb()
         trigger = prepare(args.messages)
         messages = built_messages(app, trigger, args.messages)
+        marks = min(marks_seconds(args.messages) for _ in range(args.rounds))
         for delay in args.reply_delay_ms:
             print(f"\n{label}: {args.messages:,} messages, sink of {args.sinks} processes, "
                   f"{f'replying after {delay:g} ms' if delay else 'replying at once'}")
-            compare(messages, url, args, Sink(args.sinks, _TMP, delay))
+            compare(messages, url, args, Sink(args.sinks, _TMP, delay), marks)
 
 
 def _rates(runs) -> str:
@@ -188,7 +212,7 @@ def _ratios(rates, bases) -> tuple[float, float]:
     return best, paired
 
 
-def compare(messages, url, args, sink):
+def compare(messages, url, args, sink, marks):
     n = len(messages)
     try:
         for count in args.workers:
@@ -210,6 +234,10 @@ def compare(messages, url, args, sink):
                 _line("1 worker process", rates,
                       f"  {best:.2f}x the bare loop (median of rounds {paired:.2f}x) -> "
                       f"target >= {TARGET}x {'met' if met else 'NOT met'}")
+                bare_seconds = 1 / max(bases)[0]
+                print(f"  {'the marks alone (no SMTP, no MIME)':<36}{marks * 1000:8.3f} ms/message"
+                      f"  -> at most {bare_seconds / (bare_seconds + marks):.2f}x the bare loop "
+                      "with two commits per message")
                 continue
             # N workers on 2 cores share them with the sink: for information only,
             # against N bare loops running at once on the same machine.
