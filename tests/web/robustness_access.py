@@ -66,5 +66,5 @@ def signed_in_client(app, role):
     client = app.test_client()
     staff = rd.factories.staff(role=role)
     with client.session_transaction() as session:
-        session["_user_id"], session["_fresh"] = str(staff.id), True
+        session["_user_id"], session["_fresh"] = staff.get_id(), True
     return client
