@@ -271,3 +271,16 @@ def test_cookies_are_secure_with_an_https_public_base_url(app, victim):
     for name in ("remember_token", "session"):
         flags = _set_cookie(res, name)
         assert "secure" in flags and "httponly" in flags and "samesite=lax" in flags, (name, flags)
+
+
+def test_wrong_current_passwords_count_toward_the_lockout(app, victim):
+    """A stolen session cannot guess the current password on the change form any faster
+    than on the sign-in page: the same counter, then 429 even for the right one."""
+    browser, _ = _sign_in(app, victim.email, remember=False)
+    wrong = {"current_password": "guess-guess", "new_password": "new-password-9", "confirm": "new-password-9"}
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+        assert _request(app, browser, "POST", "/account/password", data=wrong).status_code == 400
+    right = dict(wrong, current_password=PASSWORD)
+    assert _request(app, browser, "POST", "/account/password", data=right).status_code == 429
+    db.session.expire_all()
+    assert db.session.get(Staff, victim.id).check_password(PASSWORD)
