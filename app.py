@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter, ValidationError
 
-from config import Config, instance_secret_key
+from config import Config, apply_cookie_security, instance_secret_key
 from extensions import csrf, db, htmx, login_manager, migrate
 
 # Each area is a blueprint package: `bp` in its __init__.py, views in routes.py.
@@ -51,6 +51,7 @@ def create_app(config=None):
         app.config.update(config)
     elif config is not None:
         app.config.from_object(config)
+    apply_cookie_security(app.config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)

@@ -47,6 +47,16 @@ def instance_secret_key(instance_dir) -> str:
     return path.read_text().strip()
 
 
+def apply_cookie_security(config) -> None:
+    """Session and remember cookies are Secure when the app is served over https (as
+    PUBLIC_BASE_URL says), unless a setting chose explicitly; over plain http (development)
+    a Secure cookie would never come back."""
+    https = str(config.get("PUBLIC_BASE_URL") or "").strip().lower().startswith("https://")
+    for name in ("SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE"):
+        if config.get(name) is None:
+            config[name] = https
+
+
 class Config:
     # Unset: create_app uses instance_secret_key(instance dir).
     SECRET_KEY = os.environ.get("SECRET_KEY") or None
@@ -79,6 +89,13 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    # Flask-Login's "Keep me signed in" cookie: not readable by script, not sent on
+    # cross-site subrequests. None = Secure exactly when PUBLIC_BASE_URL is https
+    # (apply_cookie_security), for both cookies.
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = None
+    REMEMBER_COOKIE_SECURE = None
     USE_CREATE_ALL = False  # tests only; everything else migrates
     RQ_IS_ASYNC = True
 

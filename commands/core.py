@@ -39,11 +39,17 @@ def create_staff(email, role, password, name):
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     if len(password) < 8:
         raise click.BadParameter("use at least 8 characters", param_hint="--password")
-    staff = Staff.query.filter_by(email=email).first() or Staff(email=email)
+    from engine.staff import sessions
+
+    staff = Staff.query.filter_by(email=email).first()
+    if staff is None:
+        staff = Staff(email=email)
+        staff.set_password(password)
+        db.session.add(staff)
+    else:  # a password reset: every session signed in with the old one ends
+        sessions.set_password(staff, password)
     staff.role = role
     staff.name = name or staff.name
-    staff.set_password(password)
-    db.session.add(staff)
     db.session.commit()
     click.echo(f"Staff {email} ({role}) is ready.")
 

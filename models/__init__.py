@@ -10,13 +10,13 @@ from models.outbox import OutboxMessage
 from models.persona import Persona, PersonaMember, PersonaTransition
 from models.report import ReportDay, ReportDayContact, ReportFoldLock, ReportRecipient
 from models.sink_message import SinkMessage
-from models.staff import LoginFailure, Staff
+from models.staff import LoginThrottle, Staff
 from models.template import EmailTemplate
 from models.trigger import TickRun, Trigger, TriggerRun
 
 __all__ = [
     "Account", "ApiKey", "Communication", "Contact", "DeliveryEvent", "EmailTemplate",
-    "Event", "ImportJob", "LoginFailure", "OutboxMessage", "Persona", "PersonaMember",
+    "Event", "ImportJob", "LoginThrottle", "OutboxMessage", "Persona", "PersonaMember",
     "PersonaTransition", "ReportDay", "ReportDayContact", "ReportFoldLock", "ReportRecipient",
     "SinkMessage", "Staff", "TickRun", "Trigger", "TriggerRun",
 ]

@@ -1,7 +1,6 @@
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Index
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -24,6 +23,13 @@ class Staff(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(db.String(16), default="viewer")
     timezone: Mapped[str | None] = mapped_column(db.String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(db.DateTime, default=utcnow)
+    # Part of every session's and remember-me cookie's user id ("<id>:<version>"); raising it
+    # (engine.staff.sessions.revoke_sessions) makes every cookie issued before worthless.
+    session_version: Mapped[int] = mapped_column(db.Integer, default=0, server_default="0")
+
+    def get_id(self) -> str:
+        """Flask-Login's alternative id: what sessions and remember cookies carry."""
+        return f"{self.id}:{self.session_version or 0}"
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
@@ -47,13 +53,12 @@ class Staff(UserMixin, db.Model):
         return self.name or self.email.split("@")[0]
 
 
-class LoginFailure(db.Model):
-    """A failed login, for rate limiting across every web process."""
+class LoginThrottle(db.Model):
+    """Failed sign-ins per email (known or not), for the lockout across every web process.
+    `failures` counts attempts since the window began; engine.staff.login moves it with one
+    conditional UPDATE, so concurrent attempts cannot all pass the check."""
 
-    __tablename__ = "login_failures"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(db.String(320))
-    remote_addr: Mapped[str | None] = mapped_column(db.String(64), nullable=True)
-    at: Mapped[datetime] = mapped_column(db.DateTime, default=utcnow)
-
-    __table_args__ = (Index("ix_login_failures_email_at", "email", "at"),)
+    __tablename__ = "login_throttles"
+    email: Mapped[str] = mapped_column(db.String(320), primary_key=True)
+    failures: Mapped[int] = mapped_column(db.Integer, default=0, server_default="0")
+    last_failure_at: Mapped[datetime | None] = mapped_column(db.DateTime, nullable=True)

@@ -115,7 +115,7 @@ def login(app, client):
     def _login(role="admin", email=None):
         staff = factories.staff(role=role, email=email)
         with client.session_transaction() as sess:
-            sess["_user_id"] = str(staff.id)
+            sess["_user_id"] = staff.get_id()  # "<id>:<session_version>"
             sess["_fresh"] = True
         client.staff = staff
         return client

@@ -1,12 +1,12 @@
-from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from blueprints.auth.forms import LoginForm
+from blueprints.auth.forms import ConfirmForm, LoginForm, PasswordChangeForm
+from engine.staff import login as staff_login
+from engine.staff import sessions
 from extensions import db, login_manager
-from models import LoginFailure, Staff
 from models.base import utcnow
 from blueprints.auth import bp
 
@@ -19,8 +19,11 @@ PUBLIC_BLUEPRINTS = {"tracking", "api"}  # api authenticates by key
 
 
 @login_manager.user_loader
-def load_staff(staff_id):
-    return db.session.get(Staff, int(staff_id))
+def load_staff(user_id):
+    # Sessions and remember cookies carry "<id>:<session_version>" (Staff.get_id): a cookie
+    # issued before the last revocation (logout, password or role change, sign out
+    # everywhere) loads nobody.
+    return sessions.load(user_id)
 
 
 @bp.before_app_request
@@ -33,11 +36,6 @@ def require_login():
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
     return None
-
-
-def _recent_failures(email: str) -> int:
-    window = utcnow() - timedelta(seconds=current_app.config["LOGIN_LOCKOUT_SECONDS"])
-    return LoginFailure.query.filter(LoginFailure.email == email, LoginFailure.at > window).count()
 
 
 def _safe_next(target: str | None, default: str | None = None) -> str:
@@ -56,20 +54,22 @@ def login():
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
-        email = form.email.data.strip().lower()
-        if _recent_failures(email) >= current_app.config["LOGIN_MAX_FAILURES"]:
+        email = staff_login.normalise_email(form.email.data)
+        allowed = staff_login.begin_attempt(
+            email, utcnow(), max_failures=current_app.config["LOGIN_MAX_FAILURES"],
+            lockout_seconds=current_app.config["LOGIN_LOCKOUT_SECONDS"])
+        db.session.commit()  # counted before the (slow) hash, and no row lock held during it
+        if not allowed:
             minutes = max(1, current_app.config["LOGIN_LOCKOUT_SECONDS"] // 60)
             flash(f"Too many failed sign-in attempts. Try again in {minutes} minutes.", "error")
             status = 429
         else:
-            staff = Staff.query.filter_by(email=email).first()
-            if staff and staff.check_password(form.password.data):
-                LoginFailure.query.filter_by(email=email).delete()
+            staff = staff_login.verify_password(email, form.password.data)
+            if staff is not None:
+                staff_login.succeeded(email)
                 db.session.commit()
                 login_user(staff, remember=form.remember.data)
                 return redirect(_safe_next(request.args.get("next")))
-            db.session.add(LoginFailure(email=email, remote_addr=request.remote_addr))
-            db.session.commit()
             flash("That email and password do not match.", "error")
             status = 401
     elif request.method == "POST":
@@ -77,9 +77,60 @@ def login():
     return render_template("auth/login.html", form=form), status
 
 
+def _end_this_session(message: str):
+    logout_user()
+    flash(message, "info")
+    return redirect(url_for("auth.login"))
+
+
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
-    logout_user()
-    flash("You are signed out.", "info")
-    return redirect(url_for("auth.login"))
+    # Server-side: the session and remember cookies of this browser stop working even where
+    # someone copied them. Other devices are signed out too (one version per staff member).
+    sessions.revoke_sessions(current_user._get_current_object())
+    db.session.commit()
+    return _end_this_session("You are signed out, on this and every other device.")
+
+
+@bp.route("/account")
+@login_required
+def account():
+    return render_template("auth/account.html", form=PasswordChangeForm(), confirm=ConfirmForm())
+
+
+@bp.route("/account/sign-out-everywhere", methods=["POST"])
+@login_required
+def sign_out_everywhere():
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    sessions.revoke_sessions(current_user._get_current_object())
+    db.session.commit()
+    return _end_this_session("You are signed out on every device. Sign in again to continue here.")
+
+
+@bp.route("/account/password", methods=["POST"])
+@login_required
+def change_password():
+    me = current_user._get_current_object()
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        # The current password is a guess like any other: it counts toward the lockout.
+        allowed = staff_login.begin_attempt(
+            me.email, utcnow(), max_failures=current_app.config["LOGIN_MAX_FAILURES"],
+            lockout_seconds=current_app.config["LOGIN_LOCKOUT_SECONDS"])
+        db.session.commit()
+        if not allowed:
+            form.current_password.errors.append("Too many wrong passwords. Try again in a few minutes.")
+            return render_template("auth/account.html", form=form, confirm=ConfirmForm()), 429
+        if me.check_password(form.current_password.data):
+            staff_login.succeeded(me.email)
+            sessions.set_password(me, form.new_password.data)
+            db.session.commit()
+            # This browser continues under the new version (remembered again if it was).
+            login_user(me, remember=current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
+                       in request.cookies)
+            flash("Your password is changed, and every other device is signed out.", "success")
+            return redirect(url_for("auth.account"))
+        form.current_password.errors.append("That is not your current password.")
+    return render_template("auth/account.html", form=form, confirm=ConfirmForm()), 400

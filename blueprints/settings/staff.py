@@ -1,8 +1,9 @@
-"""Settings -> Staff (admins only): list, add a login, change a role, remove.
+"""Settings -> Staff (admins only): list, add a login, change a role, sign someone out
+everywhere, remove.
 
 There is always at least one admin: the last one can be neither demoted nor removed."""
-from flask import abort, flash, redirect, url_for
-from flask_login import current_user
+from flask import abort, current_app, flash, redirect, request, url_for
+from flask_login import current_user, login_user, logout_user
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -10,6 +11,7 @@ from blueprints.auth.decorators import role_required
 from blueprints.settings.forms import ConfirmForm, RoleForm, StaffForm
 from blueprints.settings import bp
 from blueprints.ui import render_page
+from engine.staff import sessions
 from extensions import db
 from models import Staff
 
@@ -62,12 +64,42 @@ def change_role(staff_id):
     if member.role == "admin" and new_role != "admin" and _admin_count() <= 1:
         flash(LAST_ADMIN.format(member.email), "error")
         return redirect(url_for("settings.staff"))
-    member.role = new_role
+    if new_role == member.role:
+        flash(f"{member.email} is already {new_role}.", "info")
+        return redirect(url_for("settings.staff"))
+    sessions.set_role(member, new_role)  # sessions opened under the old role end
     db.session.commit()
-    flash(f"{member.email} is now {new_role}.", "success")
+    if member.id == current_user.id:
+        _keep_this_browser_signed_in(member)
+        flash(f"You are now {new_role}. Your other devices were signed out.", "success")
+    else:
+        flash(f"{member.email} is now {new_role}, and was signed out everywhere.", "success")
     if member.id == current_user.id and new_role != "admin":
         return redirect(url_for("settings.index"))  # you just gave up this page
     return redirect(url_for("settings.staff"))
+
+
+@bp.route("/staff/<int:staff_id>/sign-out", methods=["POST"])
+@role_required("admin")
+def sign_out_staff(staff_id):
+    """End every session and remember cookie of this member, on every device."""
+    member = db.session.get(Staff, staff_id) or abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    sessions.revoke_sessions(member)
+    db.session.commit()
+    if member.id == current_user.id:
+        logout_user()
+        flash("You are signed out on every device. Sign in again to continue here.", "info")
+        return redirect(url_for("auth.login"))
+    flash(f"{member.email} is signed out on every device.", "success")
+    return redirect(url_for("settings.staff"))
+
+
+def _keep_this_browser_signed_in(me: Staff) -> None:
+    """After revoking your own sessions for a change you made: this browser continues
+    under the new session version (remembered again if it was)."""
+    login_user(me, remember=current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies)
 
 
 @bp.route("/staff/<int:staff_id>/remove", methods=["POST"])

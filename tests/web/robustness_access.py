@@ -9,7 +9,7 @@ PUBLIC_BLUEPRINTS = {"tracking"}
 # Who may open or post to an endpoint; anything not listed is open to every signed-in role
 # for GET and to editors (admin, manager) for POST.
 ADMIN_ONLY = {"settings.api_keys", "settings.create_api_key", "settings.revoke_api_key", "settings.staff",
-              "settings.add_staff", "settings.change_role", "settings.remove_staff", "settings.inbox",
+              "settings.add_staff", "settings.change_role", "settings.sign_out_staff", "settings.remove_staff", "settings.inbox",
               "settings.inbox_message", "settings.clear_inbox"}
 EDITOR_PAGES = {"triggers.new", "triggers.step", "triggers.delete", "personas.create", "personas.edit",
                 "email_templates.new", "email_templates.edit", "email_templates.delete", "settings.imports",
@@ -66,5 +66,5 @@ def signed_in_client(app, role):
     client = app.test_client()
     staff = rd.factories.staff(role=role)
     with client.session_transaction() as session:
-        session["_user_id"], session["_fresh"] = str(staff.id), True
+        session["_user_id"], session["_fresh"] = staff.get_id(), True
     return client
