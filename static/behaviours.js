@@ -76,6 +76,9 @@
     var box = tab.closest("[data-parts]") || document;
     var part = tab.dataset.showPart;
     box.querySelectorAll("[data-part]").forEach(function (el) { el.classList.toggle("hidden", el.dataset.part !== part); });
-    box.querySelectorAll("[data-show-part]").forEach(function (el) { el.classList.toggle("active", el === tab); });
+    box.querySelectorAll("[data-show-part]").forEach(function (el) {
+      el.classList.toggle("active", el === tab);
+      if (el.getAttribute("role") === "tab") el.setAttribute("aria-selected", el === tab ? "true" : "false");
+    });
   });
 })();

@@ -121,7 +121,10 @@
 
   function activeTab(b) { var t = q(b, ".rb-tabs .tab.active"); return t ? t.dataset.rbTab : "visual"; }
   function showTab(b, name) {
-    b.querySelectorAll(".rb-tabs .tab").forEach(function (t) { t.classList.toggle("active", t.dataset.rbTab === name); });
+    b.querySelectorAll(".rb-tabs .tab").forEach(function (t) {
+      t.classList.toggle("active", t.dataset.rbTab === name);
+      t.setAttribute("aria-selected", t.dataset.rbTab === name ? "true" : "false");
+    });
     b.querySelectorAll("[data-rb-panel]").forEach(function (p) { p.hidden = p.dataset.rbPanel !== name; });
   }
   function csrfHeaders() {

@@ -15,6 +15,7 @@ from blueprints.triggers.forms import ConfirmForm, ControlsForm, MessageForm, Ru
 from blueprints.triggers import bp
 from blueprints.ui import render_page
 from engine import triggers as trigger_engine
+from engine.rules.fields import event_names as known_event_names
 from extensions import db
 from models import EmailTemplate, Persona, Trigger
 from models.base import utcnow
@@ -147,6 +148,7 @@ def step(trigger_id, step):
     if step == "rule":
         submitted_rule = request.form.get("rule-rule_json") if request.method == "POST" else None
         context["rb"] = builder_context(submitted_rule or data.get("rule"), prefix="rule-")
+        context["event_names"] = known_event_names()  # the event name field's suggestions
     if step == "controls":
         context["timezones"] = sorted(available_timezones())
     return render_template(f"triggers/step_{step}.html", **context), status

@@ -115,7 +115,7 @@ def test_wizard_create_preview_test_send_activate_copy_deactivate_delete(page, m
     expect(preview).to_contain_text("Customer Success")
     srcdoc = preview.locator("iframe.email-frame").get_attribute("srcdoc")
     assert "Globex can now build reports" in srcdoc and "Hi Grace," in srcdoc
-    preview.get_by_role("link", name="Plain text").click()
+    preview.get_by_role("tab", name="Plain text").click()
     expect(preview.locator("[data-part=text]")).to_contain_text("Globex can now build reports")
 
     # "Send a test to me": the [TEST] copy, rendered for the chosen recipient, reaches the dev inbox.

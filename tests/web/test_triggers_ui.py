@@ -141,3 +141,17 @@ def test_send_a_test_to_me(login, make, smtp_sink):
     msg = smtp_sink.messages[0]["message"]
     assert msg["Subject"] == "[TEST] Hi Bo"
     assert smtp_sink.messages[0]["rcpt_tos"] == [client.staff.email]
+
+
+def test_rule_step_suggests_the_event_names_received(login, make):
+    """The event name input's list= names a <datalist> that exists (it pointed at nothing),
+    offering the names of events received so far."""
+    client = login("manager")
+    contact = make.contact()
+    for name in ("payment_failed", "login"):
+        make.event(contact, name=name)
+    trigger = _create(client)
+    html = client.get(f"/triggers/{trigger.id}/edit/rule").get_data(as_text=True)
+    assert 'list="event-names"' in html
+    datalist = html.split('<datalist id="event-names">', 1)[1].split("</datalist>", 1)[0]
+    assert datalist == '<option value="login"><option value="payment_failed">'
