@@ -36,6 +36,7 @@ REASON_LABELS = {
     "rejected": "Rejected by staff",
     "trigger_deactivated": "Trigger deactivated",
     "trigger_deleted": "Trigger deleted",
+    "trigger_inactive": "Trigger not active",
     "dismissed": "Dismissed by staff",
 }
 REASON_CODES = tuple(REASON_LABELS)

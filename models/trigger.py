@@ -54,6 +54,9 @@ class Trigger(db.Model):
     # Lifecycle
     status: Mapped[str] = mapped_column(db.String(16), default="draft")
     started_at: Mapped[datetime | None] = mapped_column(db.DateTime, nullable=True)
+    # Staff deactivated it and chose to keep its waiting emails: those may still be
+    # approved and sent. Otherwise the send path cancels an inactive trigger's emails.
+    keep_queued_when_inactive: Mapped[bool] = mapped_column(default=False, server_default="0")
     # Event/persona triggers fire on rows newer than these high-water marks.
     last_event_id: Mapped[int] = mapped_column(db.BigInteger, default=0)
     last_transition_id: Mapped[int] = mapped_column(db.BigInteger, default=0)

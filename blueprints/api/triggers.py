@@ -137,8 +137,10 @@ def triggers_deactivate(trigger_id):
     if trigger is None:
         return _not_found(trigger_id)
     body = _body() or {}
-    cancel = _flag("cancel_pending") or _flag("cancel_waiting") or body.get("cancel_pending") is True
-    cancelled = engine.deactivate(trigger, utcnow(), cancel_pending=cancel)
+    # Waiting emails are cancelled, as in the UI, unless the caller keeps them
+    # (cancel_pending / cancel_waiting are still accepted: that is the default now).
+    keep = _flag("keep_waiting") or body.get("keep_waiting") is True
+    cancelled = engine.deactivate(trigger, utcnow(), keep_waiting=keep)
     db.session.commit()
     response = jsonify(engine.trigger_to_json(trigger, utcnow()))
     response.headers["X-Cancelled-Messages"] = str(cancelled)  # the body stays the trigger

@@ -29,7 +29,7 @@ TABS = (
 TAB_STATES = {key: states for key, _, states in TABS}
 # Tabs whose messages carry a reason code to group by, and the codes found there.
 TAB_REASONS = {"suppressed": SUPPRESSION_CODES,
-               "rejected": ("rejected", "trigger_deactivated", "trigger_deleted")}
+               "rejected": ("rejected", "trigger_deactivated", "trigger_deleted", "trigger_inactive")}
 PER_PAGE = 50
 # Beyond an hour a ticking m:ss countdown is noise; the page shows the time instead.
 COUNTDOWN_WINDOW = timedelta(hours=1)

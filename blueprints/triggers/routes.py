@@ -72,23 +72,40 @@ def activate(trigger_id):
     return redirect(_safe_next(request.form.get("next"), url_for("triggers.index")))
 
 
-@bp.route("/<int:trigger_id>/deactivate", methods=["POST"])
+@bp.route("/<int:trigger_id>/deactivate", methods=["GET", "POST"])
 @role_required(*EDITORS)
 def deactivate(trigger_id):
+    """Asks first: how many emails wait, and whether to cancel them (the default) or keep them."""
     trigger = db.get_or_404(Trigger, trigger_id)
-    cancel = request.form.get("cancel_waiting") == "1"
-    cancelled = trigger_engine.deactivate(trigger, utcnow(), cancel_pending=cancel)
-    db.session.commit()
-    note = f" {cancelled} waiting email(s) cancelled." if cancelled else ""
-    flash(f"“{trigger.name}” is inactive.{note}", "success")
-    return redirect(_safe_next(request.form.get("next"), url_for("triggers.index")))
+    back = _safe_next(request.values.get("next"), url_for("triggers.index"))
+    if trigger.status != "active":
+        flash(f"“{trigger.name}” is not active.", "info")
+        return redirect(back)
+    form = ConfirmForm()
+    waiting = trigger_engine.waiting_by_state(trigger.id, utcnow())
+    choice = request.form.get("waiting", "cancel")
+    if request.method == "POST" and form.validate_on_submit():
+        if choice not in ("cancel", "keep"):
+            flash("Choose whether to cancel or keep the waiting emails.", "error")
+            return render_page("triggers/deactivate.html", trigger=trigger, waiting=waiting,
+                               form=form, back=back, choice="cancel"), 400
+        cancelled = trigger_engine.deactivate(trigger, utcnow(), keep_waiting=choice == "keep")
+        db.session.commit()
+        kept = sum(waiting.values()) if choice == "keep" else 0
+        note = (f" {cancelled} waiting email{'s' if cancelled != 1 else ''} cancelled." if cancelled
+                else f" {kept} waiting email{'s' if kept != 1 else ''} kept: they can still be "
+                     "approved and sent." if kept else "")
+        flash(f"“{trigger.name}” is inactive.{note}", "success")
+        return redirect(back)
+    return render_page("triggers/deactivate.html", trigger=trigger, waiting=waiting, form=form,
+                       back=back, choice=choice)
 
 
 @bp.route("/<int:trigger_id>/delete", methods=["GET", "POST"])
 @role_required(*EDITORS)
 def delete(trigger_id):
     trigger = db.get_or_404(Trigger, trigger_id)
-    waiting = trigger_engine.waiting_count(trigger.id)
+    waiting = trigger_engine.waiting_by_state(trigger.id, utcnow())
     form = ConfirmForm()
     if request.method == "POST" and form.validate_on_submit():
         cancel = request.form.get("cancel_waiting") == "1"

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, func, or_, select, update
 
-from engine.outbox.send_states import M, T, _cfg, _exec, _lease, due_condition
+from engine.outbox.send_states import TRIGGER_INACTIVE, M, T, _cfg, _exec, _lease, due_condition
 from engine.outbox.send_states import (  # noqa: F401 - the send path's transitions, re-exported
     claim_due_batch, due_pick, expire_stuck_sending, fail_unrendered, mark_failed, mark_retry,
     mark_sending, mark_sent, mark_uncertain, retry_delay)
@@ -37,7 +37,8 @@ COUNTED_STATES = ("pending_approval", "approved", "sending", "sent", "uncertain"
 # Waiting in the outbox: for approval, or approved and not yet being sent.
 WAITING_STATES = ("pending_approval", "approved")
 # Why a trigger's waiting messages were cancelled: code -> detail.
-CANCEL_REASONS = {"trigger_deactivated": "trigger deactivated", "trigger_deleted": "trigger deleted"}
+CANCEL_REASONS = {"trigger_deactivated": "trigger deactivated", "trigger_deleted": "trigger deleted",
+                  "trigger_inactive": TRIGGER_INACTIVE}
 _CHUNK = 5000  # ids per IN (...) list; well under every driver's parameter limit
 
 
@@ -144,15 +145,26 @@ def reject(message_ids, staff_id, now: datetime) -> int:
     return _update_many(message_ids, M.state == "pending_approval", values)
 
 
+def _cancellable(now: datetime):
+    """Waiting for approval, or approved and not reserved by a live claim."""
+    return or_(M.state == "pending_approval",
+               and_(M.state == "approved", or_(M.claim_token.is_(None), M.claimed_at <= _lease(now))))
+
+
+def waiting_by_state(trigger_id, now: datetime) -> dict:
+    """{"pending_approval": n, "approved": m}: the messages of one trigger that
+    deactivating or deleting it would cancel."""
+    rows = db.session.execute(select(M.state, func.count()).where(
+        M.trigger_id == trigger_id, _cancellable(now)).group_by(M.state)).all()
+    return {"pending_approval": 0, "approved": 0, **dict(rows)}
+
+
 def cancel_waiting_for_trigger(trigger_id, now: datetime, code: str = "trigger_deactivated") -> int:
     """pending_approval / unreserved approved -> cancelled (trigger deleted or
     deactivated with "cancel waiting messages"; `code` says which, a key of
     CANCEL_REASONS). Reserved rows are already being sent and are left alone."""
     stmt = (update(T)
-            .where(M.trigger_id == trigger_id,
-                   or_(M.state == "pending_approval",
-                       and_(M.state == "approved",
-                            or_(M.claim_token.is_(None), M.claimed_at <= _lease(now)))))
+            .where(M.trigger_id == trigger_id, _cancellable(now))
             .values(state="cancelled", reason_code=code, reason=CANCEL_REASONS[code],
                     claim_token=None, updated_at=now))
     return _exec(stmt).rowcount

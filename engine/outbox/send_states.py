@@ -25,10 +25,11 @@ from sqlalchemy import (BigInteger, DateTime, String, Text, and_, any_, bindpara
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from extensions import db
-from models import DeliveryEvent, OutboxMessage
+from models import DeliveryEvent, OutboxMessage, Trigger
 
 T = OutboxMessage.__table__
 M = T.c
+TRIGGER_INACTIVE = "its trigger was not active when it was due to be sent"
 
 
 def _cfg(name, default=None):
@@ -67,9 +68,29 @@ def _exec(stmt, params=None, conn=None):
     return (conn if conn is not None else db.session.connection()).execute(stmt, params)
 
 
+def _trigger_sends():
+    """The message's trigger is active, or staff deactivated it and kept its emails."""
+    return M.trigger_id.in_(select(Trigger.id).where(
+        or_(Trigger.status == "active", Trigger.keep_queued_when_inactive.is_(True))))
+
+
 def due_pick(now: datetime, limit: int):
-    """The ids of the first `limit` due messages, in id order (what a claim takes)."""
-    return select(M.id).where(due_condition(now)).order_by(M.id).limit(limit)
+    """The ids of the first `limit` due messages whose trigger sends, in id order
+    (what a claim takes)."""
+    return select(M.id).where(due_condition(now), _trigger_sends()).order_by(M.id).limit(limit)
+
+
+def cancel_for_stopped_triggers(now: datetime) -> int:
+    """Approved, unreserved messages of a trigger that is not active (and whose
+    emails staff did not keep) -> cancelled "trigger_inactive": a trigger
+    deactivated by the API, or one stopped while its tick was still writing.
+    Caller commits."""
+    stmt = (update(T).where(M.state == literal_column("'approved'"),
+                            or_(M.claim_token.is_(None), M.claimed_at <= _lease(now)),
+                            ~_trigger_sends())
+            .values(state="cancelled", reason_code="trigger_inactive", reason=TRIGGER_INACTIVE,
+                    claim_token=None, updated_at=now))
+    return _exec(stmt).rowcount
 
 
 def claim_due_batch(now: datetime, limit: int) -> tuple[str, list[int]]:
@@ -79,10 +100,13 @@ def claim_due_batch(now: datetime, limit: int) -> tuple[str, list[int]]:
     concurrent workers take disjoint batches without waiting. SQLite (one
     writer at a time): a conditional ``UPDATE ... WHERE state='approved' AND
     id IN (...)`` stamped with a fresh token, then read back by token.
+    Only messages whose trigger is active (or was deactivated with its
+    emails kept) are claimed; the others are cancelled first.
     Returns (claim_token, ids in id order); ids is empty when nothing is due.
     """
     token = uuid.uuid4().hex
-    due = due_condition(now)
+    cancel_for_stopped_triggers(now)  # refused at claim time, in the same transaction
+    due = and_(due_condition(now), _trigger_sends())
     pick = due_pick(now, limit)
     values = dict(claim_token=token, claimed_at=now, updated_at=now)
     if db.engine.dialect.name == "postgresql":

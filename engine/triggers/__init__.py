@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from engine.triggers.stats import iso, trigger_stats  # noqa: F401  (re-exported)
 from engine.triggers.validation import (  # noqa: F401  (re-exported for views and the API)
     DEFAULTS, FIELDS, LABELS, READ_ONLY, validate_trigger)
-from engine.outbox import cancel_waiting_for_trigger, waiting_count, waiting_or_sending_count
+from engine.outbox import (  # noqa: F401  (waiting_by_state re-exported for the views)
+    cancel_waiting_for_trigger, waiting_by_state, waiting_count, waiting_or_sending_count)
 from extensions import db
 from models import Event, PersonaTransition, Trigger
 
@@ -86,15 +87,21 @@ def activate(trigger, now: datetime) -> list[str]:
         trigger.last_event_id = db.session.scalar(select(func.max(Event.id))) or 0
         trigger.last_transition_id = db.session.scalar(select(func.max(PersonaTransition.id))) or 0
     trigger.status = "active"
+    trigger.keep_queued_when_inactive = False
     trigger.started_at = trigger.started_at or now
     return []
 
 
-def deactivate(trigger, now: datetime, cancel_pending: bool = False) -> int:
-    """Make the trigger inactive; with cancel_pending, its waiting messages are
-    cancelled. Returns how many were cancelled."""
+def deactivate(trigger, now: datetime, keep_waiting: bool = False) -> int:
+    """Make the trigger inactive. Its waiting emails (for approval, or approved
+    and not yet being sent) are cancelled, "trigger deactivated", unless
+    keep_waiting: staff chose to keep them, and they may still be approved and
+    sent. (Otherwise the send path cancels any email of a trigger that is not
+    active when it is claimed: engine/outbox/send_states.py.) Returns how many
+    were cancelled."""
     trigger.status = "inactive"
-    if not cancel_pending:
+    trigger.keep_queued_when_inactive = keep_waiting
+    if keep_waiting:
         return 0
     return cancel_waiting_for_trigger(trigger.id, now, "trigger_deactivated")
 

@@ -39,7 +39,7 @@ def row_action(page, name, action):
     row = list_row(page, name)
     row.locator("details.menu > summary").click()
     row.locator(".menu-items").get_by_role(
-        "link" if action.startswith("Delete") else "button", name=action).click()
+        "link" if action.endswith("…") else "button", name=action).click()
 
 
 def test_wizard_create_preview_test_send_activate_copy_deactivate_delete(page, make, dev_inbox):
@@ -157,7 +157,10 @@ def test_wizard_create_preview_test_send_activate_copy_deactivate_delete(page, m
     expect(list_row(page, "Copy of Reports launch")).to_contain_text("Draft")
 
     # --- Deactivate -------------------------------------------------------------------------------
-    row_action(page, "Reports launch", "Deactivate")
+    row_action(page, "Reports launch", "Deactivate…")
+    expect(page.locator("h1")).to_have_text("Deactivate “Reports launch”?")
+    expect(page.locator("main")).to_contain_text("No emails of this trigger are waiting")
+    page.get_by_role("button", name="Deactivate trigger").click()
     expect(flash.first).to_contain_text("“Reports launch” is inactive.")
     expect(list_row(page, "Reports launch")).to_contain_text("Inactive")
     assert trigger_named("Reports launch").status == "inactive"

@@ -53,7 +53,7 @@ def test_stops_by_staff_unsubscribe_and_the_trigger_lifecycle(make):
     db.session.get(OutboxMessage, uncertain.id).state = "uncertain"
     db.session.flush()
     outbox.dismiss_uncertain([uncertain.id], staff.id, TICK)
-    deactivate(db.session.get(type(trigger), trigger.id), TICK, cancel_pending=True)
+    deactivate(db.session.get(type(trigger), trigger.id), TICK)
     db.session.commit()
     assert {m: c for m, c in db.session.query(OutboxMessage.id, OutboxMessage.reason_code)} == {
         rejected.id: "rejected", cancelled.id: "trigger_deactivated", uncertain.id: "dismissed"}

@@ -83,7 +83,7 @@ CALLS = {
     "rebuild": lambda w: rebuild(NOW),
     "render_pending": lambda w: render_pending(NOW),
     "run_schedule": lambda w: run_schedule(db.session.get(Trigger, w["trigger"]), NOW),
-    "deactivate": lambda w: deactivate(db.session.get(Trigger, w["other"]), NOW, cancel_pending=True),
+    "deactivate": lambda w: deactivate(db.session.get(Trigger, w["other"]), NOW),
     "delete_trigger": lambda w: delete_trigger(db.session.get(Trigger, w["trigger"]), NOW),
 }
 

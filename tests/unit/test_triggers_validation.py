@@ -138,14 +138,27 @@ def test_activate_sets_started_once_and_high_water_marks(app, make):
     assert trg.started_at == NOW
 
 
-def test_deactivate_can_cancel_waiting(app, make):
+def test_deactivate_cancels_waiting_unless_kept(app, make):
     trg = make.trigger()
     waiting = make.outbox_message(trg, state="pending_approval")
+    approved = make.outbox_message(trg, state="approved")
     make.outbox_message(trg, state="sent")
-    assert T.deactivate(trg, NOW, cancel_pending=True) == 1
+    assert T.waiting_by_state(trg.id, NOW) == {"pending_approval": 1, "approved": 1}
+    assert T.deactivate(trg, NOW) == 2
     db.session.commit()
     db.session.refresh(waiting)
-    assert waiting.state == "cancelled"
+    db.session.refresh(approved)
+    assert (waiting.state, waiting.reason_code) == ("cancelled", "trigger_deactivated")
+    assert approved.state == "cancelled" and not trg.keep_queued_when_inactive
+
+    other = make.trigger()
+    kept = make.outbox_message(other, state="pending_approval")
+    assert T.deactivate(other, NOW, keep_waiting=True) == 0
+    db.session.commit()
+    db.session.refresh(kept)
+    assert kept.state == "pending_approval" and other.keep_queued_when_inactive
+    T.activate(other, NOW)
+    assert not other.keep_queued_when_inactive  # a later deactivation asks again
 
 
 def test_copy_is_a_draft(app, make):

@@ -11,7 +11,7 @@ PUBLIC_BLUEPRINTS = {"tracking"}
 ADMIN_ONLY = {"settings.api_keys", "settings.create_api_key", "settings.revoke_api_key", "settings.staff",
               "settings.add_staff", "settings.change_role", "settings.sign_out_staff", "settings.remove_staff", "settings.inbox",
               "settings.inbox_message", "settings.clear_inbox"}
-EDITOR_PAGES = {"triggers.new", "triggers.step", "triggers.delete", "personas.create", "personas.edit",
+EDITOR_PAGES = {"triggers.new", "triggers.step", "triggers.delete", "triggers.deactivate", "personas.create", "personas.edit",
                 "email_templates.new", "email_templates.edit", "email_templates.delete", "settings.imports",
                 "settings.import_job", "settings.map_import", "settings.import_progress",
                 "settings.import_errors_csv"}

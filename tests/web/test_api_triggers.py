@@ -1,6 +1,8 @@
 """Triggers API: create/read/update/delete/activate/deactivate with the wizard's validation."""
 from datetime import time
 
+import pytest
+
 from extensions import db
 from models import OutboxMessage, Trigger
 from engine.triggers import FIELDS, READ_ONLY
@@ -130,6 +132,19 @@ def test_deactivate_cancelling_waiting(api, make):
     assert res.status_code == 200 and res.headers["X-Cancelled-Messages"] == "1"
     db.session.expire_all()
     assert db.session.get(OutboxMessage, msg.id).state == "cancelled"
+
+
+@pytest.mark.parametrize("how", ["", "?keep_waiting=true", "json"])
+def test_deactivate_cancels_by_default_and_keeps_on_request(api, make, how):
+    trg = make.trigger()
+    msg = make.outbox_message(trg, state="approved")
+    url = f"/api/v1/triggers/{trg.id}/deactivate" + (how if how != "json" else "")
+    res = api.post(url, json={"keep_waiting": True} if how == "json" else None)
+    assert res.status_code == 200 and res.get_json()["status"] == "inactive"
+    db.session.expire_all()
+    kept = how != ""
+    assert res.headers["X-Cancelled-Messages"] == ("0" if kept else "1")
+    assert db.session.get(OutboxMessage, msg.id).state == ("approved" if kept else "cancelled")
 
 
 def test_delete_refused_while_waiting_then_cancelled(api, make):

@@ -1,6 +1,8 @@
 """The trigger wizard and triggers list, through the Flask test client."""
 import json
 
+import pytest
+
 from extensions import db
 from models import OutboxMessage, Trigger
 
@@ -122,7 +124,8 @@ def test_copy_deactivate_and_delete(login, make):
                                  occurrence_key="2026-01-01", state="pending_approval", to_email=contact.email))
     db.session.commit()
     page = client.get(f"/triggers/{trigger.id}/delete").data.decode()
-    assert "1 email still waits" in page
+    assert "1 email of this trigger" in page and "1 waiting for approval, 0 approved" in page
+    assert f'href="/outbox/?trigger={trigger.id}"' in page  # the outbox filters on trigger=
     res = client.post(f"/triggers/{trigger.id}/delete", data={}, follow_redirects=True)
     assert db.session.get(Trigger, trigger.id) is not None  # refused without cancelling
     res = client.post(f"/triggers/{trigger.id}/delete", data={"cancel_waiting": "1"})
@@ -155,3 +158,80 @@ def test_rule_step_suggests_the_event_names_received(login, make):
     assert 'list="event-names"' in html
     datalist = html.split('<datalist id="event-names">', 1)[1].split("</datalist>", 1)[0]
     assert datalist == '<option value="login"><option value="payment_failed">'
+
+
+def _active_with_waiting(client, make):
+    trigger = _complete(client, _create(client))
+    client.post(f"/triggers/{trigger.id}/activate")
+    contact = make.contact()
+    for day, state in enumerate(("pending_approval", "pending_approval", "approved", "sent")):
+        db.session.add(OutboxMessage(trigger_id=trigger.id, contact_id=contact.id,
+                                     account_id=contact.account_id, occurrence_key=f"day-{day}",
+                                     state=state, to_email=contact.email))
+    db.session.commit()
+    return trigger
+
+
+def _states(trigger):
+    db.session.expire_all()
+    return sorted(m.state for m in OutboxMessage.query.filter_by(trigger_id=trigger.id))
+
+
+def test_deactivating_asks_first_and_cancels_the_waiting_emails_by_default(login, make):
+    client = login("manager")
+    trigger = _active_with_waiting(client, make)
+    page = client.get(f"/triggers/{trigger.id}/deactivate").data.decode()
+    assert "3 emails of this trigger" in page and "2 waiting for approval, 1 approved" in page
+    assert 'value="cancel" checked' in page and 'value="keep" >' in page
+    db.session.refresh(trigger)
+    assert trigger.status == "active"  # asking changed nothing
+
+    res = client.post(f"/triggers/{trigger.id}/deactivate", data={}, follow_redirects=True)
+    assert "3 waiting emails cancelled" in res.data.decode()
+    db.session.refresh(trigger)
+    assert trigger.status == "inactive" and not trigger.keep_queued_when_inactive
+    assert _states(trigger) == ["cancelled", "cancelled", "cancelled", "sent"]
+    listing = client.get("/outbox/?tab=rejected").data.decode()
+    assert "Trigger deactivated" in listing
+
+
+def test_deactivating_can_keep_the_waiting_emails(login, make):
+    client = login("admin")
+    trigger = _active_with_waiting(client, make)
+    res = client.post(f"/triggers/{trigger.id}/deactivate", data={"waiting": "keep"},
+                      follow_redirects=True)
+    assert "3 waiting emails kept" in res.data.decode()
+    db.session.refresh(trigger)
+    assert trigger.status == "inactive" and trigger.keep_queued_when_inactive
+    assert _states(trigger) == ["approved", "pending_approval", "pending_approval", "sent"]
+
+
+def test_deactivate_refuses_bad_input_and_roles(login, make, app):
+    client = login("admin")
+    trigger = _active_with_waiting(client, make)
+    res = client.post(f"/triggers/{trigger.id}/deactivate", data={"waiting": "<script>x"})
+    assert res.status_code == 400 and b"Choose whether to cancel or keep" in res.data
+    assert b"<script>x" not in res.data
+    assert client.get("/triggers/2147483647/deactivate").status_code == 404
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        assert client.post(f"/triggers/{trigger.id}/deactivate", data={}).status_code == 400
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+    db.session.refresh(trigger)
+    assert trigger.status == "active" and _states(trigger).count("cancelled") == 0
+    # Not active: nothing to ask.
+    client.post(f"/triggers/{trigger.id}/deactivate", data={"waiting": "keep"})
+    res = client.get(f"/triggers/{trigger.id}/deactivate", follow_redirects=True)
+    assert "is not active" in res.data.decode()
+
+
+@pytest.mark.parametrize("role", ["approver", "viewer"])
+def test_only_editors_may_deactivate(login, make, role):
+    trigger = make.trigger(status="active")
+    make.outbox_message(trigger, state="pending_approval")
+    client = login(role)
+    assert client.get(f"/triggers/{trigger.id}/deactivate").status_code == 403
+    assert client.post(f"/triggers/{trigger.id}/deactivate").status_code == 403
+    db.session.refresh(trigger)
+    assert trigger.status == "active" and _states(trigger) == ["pending_approval"]

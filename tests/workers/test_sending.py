@@ -225,3 +225,21 @@ def test_only_the_rows_a_batch_never_started_are_given_back(app, make, smtp_sink
     assert send_due()["sent"] == 2
     assert released == [[ids[2]]]
     assert _states(ids) == ["sent", "sent", "pending_approval"]
+
+
+def test_an_inactive_triggers_emails_are_cancelled_at_claim_time_unless_kept(app, make, smtp_sink):
+    """Issue 15: an email approved after its trigger was deactivated went out."""
+    stopped, stopped_ids = _approved(make, 2)
+    kept, kept_ids = _approved(make, 1)
+    live, live_ids = _approved(make, 1)
+    stopped.status = "inactive"  # as the API left it before, or a tick still writing
+    kept.status, kept.keep_queued_when_inactive = "inactive", True
+    db.session.commit()
+    stats = send_due()
+    assert stats["sent"] == 2
+    assert _states(stopped_ids) == ["cancelled", "cancelled"]
+    assert _states(kept_ids + live_ids) == ["sent", "sent"]
+    cancelled = db.session.get(OutboxMessage, stopped_ids[0])
+    assert cancelled.reason_code == "trigger_inactive" and "not active" in cancelled.reason
+    assert sorted(m["rcpt_tos"][0] for m in smtp_sink.messages) == sorted(
+        db.session.get(OutboxMessage, i).to_email for i in kept_ids + live_ids)
