@@ -1,4 +1,5 @@
 """Triggers API: create/read/update/delete/activate/deactivate with the wizard's validation."""
+import time as time_module
 from datetime import time
 
 from extensions import db
@@ -157,3 +158,17 @@ def test_unknown_id_is_404(api):
 def test_needs_a_key(client):
     assert client.get("/api/v1/triggers").status_code == 401
     assert client.post("/api/v1/triggers", json=BODY).status_code == 401
+
+
+def test_saving_a_template_bomb_through_the_api_is_a_fast_422(api):
+    # The API runs the same save-time trial render (under the render budget) as the wizard.
+    bombs = {"html": "{{ ([range(1500)|list] * 1500)|sum(start=[])|length }}",
+             "text": "{{ 'x'.encode().zfill(2*10**9)|length }}",
+             "subject": "{{ (['x' * 100000] * 10000)|join|length }}"}
+    for field, src in bombs.items():
+        start = time_module.thread_time()
+        res = api.post("/api/v1/triggers", json={**BODY, field: src})
+        assert time_module.thread_time() - start < 1.5, field
+        assert res.status_code == 422, (field, res.get_json())
+        assert any("blocked" in e["message"] for e in res.get_json()["errors"]), res.get_json()
+    assert db.session.query(Trigger).count() == 0
