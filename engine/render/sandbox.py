@@ -17,6 +17,7 @@ So no template takes more than about a second of CPU or ~50 MB, whatever its dat
 Only an allow-list of filters exists; no globals but `range`. Dict keys are looked up
 first, which also makes rendering plain-dict contexts faster than stock Jinja.
 """
+import codecs
 import math
 from datetime import date, datetime
 
@@ -56,6 +57,20 @@ BLOCKED_STR_METHODS = {
     "translate", "maketrans",
 }  # each can build a huge string (or bytes) from small arguments; filters cover the useful ones
 BLOCKED_INT_METHODS = {"to_bytes"}  # (1).to_bytes(10**9) is a gigabyte
+# str.encode / bytes.decode: linear codecs only (punycode and idna are quadratic).
+SAFE_CODECS = {"utf-8", "ascii", "latin-1", "iso8859-1", "utf-16", "utf-16-le", "utf-16-be",
+               "utf-32", "utf-32-le", "utf-32-be"}
+
+
+def _check_codec(owner, name, args, kwargs):
+    if name in ("encode", "decode") and isinstance(owner, (str, bytes, bytearray)):
+        codec = args[0] if args else kwargs.get("encoding", "utf-8")
+        try:
+            known = codecs.lookup(str(codec)).name
+        except LookupError:
+            known = None
+        if known not in SAFE_CODECS:
+            raise SecurityError(f"the {str(codec)[:40]!r} codec is not allowed in email templates")
 
 
 def _loop_budget(iterable, literal_bytes=0):
@@ -268,8 +283,10 @@ class EmailSandbox(ImmutableSandboxedEnvironment):
         work(owner, *args)
         if isinstance(__obj, LoopContext) and args:  # loop(children) in a recursive loop
             args = (budgeted_iter(args[0]), *args[1:])
-        if getattr(__obj, "__name__", None) == "strftime" and args and text_size(args[0]) > 64:
+        name = getattr(__obj, "__name__", None)
+        if name == "strftime" and args and text_size(args[0]) > 64:
             too_big("a date format")
+        _check_codec(owner, name, args, kwargs)
         result = super().call(__context, __obj, *args, **kwargs)
         if isinstance(__obj, Macro) or isinstance(owner, (str, bytes, bytearray, int, float)):
             current().charge(result)  # macro output and values built by str/bytes methods

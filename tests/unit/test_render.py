@@ -196,6 +196,8 @@ HOSTILE = {  # each took seconds to minutes of CPU, or 0.1 to 2+ GB of memory, b
     "recursive_loop": "{% for x in [" + NESTED + "] * 10000 recursive %}{% if x is iterable %}"
                       "{{ loop(x) }}{% endif %}{% endfor %}",
     "strftime_format": "{{ now.strftime('%c' * 400000)|length }}",
+    "quadratic_codec": "{% set t = '" + "".join(map(chr, range(0x4e00, 0x4e00 + 20000))) + "' %}"
+                       "{{ (t * 10).encode('punycode')|length }}",  # O(length x distinct characters)
 }
 
 
