@@ -11,7 +11,7 @@ import re
 
 from flask import Response, abort, jsonify, request
 
-UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+from engine.db.text import UNSTORABLE, storable
 # Cheap test of the raw JSON body before walking it: only a \u escape can carry either.
 _MAYBE_UNSTORABLE_JSON = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 BATCHES = ("accounts", "contacts", "events", "contact_external_ids")  # {"<batch>": [items]}
@@ -26,11 +26,6 @@ def problem(text: str) -> str | None:
     if found.group() == "\x00":
         return "text may not contain NUL (\\u0000) characters"
     return "text may not contain a lone UTF-16 surrogate (\\ud800-\\udfff); send valid Unicode"
-
-
-def shown(text: str) -> str:
-    """`text` with anything UTF-8 cannot carry replaced by U+FFFD (for paths in errors)."""
-    return UNSTORABLE.sub("\ufffd", text)
 
 
 def _json_errors(document) -> list[dict]:
@@ -55,7 +50,7 @@ def _json_errors(document) -> list[dict]:
 def _dotted(parts) -> str:
     out = ""
     for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else (f".{shown(part)}" if out else shown(part))
+        out += f"[{part}]" if isinstance(part, int) else (f".{storable(part)}" if out else storable(part))
     return out
 
 
@@ -104,7 +99,7 @@ class TextSafeResponse(Response):
             try:
                 value = value.encode()
             except UnicodeEncodeError:
-                value = shown(value).encode()
+                value = storable(value).encode()
         super().set_data(value)
 
     def iter_encoded(self):  # streamed bodies (CSV exports)
@@ -116,5 +111,5 @@ class TextSafeResponse(Response):
             try:
                 return item.encode()
             except UnicodeEncodeError:
-                return shown(item).encode()
+                return storable(item).encode()
         return item

@@ -20,6 +20,7 @@ from jinja2.exceptions import SecurityError
 from engine.render.html_text import html_to_text
 from engine.render.checks import check_ast
 from engine.render.context import VARIABLES, build_context, variable_catalog  # noqa: F401  (re-exported)
+from engine.db.text import storable
 from engine.render.budget import MAX_OUTPUT, Budget, too_big
 from engine.render.sandbox import HTML_ENV, PLAIN_ENV, Hardening
 
@@ -90,7 +91,9 @@ class CompiledEmail:
             raise RenderError("the rendered subject contains a line break")
         if not subject:
             raise RenderError("the rendered subject is empty")
-        return RenderedEmail(subject=subject, html=html, text=text)
+        # Data stored before the door refused it (a lone surrogate on SQLite) could not be
+        # saved in the outbox or sent: U+FFFD in its place.
+        return RenderedEmail(subject=storable(subject), html=storable(html), text=storable(text))
 
     @staticmethod
     def _part(field: str, template, context: dict) -> str:

@@ -2,6 +2,8 @@
 import time as time_module
 from datetime import datetime, time, timedelta
 
+import pytest
+
 from engine.triggers.generate import generate_step
 from extensions import db
 from models import OutboxMessage, Persona, PersonaMember, PersonaTransition, TriggerRun
@@ -86,6 +88,21 @@ def test_a_recipient_whose_data_blows_the_render_budget_fails_only_that_message(
     assert (rows[ok.id].state, rows[ok.id].html) == ("pending_approval", "<p>4</p>")
     assert rows[bad.id].state == "failed"
     assert "blocked: a text or list built by adding is too large" in rows[bad.id].reason
+
+
+def test_a_contact_holding_a_lone_surrogate_renders_with_a_replacement_character(make):
+    # Stored on SQLite (inside JSON) before the API refused it: rendering it must not make
+    # the batch's UPDATE fail (sqlite3/psycopg cannot encode it) on every tick.
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL cannot store a lone surrogate at all")
+    ok = make.contact(attributes={"nick": "Ada"})
+    odd = make.contact(attributes={"nick": "Eve\ud800"})
+    trigger = make.trigger(subject="Hi {{ contact.attributes.nick }}", html="<p>{{ contact.attributes.nick }}</p>")
+    summary = generate_step(MONDAY.replace(hour=8))[str(trigger.id)]
+    assert (summary["created"], summary["rendered"], summary["render_failed"]) == (2, 2, 0)
+    rows = {r.contact_id: r for r in _rows(trigger_id=trigger.id)}
+    assert (rows[ok.id].subject, rows[odd.id].subject) == ("Hi Ada", "Hi Eve\ufffd")
+    assert rows[odd.id].html == "<p>Eve\ufffd</p>" and rows[odd.id].state == "pending_approval"
 
 
 def test_the_body_carries_the_messages_own_unsubscribe_link(make):
