@@ -173,7 +173,8 @@ def check_repeat(seq, times):
 
 def checked_add(left, right):
     """left + right, with sequence sizes checked before building (the `+` operator and |sum)."""
-    if isinstance(left, (str, bytes, bytearray, list, tuple)) and isinstance(right, type(left)):
+    sequences = (str, bytes, bytearray, list, tuple)
+    if isinstance(left, sequences) and isinstance(right, sequences):  # Markup + str too
         size = len(left) + len(right)
         if size > (MAX_ITEMS if isinstance(left, (list, tuple)) else MAX_OUTPUT):
             too_big("a text or list built by adding")
