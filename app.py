@@ -84,7 +84,10 @@ def create_app(config=None):
     # Registered first so its after_request runs last, over every other handler's headers.
     security_headers.init_app(app)
     register_ui(app)
-    app.before_request(_refuse_nul_characters)
+    from blueprints.text_guard import TextSafeResponse, refuse_unstorable_text
+
+    app.response_class = TextSafeResponse  # a row holding a lone surrogate still renders
+    app.before_request(refuse_unstorable_text)  # NUL / lone surrogates: 422 before any view
 
     from blueprints.api import app_level
 
@@ -98,33 +101,6 @@ def create_app(config=None):
     # whichever request triggers it (a 75 ms tail on the 500-trigger list).
     gc.freeze()
     return app
-
-
-def _refuse_nul_characters():
-    """PostgreSQL text cannot hold U+0000 (psycopg raises DataError, a 500 deep in some
-    view): refuse it in any query, form or JSON value with a 400 before a view runs."""
-    from flask import abort, request
-
-    values = [v for _k, vs in request.args.lists() for v in vs]
-    if request.method in ("POST", "PUT", "PATCH"):
-        values += [v for _k, vs in request.form.lists() for v in vs]
-        values += [f.filename or "" for _k, fs in request.files.lists() for f in fs]
-        if request.is_json and b"\\u0000" in request.get_data():  # skip the walk unless it may hold one
-            try:
-                stack = [request.get_json(silent=True)]
-            except RecursionError:  # nested too deeply to read: the view refuses it
-                stack = []
-            while stack:
-                item = stack.pop()
-                if isinstance(item, dict):
-                    values += [k for k in item if isinstance(k, str)]
-                    stack += item.values()
-                elif isinstance(item, list):
-                    stack += item
-                elif isinstance(item, str):
-                    values.append(item)
-    if any("\x00" in v for v in values):
-        abort(400, description="Text may not contain NUL (\\0) characters.")
 
 
 @event.listens_for(Engine, "connect")

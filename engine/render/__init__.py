@@ -4,9 +4,10 @@ Compile once per template (compile_email / compile_for_trigger), render many
 times with plain-dict contexts (build_context). Hardening beyond Jinja's
 ImmutableSandboxedEnvironment, because templates are data typed into a web form:
 - save time: syntax errors, unknown variables and '_' attributes, with lines;
-- render time: '_' attributes raise SecurityError; `**`, `*`, `+`, `%` are
-  intercepted so huge numbers/strings cannot be built; `range` is capped; every
-  loop iteration and call spends from a per-render budget; output is capped;
+- render time: every render (subject + html + text for one recipient, or the
+  save-time trial render) runs under one sandbox.Budget: operations, bytes built
+  and CPU time are bounded from outside the template (see sandbox.py); '_'
+  attributes raise SecurityError; output is capped;
 - no globals beyond `range`, no config, no include/import.
 A failure for one recipient raises RenderError; the engine fails that message only.
 """
@@ -19,7 +20,9 @@ from jinja2.exceptions import SecurityError
 from engine.render.html_text import html_to_text
 from engine.render.checks import check_ast
 from engine.render.context import VARIABLES, build_context, variable_catalog  # noqa: F401  (re-exported)
-from engine.render.sandbox import HTML_ENV, MAX_OUTPUT, PLAIN_ENV, Hardening, too_big
+from engine.db.text import storable
+from engine.render.budget import MAX_OUTPUT, Budget, too_big
+from engine.render.sandbox import HTML_ENV, PLAIN_ENV, Hardening
 
 MAX_SOURCE = 256_000  # characters per field at save time
 
@@ -75,7 +78,12 @@ class CompiledEmail:
         return self._text is None
 
     def render(self, context: dict) -> RenderedEmail:
-        """Render for one recipient; RenderError (with the template line when known)."""
+        """Render for one recipient, under one Budget; RenderError (with the template
+        line when known)."""
+        with Budget().active():
+            return self._render(context)
+
+    def _render(self, context: dict) -> RenderedEmail:
         subject = self._part("subject", self._subject, context).strip()
         html = self._part("html", self._html, context) if self._html is not None else ""
         text = self._part("text", self._text, context) if self._text is not None else html_to_text(html)
@@ -83,7 +91,9 @@ class CompiledEmail:
             raise RenderError("the rendered subject contains a line break")
         if not subject:
             raise RenderError("the rendered subject is empty")
-        return RenderedEmail(subject=subject, html=html, text=text)
+        # Data stored before the door refused it (a lone surrogate on SQLite) could not be
+        # saved in the outbox or sent: U+FFFD in its place.
+        return RenderedEmail(subject=storable(subject), html=storable(html), text=storable(text))
 
     @staticmethod
     def _part(field: str, template, context: dict) -> str:
@@ -122,7 +132,7 @@ _TRIAL_CONTEXT = build_context(
 )
 
 
-def _compile_field(env, field: str, source: str, errors: list):
+def _compile_field(env, field: str, source: str, errors: list, budget: Budget):
     if len(source) > MAX_SOURCE:
         errors.append({"field": field, "line": None,
                        "message": f"too long ({len(source):,} characters; the limit is {MAX_SOURCE:,})"})
@@ -134,8 +144,11 @@ def _compile_field(env, field: str, source: str, errors: list):
             errors.extend({"field": field, "line": line, "message": msg} for line, msg in problems)
             return None
         template = env.from_string(Hardening().visit(ast))
+        if budget.exhausted:  # an earlier field used the trial budget up: it is refused already
+            return template
         try:  # catches what only running shows, e.g. range(10**9) or 'x' * 10**8
-            CompiledEmail._part(field, template, _TRIAL_CONTEXT)
+            with budget.active():
+                CompiledEmail._part(field, template, _TRIAL_CONTEXT)
         except RenderError as exc:
             if exc.blocked:
                 errors.append({"field": field, "line": exc.line, "message": str(exc).split(": ", 1)[1]})
@@ -160,9 +173,10 @@ def compile_email(subject: str, html: str, text: str | None) -> CompiledEmail:
         errors.append({"field": "subject", "line": None, "message": "the subject is empty"})
     if not html.strip() and not text.strip():
         errors.append({"field": "html", "line": None, "message": "the email has no body"})
-    compiled_subject = _compile_field(PLAIN_ENV, "subject", subject, errors)
-    compiled_html = _compile_field(HTML_ENV, "html", html, errors) if html.strip() else None
-    compiled_text = _compile_field(PLAIN_ENV, "text", text, errors) if text.strip() else None
+    budget = Budget()  # one trial render of the whole email, like one recipient's
+    compiled_subject = _compile_field(PLAIN_ENV, "subject", subject, errors, budget)
+    compiled_html = _compile_field(HTML_ENV, "html", html, errors, budget) if html.strip() else None
+    compiled_text = _compile_field(PLAIN_ENV, "text", text, errors, budget) if text.strip() else None
     if errors:
         order = {"subject": 0, "html": 1, "text": 2}
         raise TemplateError(sorted(errors, key=lambda e: (order[e["field"]], e["line"] or 0)))

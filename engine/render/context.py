@@ -12,6 +12,8 @@ from decimal import Decimal
 
 from sqlalchemy import text
 
+from engine.db.text import readable_text
+
 CONTACT_FIELDS = ("external_id", "email", "first_name", "last_name", "role", "timezone",
                   "created_at", "last_seen_at", "is_product_user", "is_crm_contact", "attributes")
 ACCOUNT_FIELDS = ("external_id", "name", "arr", "plan", "status", "created_at", "attributes")
@@ -52,11 +54,13 @@ def discover_attribute_keys(session, table: str, limit: int = 100) -> list[str]:
                f"(SELECT attributes FROM {table} WHERE jsonb_typeof(attributes) = 'object' "
                f"ORDER BY id DESC LIMIT {_SAMPLE_ROWS}) s) keys ORDER BY k LIMIT :limit")
     else:
-        sql = (f"SELECT DISTINCT j.key FROM (SELECT attributes FROM {table} "
+        # As a BLOB: a key holding a lone surrogate comes back as bytes sqlite3 cannot decode.
+        sql = (f"SELECT DISTINCT CAST(j.key AS BLOB) FROM (SELECT attributes FROM {table} "
                f"WHERE json_valid(attributes) AND json_type(attributes) = 'object' "
                f"ORDER BY id DESC LIMIT {_SAMPLE_ROWS}) s, json_each(s.attributes) j "
-               f"ORDER BY j.key LIMIT :limit")
-    return [row[0] for row in session.execute(text(sql), {"limit": limit})]
+               f"ORDER BY 1 LIMIT :limit")
+    keys = (readable_text(row[0]) for row in session.execute(text(sql), {"limit": limit}))
+    return [key for key in keys if key is not None]
 
 
 def variable_catalog(session=None) -> list[dict]:

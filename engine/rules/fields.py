@@ -6,6 +6,8 @@ import time as _time
 
 from sqlalchemy import select
 
+from engine.db.text import readable_text
+
 USER_TYPES = ("product_user", "crm_contact", "inactive", "churned_account")
 USER_TYPE_LABELS = {
     "product_user": "Users that are product users",
@@ -126,11 +128,14 @@ def _attribute_keys(entity, sample=1000, limit=100):
                f"ORDER BY id LIMIT :n) t, jsonb_each(t.attributes) e "
                f"WHERE jsonb_typeof(t.attributes) = 'object'")
     else:
-        sql = (f"SELECT e.key, e.type FROM (SELECT attributes FROM {table.name} ORDER BY id "
+        # The key as a BLOB: one holding a lone surrogate is bytes sqlite3 cannot decode.
+        sql = (f"SELECT CAST(e.key AS BLOB), e.type FROM (SELECT attributes FROM {table.name} ORDER BY id "
                f"LIMIT :n) t, json_each(t.attributes) e WHERE json_type(t.attributes) = 'object'")
     kinds: dict[str, set] = {}
     for key, kind in db.session.execute(db.text(sql), {"n": sample}):
-        kinds.setdefault(key, set()).add(kind)
+        key = readable_text(key)
+        if key is not None:
+            kinds.setdefault(key, set()).add(kind)
     out = []
     for key in sorted(kinds)[:limit]:
         k = kinds[key] - {"null"}

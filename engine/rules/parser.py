@@ -11,6 +11,10 @@ from engine.rules.nodes import (
 )
 from engine.rules.fields import COLUMNS, OPERATORS, USER_TYPES, VALUELESS
 
+MAX_NUMBER = 2**63 - 1  # BIGINT: the widest integer both databases compare with
+MAX_COUNT = 2**31 - 1  # an event count is compared as an INTEGER
+RANGE = f"from {-MAX_NUMBER - 1} to {MAX_NUMBER}"
+
 
 def _join(path, key):
     return f"{path}.{key}" if path else key
@@ -18,6 +22,13 @@ def _join(path, key):
 
 def _is_number(v):
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _in_range(v):
+    """Within what every database column and cast a rule compares with can hold
+    (BIGINT on PostgreSQL, INTEGER on SQLite): 10**40, 2**63 or 1e300 would fail in
+    the query -- every time the trigger or persona runs -- so they are refused here."""
+    return -MAX_NUMBER - 1 <= v <= MAX_NUMBER  # False for NaN
 
 
 def _is_int(v):
@@ -158,12 +169,18 @@ class _Parser:
                 if not (isinstance(v, list) and len(v) == 2 and all(_is_number(x) for x in v)):
                     self.err(path, "expected [low, high] numbers")
                     return _BAD
+                if not all(_in_range(x) for x in v):
+                    self.err(path, f"numbers must be {RANGE}")
+                    return _BAD
                 if v[0] > v[1]:
                     self.err(path, "low must not be greater than high")
                     return _BAD
                 return (v[0], v[1])
-            if not _is_number(v):
+            if not isinstance(v, (int, float)) or isinstance(v, bool):
                 self.err(path, "expected a number")
+                return _BAD
+            if not _in_range(v):  # also infinity (JSON 1e400) and NaN
+                self.err(path, f"the number must be {RANGE}")
                 return _BAD
             return v
         if typ == "time":
@@ -213,6 +230,9 @@ class _Parser:
                 ok = False
         elif not _is_int(v) or v < 0:
             self.err(vpath, "expected a whole number of events (0 or more)")
+            ok = False
+        elif v > MAX_COUNT:  # counts are compared as INTEGER: PostgreSQL refuses more
+            self.err(vpath, f"the number of events must be from 0 to {MAX_COUNT}")
             ok = False
         within = obj.get("within_days")
         wpath = _join(path, "within_days")

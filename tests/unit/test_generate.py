@@ -1,5 +1,8 @@
 """Generating outbox messages: schedule, persona and event triggers; idempotent runs."""
+import time as time_module
 from datetime import datetime, time, timedelta
+
+import pytest
 
 from engine.triggers.generate import generate_step
 from extensions import db
@@ -68,6 +71,38 @@ def test_a_render_error_fails_that_message_not_the_run(make):
     assert rows[ok.id].state == "pending_approval"
     assert rows[bad.id].state == "failed"
     assert "line break" in rows[bad.id].reason
+
+
+def test_a_recipient_whose_data_blows_the_render_budget_fails_only_that_message(make):
+    # Saved fine (the trial render has no such data); one contact's attributes make the
+    # same template build a 1500 x 1500 list by |sum: that message fails, fast, the rest go on.
+    html = "<p>{{ ([contact.attributes.row] * contact.attributes.n)|sum(start=[])|length }}</p>"
+    ok = make.contact(attributes={"row": [1, 2], "n": 2})
+    bad = make.contact(attributes={"row": list(range(1500)), "n": 1500})
+    trigger = make.trigger(html=html)
+    start = time_module.thread_time()
+    summary = generate_step(MONDAY.replace(hour=8))[str(trigger.id)]
+    assert time_module.thread_time() - start < 5
+    assert (summary["created"], summary["rendered"], summary["render_failed"]) == (2, 1, 1)
+    rows = {r.contact_id: r for r in _rows(trigger_id=trigger.id)}
+    assert (rows[ok.id].state, rows[ok.id].html) == ("pending_approval", "<p>4</p>")
+    assert rows[bad.id].state == "failed"
+    assert "blocked: a text or list built by adding is too large" in rows[bad.id].reason
+
+
+def test_a_contact_holding_a_lone_surrogate_renders_with_a_replacement_character(make):
+    # Stored on SQLite (inside JSON) before the API refused it: rendering it must not make
+    # the batch's UPDATE fail (sqlite3/psycopg cannot encode it) on every tick.
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL cannot store a lone surrogate at all")
+    ok = make.contact(attributes={"nick": "Ada"})
+    odd = make.contact(attributes={"nick": "Eve\ud800"})
+    trigger = make.trigger(subject="Hi {{ contact.attributes.nick }}", html="<p>{{ contact.attributes.nick }}</p>")
+    summary = generate_step(MONDAY.replace(hour=8))[str(trigger.id)]
+    assert (summary["created"], summary["rendered"], summary["render_failed"]) == (2, 2, 0)
+    rows = {r.contact_id: r for r in _rows(trigger_id=trigger.id)}
+    assert (rows[ok.id].subject, rows[odd.id].subject) == ("Hi Ada", "Hi Eve\ufffd")
+    assert rows[odd.id].html == "<p>Eve\ufffd</p>" and rows[odd.id].state == "pending_approval"
 
 
 def test_the_body_carries_the_messages_own_unsubscribe_link(make):

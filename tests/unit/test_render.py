@@ -1,4 +1,5 @@
 """engine.render: sandboxed email templates, save-time validation, hardening, html_to_text."""
+import time
 import tracemalloc
 from datetime import datetime
 from decimal import Decimal
@@ -167,6 +168,77 @@ def test_resource_exhaustion_is_refused_at_save_time_before_it_is_built(src, exp
     assert expected in errors[0]["message"]
     assert errors[0]["line"] == 1
     assert peak < 16 * 2**20, f"validation allocated {peak / 2**20:.0f} MiB"
+
+
+NESTED = "([range(10000)|list] * 10000)"  # 10,000 references to one list: small, until str() or sum
+BIG = "{% set b = 'x' * 1000000 %}"
+HOSTILE = {  # each took seconds to minutes of CPU, or 0.1 to 2+ GB of memory, before the render budget
+    "sum_of_lists": "{{ ([range(1500)|list] * 1500)|sum(start=[])|length }}",  # ~15 s
+    "sum_of_lists_3000": "{{ ([range(3000)|list] * 3000)|sum(start=[])|length }}",  # minutes
+    "bytes_zfill": "{{ 'x'.encode().zfill(2*10**9)|length }}",  # 2 GB
+    "bytes_ljust": "{{ 'x'.encode().ljust(2*10**9)|length }}",
+    "int_to_bytes": "{{ (1).to_bytes(10**9, 'big')|length }}",
+    "join_before_check": "{{ (['x' * 100000] * 10000)|join|length }}",  # 326+ MB, then refused
+    "join_nested": "{{ " + NESTED + "|join|length }}",
+    "output_nested": "{{ " + NESTED + " }}",
+    "string_nested": "{{ " + NESTED + "|string|length }}",
+    "concat_nested": "{{ ('a' ~ " + NESTED + ")|length }}",
+    "set_block_of_outputs": BIG + "{% set x %}{% for i in range(10000) %}{{ b }}{% endfor %}{% endset %}"
+                            "{{ x|length }}",
+    "set_block_of_literals": "{% set x %}{% for i in range(10000) %}" + "y" * 100000
+                             + "{% endfor %}{% endset %}{{ x|length }}",
+    "macro_doubling": "{% macro f(n) %}{% if n %}{{ f(n-1) }}{{ f(n-1) }}{% else %}" + "z" * 1000
+                      + "{% endif %}{% endmacro %}{{ f(22)|length }}",
+    "map_list_copies": "{{ " + NESTED + "|map('list')|list|length }}",
+    "method_on_big_text_in_loop": BIG + "{% for i in range(10000) %}{{ b.count('y') }}{% endfor %}",
+    "compare_big_texts_in_loop": BIG + "{% set c = 'x' * 999999 ~ 'y' %}{% for i in range(10000) %}"
+                                 "{% for j in range(10) %}{% if b == c %}{% endif %}{% endfor %}{% endfor %}",
+    "recursive_loop": "{% for x in [" + NESTED + "] * 10000 recursive %}{% if x is iterable %}"
+                      "{{ loop(x) }}{% endif %}{% endfor %}",
+    "strftime_format": "{{ now.strftime('%c' * 400000)|length }}",
+    "quadratic_codec": "{% set t = '" + "".join(map(chr, range(0x4e00, 0x4e00 + 20000))) + "' %}"
+                       "{{ (t * 10).encode('punycode')|length }}",  # O(length x distinct characters)
+}
+
+
+@pytest.mark.parametrize("src", HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_templates_are_refused_at_save_within_a_second_and_50_mb(src):
+    """The render budget (operations, bytes built, CPU time) is enforced by the sandbox's
+    hooks, not by the template: saving refuses each of these fast, with a clear error."""
+    start = time.thread_time()
+    errors = errors_of(html=src)
+    elapsed = time.thread_time() - start
+    assert errors[0]["message"].startswith("blocked: ")
+    assert errors[0]["field"] == "html"
+    assert elapsed < 1.5, f"saving took {elapsed:.1f} s of CPU"
+    tracemalloc.start()
+    try:
+        errors_of(html=src)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 50 * 2**20, f"validation allocated {peak / 2**20:.0f} MiB"
+
+
+def test_one_budget_covers_the_whole_email_and_every_render_gets_a_fresh_one():
+    loop = "{% for i in range(300) %}{% for j in range(300) %}{% endfor %}{% endfor %}"  # 90k steps
+    compiled = compile_email("Hi" + loop, "<p>x</p>" + loop, None)  # 180k: fits in one budget
+    for _ in range(3):  # a fresh budget per render, not one used up across recipients
+        assert compiled.render(ctx()).subject == "Hi"
+    errors = errors_of(subject="Hi" + loop, html=loop, text=loop + loop)  # 360k together: too much
+    assert errors[-1]["message"] == "blocked: the template runs too many loop iterations or calls"
+
+
+def test_data_driven_cpu_blowup_fails_that_render_only_and_fast():
+    compiled = compile_email("Hi", "{{ ([contact.attributes.row] * contact.attributes.n)|sum(start=[])|length }}",
+                             None)
+    assert compiled.render(ctx(attributes={"row": [1, 2], "n": 3})).html == "6"
+    start = time.thread_time()
+    with pytest.raises(RenderError, match="blocked: a text or list built by adding is too large") as info:
+        compiled.render(ctx(attributes={"row": list(range(1500)), "n": 1500}))
+    assert time.thread_time() - start < 1.0
+    assert (info.value.field, info.value.blocked) == ("html", True)
+    assert compiled.render(ctx(attributes={"row": [1], "n": 1})).html == "1"  # the next one is fine
 
 
 def test_data_driven_blowup_fails_that_render_only():

@@ -1,6 +1,8 @@
 """POST /api/v1/preview (DESIGN.md "Public contracts")."""
 from datetime import timedelta
 
+import pytest
+
 from models.base import utcnow
 
 
@@ -55,3 +57,41 @@ def test_missing_rule_malformed_body_and_bad_limits(api, client):
         assert "limit" in resp.get_json()["error"]
     assert api.post("/api/v1/preview", json={"rule": "{oops"}).get_json()["errors"][0]["path"] == ""
     assert client.post("/api/v1/preview", json={"rule": {}}).status_code == 401
+
+
+# Raw JSON, as an attacker types it: 1e400 is read as infinity, 2**63 just overflows BIGINT.
+OUT_OF_RANGE = [
+    ('{"field": "account.arr", "op": "gt", "value": 10000000000000000000000000000000000000000}', "all[0].value"),
+    ('{"field": "account.arr", "op": "gt", "value": 9223372036854775808}', "all[0].value"),
+    ('{"field": "account.arr", "op": "lt", "value": -9223372036854775809}', "all[0].value"),
+    ('{"field": "account.arr", "op": "gte", "value": 1e300}', "all[0].value"),
+    ('{"field": "account.arr", "op": "gte", "value": 1e400}', "all[0].value"),
+    ('{"field": "account.arr", "op": "between", "value": [0, 1e40]}', "all[0].value"),
+    ('{"field": "account.attributes.score", "op": "eq", "value": 9223372036854775808}', "all[0].value"),
+    ('{"field": "account.attributes.score", "op": "gt", "value": -1e300}', "all[0].value"),
+    ('{"event": "login", "op": "count_gt", "value": 9223372036854775808}', "all[0].value"),
+    ('{"event": "login", "op": "count_gte", "value": 2147483648}', "all[0].value"),  # INTEGER on PG
+]
+
+
+@pytest.mark.parametrize("condition, path", OUT_OF_RANGE)
+def test_numbers_outside_the_databases_range_are_422_with_the_path(api, make, condition, path):
+    make.contact(account=make.account(arr=90000, attributes={"score": 3}))
+    body = '{"rule": {"all": [' + condition + ']}}'
+    resp = api.post("/api/v1/preview", data=body, content_type="application/json")
+    assert resp.status_code == 422, resp.get_data(as_text=True)
+    [error] = resp.get_json()["errors"]
+    assert error["path"] == path
+    assert ("from -9223372036854775808 to 9223372036854775807" in error["message"]
+            or "events must be from 0 to 2147483647" in error["message"])
+
+
+def test_the_largest_numbers_the_databases_hold_still_work(api, make):
+    make.contact(account=make.account(arr=90000, attributes={"score": 3}))
+    for value in (9223372036854775807, -9223372036854775808, 9.2e18, 1e-300):
+        resp = api.post("/api/v1/preview", json={"rule": {"any": [
+            {"field": "account.arr", "op": "lt", "value": value},
+            {"field": "account.attributes.score", "op": "lt", "value": value},
+            {"event": "login", "op": "count_lt", "value": 2**31 - 1},
+            {"event": "login", "op": "count_gte", "value": 2**31 - 1}]}})
+        assert resp.status_code == 200, (value, resp.get_data(as_text=True))

@@ -1,4 +1,5 @@
 """Triggers API: create/read/update/delete/activate/deactivate with the wizard's validation."""
+import time as time_module
 from datetime import time
 
 import pytest
@@ -172,3 +173,34 @@ def test_unknown_id_is_404(api):
 def test_needs_a_key(client):
     assert client.get("/api/v1/triggers").status_code == 401
     assert client.post("/api/v1/triggers", json=BODY).status_code == 401
+
+
+def test_saving_a_template_bomb_through_the_api_is_a_fast_422(api):
+    # The API runs the same save-time trial render (under the render budget) as the wizard.
+    bombs = {"html": "{{ ([range(1500)|list] * 1500)|sum(start=[])|length }}",
+             "text": "{{ 'x'.encode().zfill(2*10**9)|length }}",
+             "subject": "{{ (['x' * 100000] * 10000)|join|length }}"}
+    for field, src in bombs.items():
+        start = time_module.thread_time()
+        res = api.post("/api/v1/triggers", json={**BODY, field: src})
+        assert time_module.thread_time() - start < 1.5, field
+        assert res.status_code == 422, (field, res.get_json())
+        assert any("blocked" in e["message"] for e in res.get_json()["errors"]), res.get_json()
+    assert db.session.query(Trigger).count() == 0
+
+
+def test_a_rule_number_outside_the_databases_range_is_422_and_no_trigger_is_stored(api, make):
+    # Stored, it would fail in SQL on every tick (SQLite: OverflowError; PG: out of range).
+    make.contact()
+    raw = '{"name": "Huge", "rule": {"all": [{"field": "account.arr", "op": "gt", "value": %s}]}}'
+    for value in ("10000000000000000000000000000000000000000", "9223372036854775808", "1e300"):
+        res = api.post("/api/v1/triggers", data=raw % value, content_type="application/json")
+        assert res.status_code == 422, res.get_data(as_text=True)
+        [error] = res.get_json()["errors"]
+        assert error["field"] == "rule.all[0].value" and "9223372036854775807" in error["message"]
+    assert db.session.query(Trigger).count() == 0
+    created = api.post("/api/v1/triggers", json={**BODY, "name": "Fine"}).get_json()
+    res = api.put(f"/api/v1/triggers/{created['id']}", data=raw % "2e63", content_type="application/json")
+    assert res.status_code == 422 and res.get_json()["errors"][0]["field"] == "rule.all[0].value"
+    db.session.expire_all()
+    assert db.session.get(Trigger, created["id"]).rule == RULE

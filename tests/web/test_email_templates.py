@@ -1,4 +1,6 @@
 """Email template pages: list, create, edit, copy, delete, preview, roles, bad input."""
+import time
+
 import pytest
 
 from extensions import db
@@ -205,3 +207,15 @@ def test_editor_page_has_variable_picker_with_custom_attributes(login, make):
     assert 'data-insert-var="{{ unsubscribe_url }}"' in page
     assert 'data-insert-var="{{ contact.attributes.nps_score }}"' in page
     assert "variable_picker.js" in page
+
+
+def test_live_preview_of_a_cpu_bomb_answers_at_once_with_the_error(login, make):
+    # Any role may preview: a template that used to hold the web process for ~15 s.
+    make.contact()
+    start = time.thread_time()
+    res = login("viewer").post("/templates/preview", data={
+        **GOOD, "html": "{{ ([range(1500)|list] * 1500)|sum(start=[])|length }}"})
+    assert time.thread_time() - start < 1.5
+    page = res.get_data(as_text=True)
+    assert res.status_code == 200
+    assert "line 1" in page and "a text or list built by adding is too large" in page

@@ -57,6 +57,16 @@ def test_bad_input_is_refused_and_nothing_saved(app, login, make):
     assert db.session.scalar(select(func.count()).select_from(Persona)) == 1
 
 
+def test_a_rule_number_outside_the_databases_range_is_refused_with_its_path(app, login):
+    c = login("admin")
+    for value in ("1e40", "9223372036854775808", "-1e300"):
+        text = '{"all": [{"field": "contact.attributes.score", "op": "gt", "value": %s}]}' % value
+        res = save(c, "/personas/new", name="Huge", rule=text)
+        body = res.get_data(as_text=True)
+        assert res.status_code == 422 and "all[0].value" in body and "9223372036854775807" in body
+    assert db.session.scalar(select(func.count()).select_from(Persona)) == 0
+
+
 def test_edit_keeps_the_rule_and_refreshes_when_it_changes(app, login, make, admins, run_jobs):
     c = login("manager")
     p = make.persona(name="Admins", rule=ADMINS)
