@@ -16,6 +16,20 @@ def test_migrations_match_models(tmp_path):
         flask_db(url, tmp_path, *args)
 
 
+def _stop_embedded_redis(instance_dir):
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    socket_path = instance_dir / "redis.socket"
+    if socket_path.exists():
+        try:
+            redis.Redis(unix_socket_path=str(socket_path), retry=Retry(NoBackoff(), 0)).shutdown(
+                nosave=True)
+        except redis.RedisError:
+            pass  # SHUTDOWN drops the connection
+
+
 def _counts(url):
     from sqlalchemy import create_engine, text
 
@@ -41,6 +55,7 @@ def test_the_latest_migrations_keep_the_data_down_and_up(tmp_path):
     env = dict(os.environ, FLASK_APP="app.py", NUDGE_INSTANCE_DIR=str(tmp_path), DATABASE_URL=url)
     seeded = subprocess.run([sys.executable, "-m", "flask", "nudge", "seed-demo", "--accounts", "60", "--contacts", "600", "--events", "6000"],
                             cwd=ROOT, env=env, capture_output=True, text=True)
+    _stop_embedded_redis(tmp_path)  # seed-demo rang the doorbell: its redis-server outlives it
     assert seeded.returncode == 0, seeded.stdout + seeded.stderr
     before = _counts(url)
     assert before["outbox_messages"] and before["delivery_events"]
