@@ -190,7 +190,10 @@ def _render_preview(trigger, contact_id):
         rendered = compiled.render(build_context(contact, account, unsubscribe_url="#unsubscribe-preview"))
     except (TemplateError, RenderError) as exc:
         return {"contact": contact, "error": str(exc)}
-    return {"contact": contact, "account": account, "email": rendered}
+    from engine.render.document import as_document
+
+    return {"contact": contact, "account": account, "email": rendered,
+            "frame": as_document(rendered.html)}  # the document the mailer sends
 
 
 @bp.route("/<int:trigger_id>/review/recipient", methods=["POST"])
