@@ -26,7 +26,7 @@ def test_headers_parts_and_tracking(app, make):
     html = msg.get_body(("html",)).get_content()
     assert "/t/c/" in html and "/t/o/" in html  # click rewritten, open pixel added
     assert msg.get_body(("plain",)).get_content().strip() == "Hi"
-    assert mailer.envelope_recipients("ada@example.com", trigger) == ["ada@example.com", "audit@acme.io"]
+    assert mailer.bcc_recipients("ada@example.com", trigger) == ["audit@acme.io"]
 
 
 def test_no_reply_has_no_reply_to(app, make):
