@@ -16,15 +16,18 @@ branch_labels = None
 depends_on = None
 
 
+# Plain ALTER TABLE, not batch_alter_table: on SQLite a batch recreates `triggers`,
+# and with foreign_keys=ON dropping it cascades into outbox_messages and trigger_runs
+# (ON DELETE CASCADE). SQLite adds and (since 3.35) drops a column in place.
+COLUMNS = ("from_name", "track_opens", "track_clicks")
+
+
 def upgrade():
-    with op.batch_alter_table('triggers', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('from_name', sa.String(length=128), nullable=True))
-        batch_op.add_column(sa.Column('track_opens', sa.Boolean(), nullable=False, server_default=sa.true()))
-        batch_op.add_column(sa.Column('track_clicks', sa.Boolean(), nullable=False, server_default=sa.true()))
+    op.add_column('triggers', sa.Column('from_name', sa.String(length=128), nullable=True))
+    op.add_column('triggers', sa.Column('track_opens', sa.Boolean(), nullable=False, server_default=sa.true()))
+    op.add_column('triggers', sa.Column('track_clicks', sa.Boolean(), nullable=False, server_default=sa.true()))
 
 
 def downgrade():
-    with op.batch_alter_table('triggers', schema=None) as batch_op:
-        batch_op.drop_column('track_clicks')
-        batch_op.drop_column('track_opens')
-        batch_op.drop_column('from_name')
+    for name in reversed(COLUMNS):
+        op.execute(f"ALTER TABLE triggers DROP COLUMN {name}")
