@@ -79,6 +79,12 @@ class Config:
     SENDING_LEASE_SECONDS = int(os.environ.get("SENDING_LEASE_SECONDS", "600"))
 
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+    # Email headers (DESIGN.md "Email headers"); empty = the default described there.
+    MESSAGE_ID_DOMAIN = os.environ.get("MESSAGE_ID_DOMAIN", "")  # default: PUBLIC_BASE_URL's host
+    UNSUBSCRIBE_MAILTO = os.environ.get("UNSUBSCRIBE_MAILTO", "")  # adds mailto: to List-Unsubscribe
+    DKIM_DOMAIN = os.environ.get("DKIM_DOMAIN", "")  # all three set: messages are DKIM-signed
+    DKIM_SELECTOR = os.environ.get("DKIM_SELECTOR", "")
+    DKIM_PRIVATE_KEY_PATH = os.environ.get("DKIM_PRIVATE_KEY_PATH", "")
     APPROVAL_HOLD_MINUTES = int(os.environ.get("APPROVAL_HOLD_MINUTES", "10"))
     INACTIVE_AFTER_DAYS = int(os.environ.get("INACTIVE_AFTER_DAYS", "30"))
     PERSONA_REFRESH_MINUTES = int(os.environ.get("PERSONA_REFRESH_MINUTES", "15"))

@@ -118,5 +118,6 @@ class OutboxMessage(db.Model):
         """RFC 5322 Message-ID derived from the outbox id, so duplicates are traceable."""
         from flask import current_app
 
-        host = current_app.config.get("MESSAGE_ID_DOMAIN", "nudge.local")
-        return f"<nudge-{self.id}@{host}>"
+        from engine.sending.mime import message_id_for
+
+        return message_id_for(self.id, current_app.config)

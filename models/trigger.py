@@ -1,6 +1,6 @@
 from datetime import datetime, time
 
-from sqlalchemy import ForeignKey, Index, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
@@ -12,11 +12,12 @@ STATUSES = ("draft", "active", "paused", "inactive")
 # API fields, engine.triggers.validation.DEFAULTS) what the API and the wizard fill
 # in for a field a new trigger leaves out. The one place these are written down.
 TRIGGER_DEFAULTS = {
-    "description": None, "from_email": None, "bcc": None, "reply_to_name": None,
+    "description": None, "from_email": None, "from_name": None, "bcc": None, "reply_to_name": None,
     "reply_to_email": None, "no_reply": False, "subject": None, "html": None, "text": None,
     "template_id": None, "kind": "schedule", "persona_id": None, "event_name": None, "rule": None,
     "priority": 1, "global_delay_days": 0, "retrigger_delay_days": 0, "never_retrigger": False,
     "generate_at": time(8, 0), "send_at": time(9, 0), "timezone": "UTC", "requires_approval": True,
+    "track_opens": True, "track_clicks": True,
 }
 
 
@@ -27,6 +28,7 @@ class Trigger(db.Model):
     description: Mapped[str | None] = mapped_column(db.Text, nullable=True)
     # Message
     from_email: Mapped[str | None] = mapped_column(db.String(320), nullable=True)
+    from_name: Mapped[str | None] = mapped_column(db.String(128), nullable=True)  # From display name
     bcc: Mapped[str | None] = mapped_column(db.String(320), nullable=True)
     reply_to_name: Mapped[str | None] = mapped_column(db.String(128), nullable=True)
     reply_to_email: Mapped[str | None] = mapped_column(db.String(320), nullable=True)
@@ -34,6 +36,11 @@ class Trigger(db.Model):
     subject: Mapped[str | None] = mapped_column(db.String(998), nullable=True)
     html: Mapped[str | None] = mapped_column(db.Text, nullable=True)
     text: Mapped[str | None] = mapped_column(db.Text, nullable=True)
+    # Open pixel / click redirects for this trigger's emails (engine/sending/mime.py).
+    track_opens: Mapped[bool] = mapped_column(default=TRIGGER_DEFAULTS["track_opens"],
+                                              server_default=true())
+    track_clicks: Mapped[bool] = mapped_column(default=TRIGGER_DEFAULTS["track_clicks"],
+                                               server_default=true())
     template_id: Mapped[int | None] = mapped_column(
         ForeignKey("email_templates.id"), nullable=True
     )

@@ -10,13 +10,11 @@ from blueprints.auth.decorators import EDITORS, role_required
 from blueprints.email_templates.forms import EmailTemplateForm
 from blueprints.ui import render_page
 from engine.render import RenderError, TemplateError, build_context, compile_email, variable_catalog
+from engine.render.document import as_document
 from extensions import db
 from models import Account, Contact, EmailTemplate, Trigger
 from blueprints.email_templates import bp
 
-# Mail apps show a fragment in their own sans-serif font; the preview frame does the same.
-FRAGMENT_STYLE = ('<style>body{margin:16px;font:14px/1.55 -apple-system,"Segoe UI",Helvetica,Arial,'
-                  'sans-serif;color:#1c2033}</style>')
 # Shown when there are no contacts yet, labelled as sample data in the preview.
 SAMPLE_CONTACT = {"external_id": "sample", "email": "jane@example.com", "first_name": "Jane", "last_name": "Doe",
                   "role": "admin", "attributes": {}}
@@ -212,8 +210,7 @@ def _preview_context(subject, html, text, contact_id: int | None = None) -> dict
             unsubscribe = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + "/u/preview"
             email = compiled.render(build_context(contact, account, unsubscribe_url=unsubscribe))
             result["email"] = email
-            is_document = "<body" in email.html.lower() or "<html" in email.html.lower()
-            result["frame"] = email.html if is_document else FRAGMENT_STYLE + email.html
+            result["frame"] = as_document(email.html)  # the document the mailer sends
         except TemplateError as exc:
             result["errors"] = exc.errors
         except RenderError as exc:

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 from blueprints.settings import bp
 from blueprints.ui import page_args, paginate, render_page
+from engine.sending import dkim_sign
 from extensions import db
 from models import ApiKey, ImportJob, SinkMessage, Staff, TickRun
 
@@ -21,7 +22,8 @@ def index():
     last_tick = db.session.scalars(select(TickRun).order_by(*NEWEST_TICK).limit(1)).first()
     role = current_user.role
     cards = {"scheduler": True, "import": role in ("admin", "manager"),
-             "api_keys": role == "admin", "staff": role == "admin", "inbox": role == "admin"}
+             "api_keys": role == "admin", "staff": role == "admin", "inbox": role == "admin",
+             "dkim": role == "admin"}
     facts = {}
     if cards["api_keys"]:
         facts["keys"] = _count(select(ApiKey.id).where(ApiKey.revoked_at.is_(None)))
@@ -34,8 +36,9 @@ def index():
         facts["last_import"] = db.session.scalars(
             select(ImportJob).where(ImportJob.status != "draft").order_by(ImportJob.id.desc()).limit(1)
         ).first()
+    dkim = dkim_sign.dns_record(current_app.config) if cards["dkim"] else None
     return render_page("settings/index.html", cards=cards, facts=facts, last_tick=last_tick,
-                       smtp_host=current_app.config.get("SMTP_HOST"))
+                       smtp_host=current_app.config.get("SMTP_HOST"), dkim=dkim)
 
 
 @bp.route("/scheduler")

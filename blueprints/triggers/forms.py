@@ -17,6 +17,7 @@ class MessageForm(FlaskForm):
     name = StringField("Trigger name")
     description = TextAreaField("Description", render_kw={"rows": 2})
     from_email = StringField("From email", render_kw={"placeholder": "success@yourcompany.com"})
+    from_name = StringField("From name", render_kw={"placeholder": "Ada at Acme"})
     bcc = StringField("BCC (optional)")
     reply_to_name = StringField("Reply-to name")
     reply_to_email = StringField("Reply-to email")
@@ -26,9 +27,12 @@ class MessageForm(FlaskForm):
     html = TextAreaField("HTML body", render_kw={"rows": 14, "class": "code"})
     text = TextAreaField("Plain-text body (generated from the HTML when empty)",
                          render_kw={"rows": 6, "class": "code"})
+    track_opens = BooleanField("Track opens (a 1×1 image in the HTML)")
+    track_clicks = BooleanField("Track clicks (links go through Nudge)")
 
-    FIELDS = ("name", "description", "from_email", "bcc", "reply_to_name", "reply_to_email",
-              "no_reply", "template_id", "subject", "html", "text")
+    FIELDS = ("name", "description", "from_email", "from_name", "bcc", "reply_to_name",
+              "reply_to_email", "no_reply", "template_id", "subject", "html", "text",
+              "track_opens", "track_clicks")
 
 
 class RuleStepForm(FlaskForm):

@@ -40,7 +40,7 @@ def _step_errors(errors: list[dict], step: str) -> list[dict]:
 def _message_data(form: MessageForm) -> dict:
     data = {name: getattr(form, name).data for name in MessageForm.FIELDS}
     data["template_id"] = int(data["template_id"]) if str(data["template_id"] or "").isdigit() else None
-    for key in ("description", "bcc", "reply_to_name", "reply_to_email", "text"):
+    for key in ("description", "from_name", "bcc", "reply_to_name", "reply_to_email", "text"):
         data[key] = (data[key] or "").strip() or None
     if data["no_reply"]:
         data["reply_to_name"] = data["reply_to_email"] = None
@@ -192,7 +192,10 @@ def _render_preview(trigger, contact_id):
         rendered = compiled.render(build_context(contact, account, unsubscribe_url="#unsubscribe-preview"))
     except (TemplateError, RenderError) as exc:
         return {"contact": contact, "error": str(exc)}
-    return {"contact": contact, "account": account, "email": rendered}
+    from engine.render.document import as_document
+
+    return {"contact": contact, "account": account, "email": rendered,
+            "frame": as_document(rendered.html)}  # the document the mailer sends
 
 
 @bp.route("/<int:trigger_id>/review/recipient", methods=["POST"])

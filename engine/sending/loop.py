@@ -8,7 +8,10 @@ For each message of a batch, in this order (send_batch enforces it):
      took it back, or the lease ran out) is skipped;
   2. run the SMTP transaction (engine/sending/smtp.py: what a lost
      connection means);
-  3. mark the outcome and COMMIT.
+  3. mark the outcome and COMMIT;
+  4. when the contact's server took it and the trigger has a BCC, send the
+     BCC its own copy (no tracking, no unsubscribe of the contact's) in a
+     second transaction: its outcome is logged, never the contact's state.
 So a worker leaves at most one message in `sending`. Reserved rows it never
 started are given back at the end of the batch, or lapse after the lease.
 This is the one place outside the orchestrators that commits (engine/__init__.py).
@@ -31,7 +34,7 @@ from engine.outbox import send_states
 from engine.ports import doorbell
 from engine.render.messages import ensure_rendered
 from engine.reports.communications import CommunicationLog, subject_of
-from engine.sending import mime, smtp as smtp_mod
+from engine.sending import bcc_copy, mime, smtp as smtp_mod
 from extensions import db
 from models import OutboxMessage, Trigger
 from models.base import utcnow
@@ -76,8 +79,8 @@ class Batch:
     triggers: dict = field(default_factory=dict)
 
 
-_TRIGGER_FIELDS = ("id", "from_email", "bcc", "no_reply", "reply_to_email", "reply_to_name",
-                   "timezone")
+_TRIGGER_FIELDS = ("id", "from_email", "from_name", "bcc", "no_reply", "reply_to_email",
+                   "reply_to_name", "timezone", "track_opens", "track_clicks")
 
 
 def claim_batch(now: datetime, limit: int) -> Batch:
@@ -149,7 +152,7 @@ def send_batch(batch: Batch, smtp, *, conn, config, clock, bucket, stats, comms)
             conn.commit()
             handled.add(row.id)
             continue
-        recipients = mime.envelope_recipients(row.to_email, trigger)
+        recipients = [row.to_email]  # a BCC gets its own copy afterwards (_send_copy)
         for _attempt in range(2):  # a second try only after losing the connection before the data
             if smtp is None:
                 try:
@@ -173,12 +176,38 @@ def send_batch(batch: Batch, smtp, *, conn, config, clock, bucket, stats, comms)
                 continue
             _record(outcome, row, trigger, token, clock(), conn, stats, comms)
             conn.commit()
+            if outcome.kind == "sent" and trigger.bcc:
+                smtp = _send_copy(smtp, row, trigger, config=config, bucket=bucket)
             break
         else:
             return _give_back(batch, clock(), stats, "connection lost twice before the message data")
     unstarted = [i for i in batch.ids if i not in handled]
     if unstarted:  # the batch stopped early, or some were not ours any more: back to the pool
         send_states.release_claim(token, unstarted, clock())
+    return smtp
+
+
+def _send_copy(smtp, row, trigger, *, config, bucket):
+    """The BCC copy of a message the contact's server took (engine/sending/bcc_copy.py),
+    in a transaction of its own after the contact's outcome is committed: it
+    never changes the contact's message, so its outcome is only logged. Returns
+    the connection for the next message (None when it was lost)."""
+    recipients = mime.bcc_recipients(row.to_email, trigger)
+    if not recipients or smtp is None:
+        return smtp
+    try:
+        data = bcc_copy.copy_message_bytes(row._mapping, trigger, config=config)
+    except Exception as exc:  # noqa: BLE001 - the contact's message is already sent
+        log.warning("BCC copy of message %s not built: %s", row.id, exc)
+        return smtp
+    bucket.take()
+    outcome = smtp_mod.transmit(smtp, trigger.from_email, recipients, data)
+    if outcome.kind != "sent":
+        log.warning("BCC copy of message %s to %s not delivered (%s): %s", row.id,
+                    ", ".join(recipients), outcome.kind, outcome.reply)
+    if outcome.reconnect:
+        smtp_mod.close_quietly(smtp)
+        return None
     return smtp
 
 

@@ -169,24 +169,47 @@ def _link_plan(html: str, base: str) -> tuple:
     return tuple(pieces), tuple(slots)
 
 
-def instrument_html(html: str, message_id: int, base_url: str | None = None) -> str:
-    """Rewrite each trackable <a href> to its click URL and add the 1x1 open pixel."""
+def instrument_html(html: str, message_id: int, base_url: str | None = None, *,
+                    opens: bool = True, clicks: bool = True) -> str:
+    """Rewrite each trackable <a href> to its click URL (clicks) and add the 1x1
+    open pixel (opens)."""
     if not html:
         return html or ""
     base = public_base_url(base_url)
-    pieces, slots = _link_plan(html, base)
-    out = [pieces[0]]
-    for (index, before, after), piece in zip(slots, pieces[1:]):
-        out += [before, escape(click_url(message_id, index, base), quote=True), after, piece]
-    result = "".join(out)
-    pixel = (
-        f'<img src="{escape(open_url(message_id, base), quote=True)}" width="1" height="1" '
-        'alt="" style="display:block;width:1px;height:1px;border:0;margin:0;padding:0">'
-    )
+    result = _with_click_urls(html, message_id, base) if clicks else html
+    if not opens:
+        return result
+    pixel = _open_beacon(open_url(message_id, base), result)
     closing = result.lower().rfind("</body>")
     if closing == -1:
         return result + pixel
     return result[:closing] + pixel + result[closing:]
+
+
+_HAS_IMAGE = re.compile(r"<img\b", re.IGNORECASE)
+
+
+def _open_beacon(url: str, html: str) -> str:
+    """The open pixel: an <img> when the email has images of its own; otherwise a
+    1x1 CSS background, because spam filters score any <img> in a short HTML
+    email as an image-only message (SpamAssassin's HTML_IMAGE_ONLY_*), and an
+    email with no picture must not become one because of the pixel. (Clients
+    that skip CSS backgrounds, such as desktop Outlook, then count the open at
+    the first click.)"""
+    src = escape(url, quote=True)
+    if _HAS_IMAGE.search(html):
+        return (f'<img src="{src}" width="1" height="1" alt="" '
+                'style="display:block;width:1px;height:1px;border:0;margin:0;padding:0">')
+    return (f'<div style="background-image:url(\'{src}\');background-repeat:no-repeat;'
+            'width:1px;height:1px;font-size:1px;line-height:1px;overflow:hidden">&nbsp;</div>')
+
+
+def _with_click_urls(html: str, message_id: int, base: str) -> str:
+    pieces, slots = _link_plan(html, base)
+    out = [pieces[0]]
+    for (index, before, after), piece in zip(slots, pieces[1:]):
+        out += [before, escape(click_url(message_id, index, base), quote=True), after, piece]
+    return "".join(out)
 
 
 # --- events -----------------------------------------------------------------

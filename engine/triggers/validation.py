@@ -11,15 +11,16 @@ from models import EmailTemplate, Persona
 from models.trigger import KINDS, TRIGGER_DEFAULTS
 
 # The wizard's fields = the API's fields (DESIGN.md "Public contracts").
-FIELDS = ("name", "description", "from_email", "bcc", "reply_to_name", "reply_to_email",
+FIELDS = ("name", "description", "from_email", "from_name", "bcc", "reply_to_name", "reply_to_email",
           "no_reply", "subject", "html", "text", "template_id", "kind", "persona_id",
           "event_name", "rule", "priority", "global_delay_days", "retrigger_delay_days",
-          "never_retrigger", "generate_at", "send_at", "timezone", "requires_approval")
+          "never_retrigger", "generate_at", "send_at", "timezone", "requires_approval",
+          "track_opens", "track_clicks")
 # Computed fields a client may send back unchanged (GET -> edit -> PUT); ignored.
 READ_ONLY = ("id", "status", "started_at", "last_send_at", "next_send_at", "recipients_30d")
 # A new trigger's fields as the API takes them (times "HH:MM"): models.trigger.TRIGGER_DEFAULTS.
 DEFAULTS = {k: v.strftime("%H:%M") if isinstance(v, time) else v for k, v in TRIGGER_DEFAULTS.items()}
-LABELS = {"name": "Name", "from_email": "From email", "bcc": "BCC", "reply_to_name": "Reply-to name",
+LABELS = {"name": "Name", "from_email": "From email", "from_name": "From name", "bcc": "BCC", "reply_to_name": "Reply-to name",
           "reply_to_email": "Reply-to email", "subject": "Subject", "html": "HTML body",
           "text": "Plain-text body", "template_id": "Template", "kind": "Trigger kind",
           "persona_id": "Persona", "event_name": "Event name", "rule": "Rule",
@@ -107,7 +108,7 @@ def _rule(value):
 
 CHECKS = {
     "name": _text(128, single_line=True, required=True), "description": _text(10_000),
-    "from_email": _email, "bcc": _email, "reply_to_name": _text(128, single_line=True),
+    "from_email": _email, "from_name": _text(128, single_line=True), "bcc": _email, "reply_to_name": _text(128, single_line=True),
     "reply_to_email": _email, "no_reply": _bool, "subject": _text(998, single_line=True),
     "html": _text(1_000_000), "text": _text(1_000_000),
     "template_id": _int(1, 2**31 - 1, nullable=True), "kind": _kind,
@@ -115,7 +116,7 @@ CHECKS = {
     "rule": _rule, "priority": _int(-1_000_000, 1_000_000),
     "global_delay_days": _int(0, MAX_DELAY_DAYS), "retrigger_delay_days": _int(0, MAX_DELAY_DAYS),
     "never_retrigger": _bool, "generate_at": _clock, "send_at": _clock, "timezone": _timezone,
-    "requires_approval": _bool,
+    "requires_approval": _bool, "track_opens": _bool, "track_clicks": _bool,
 }
 
 

@@ -59,7 +59,7 @@ def test_the_latest_migrations_keep_the_data_down_and_up(tmp_path):
     assert seeded.returncode == 0, seeded.stdout + seeded.stderr
     before = _counts(url)
     assert before["outbox_messages"] and before["delivery_events"]
-    flask_db(url, tmp_path, "downgrade", "6927c77fdfb4")  # the sessions and keep-queued columns
+    flask_db(url, tmp_path, "downgrade", "6927c77fdfb4")  # sessions, keep-queued, sender fields
     assert _counts(url) == before
     flask_db(url, tmp_path, "upgrade")
     assert _counts(url) == before

@@ -192,7 +192,7 @@ def snapshot() -> dict:
 
 # Fields that end up in mail headers (a line break there is a header injection), first in
 # each snapshot row; names are labels only and may be anything printable.
-HEADER_FIELDS = {"triggers": ("from_email", "bcc", "reply_to_name", "reply_to_email", "subject"),
+HEADER_FIELDS = {"triggers": ("from_email", "from_name", "bcc", "reply_to_name", "reply_to_email", "subject"),
                  "personas": (), "templates": ("subject",), "staff": ("email",), "keys": ()}
 
 

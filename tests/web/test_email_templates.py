@@ -167,7 +167,8 @@ def test_live_preview_renders_for_the_chosen_contact(login, make):
     assert "Hi Zed" in page and "zed@example.com" in page
     # The HTML goes into srcdoc attribute-escaped (double escaped for the account name).
     assert "&lt;p&gt;Hello Zed at Globex &amp;lt;Corp&amp;gt;&lt;/p&gt;" in page
-    assert 'srcdoc="&lt;style&gt;body{' in page  # a fragment gets a mail-app-like default font
+    # A fragment is shown in the document the mailer sends (doctype, charset, mail-app-like font).
+    assert 'srcdoc="&lt;!DOCTYPE html&gt;' in page and "&lt;style&gt;body{" in page
     assert "Generated from the HTML" in page
 
 
