@@ -32,9 +32,25 @@
     }
   }, true);
 
-  // <select data-autosubmit>: submits its form when changed.
+  // <select data-autosubmit>: submits its form when changed. With
+  // data-confirm-change="… {choice} …" it asks first ({choice}: the new option's
+  // label; data-confirm-change-<value> asks differently for that value) and goes
+  // back to the saved value when the answer is no.
   on("change", "[data-autosubmit]", function (e, el) {
-    if (el.form) el.form.requestSubmit();
+    if (!el.form) return;
+    var template = el.dataset.confirmChange;
+    if (template) {
+      var option = el.options[el.selectedIndex];
+      var special = el.getAttribute("data-confirm-change-" + option.value);
+      var question = (special || template).replace("{choice}", option.text);
+      if (!window.confirm(question)) {
+        for (var i = 0; i < el.options.length; i++) {
+          if (el.options[i].defaultSelected) { el.selectedIndex = i; break; }
+        }
+        return;
+      }
+    }
+    el.form.requestSubmit();
   });
 
   // <input data-select-on-focus>: selects its text (one-time secrets to copy).

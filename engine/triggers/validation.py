@@ -113,7 +113,7 @@ CHECKS = {
     "html": _text(1_000_000), "text": _text(1_000_000),
     "template_id": _int(1, 2**31 - 1, nullable=True), "kind": _kind,
     "persona_id": _int(1, 2**31 - 1, nullable=True), "event_name": _text(128, single_line=True),
-    "rule": _rule, "priority": _int(-1_000_000, 1_000_000),
+    "rule": _rule, "priority": _int(0, 1_000_000),
     "global_delay_days": _int(0, MAX_DELAY_DAYS), "retrigger_delay_days": _int(0, MAX_DELAY_DAYS),
     "never_retrigger": _bool, "generate_at": _clock, "send_at": _clock, "timezone": _timezone,
     "requires_approval": _bool, "track_opens": _bool, "track_clicks": _bool,

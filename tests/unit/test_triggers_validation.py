@@ -42,6 +42,7 @@ def test_valid_trigger_is_clean(app):
     ("priority", "high", "whole number"),
     ("priority", True, "whole number"),
     ("global_delay_days", -1, "between 0"),
+    ("priority", -3, "between 0"),  # issue 15: -3 was accepted while a -2 delay was refused
     ("retrigger_delay_days", 1.5, "whole number"),
     ("generate_at", "8am", "HH:MM"),
     ("send_at", "24:00", "HH:MM"),

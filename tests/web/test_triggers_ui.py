@@ -235,3 +235,17 @@ def test_only_editors_may_deactivate(login, make, role):
     assert client.post(f"/triggers/{trigger.id}/deactivate").status_code == 403
     db.session.refresh(trigger)
     assert trigger.status == "active" and _states(trigger) == ["pending_approval"]
+
+
+@pytest.mark.parametrize("field", ["priority", "global_delay_days"])
+def test_controls_refuse_negative_numbers_alike(login, field):
+    """Priority -3 was accepted while a global delay of -2 was refused (issue 15)."""
+    client = login("manager")
+    trigger = _complete(client, _create(client))
+    data = {"priority": "3", "global_delay_days": "2", "retrigger_delay_days": "7",
+            "generate_at": "08:00", "send_at": "09:30", "timezone": "Europe/Berlin",
+            "action": "next", field: "-3"}
+    res = client.post(f"/triggers/{trigger.id}/edit/controls", data=data)
+    assert res.status_code in (200, 422) and "must be between 0 and" in res.data.decode()
+    db.session.refresh(trigger)
+    assert (trigger.priority, trigger.global_delay_days) == (3, 2)  # unchanged
