@@ -80,6 +80,11 @@ def test_details_ranges_drilldown_and_csv(page, make, tmp_path):
     expect(page.locator(".stats")).to_contain_text("30-day recipients")
     expect(page.locator("canvas[data-chart]")).to_be_visible()
     rows = page.locator("#trends-table tbody tr")
+    # Two recipient figures, each saying what it counts (issue 15, defect 5).
+    expect(page.locator(".stats")).to_contain_text("distinct contacts: each counted once")
+    summed = page.locator("#trends-table tr.totals .sub")
+    expect(summed).to_have_text("sum of the days")
+    assert "counts twice" in summed.get_attribute("title")
 
     # Default: the last 30 days (one row a day, plus the totals row).
     expect(rows).to_have_count(31)
