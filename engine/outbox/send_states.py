@@ -69,9 +69,13 @@ def _exec(stmt, params=None, conn=None):
 
 
 def _trigger_sends():
-    """The message's trigger is active, or staff deactivated it and kept its emails."""
-    return M.trigger_id.in_(select(Trigger.id).where(
-        or_(Trigger.status == "active", Trigger.keep_queued_when_inactive.is_(True))))
+    """The message's trigger is active, or staff deactivated it and kept its emails.
+    A correlated EXISTS, not "trigger_id IN (...)": with the IN list SQLite scans
+    the whole outbox instead of the index of approved rows."""
+    return (select(Trigger.id)
+            .where(Trigger.id == M.trigger_id,
+                   or_(Trigger.status == "active", Trigger.keep_queued_when_inactive.is_(True)))
+            .exists())
 
 
 def due_pick(now: datetime, limit: int):

@@ -182,9 +182,10 @@ def test_the_apps_javascript_works_under_the_policy(app, csp_page):
     page.locator("#outbox-list input[name=ids]").first.check()
     expect(page.locator("[data-selected-count]")).to_have_text("1 selected")
 
-    # Staff: changing a role submits at once (data-autosubmit).
+    # Staff: changing a role asks, then submits (data-autosubmit + data-confirm-change).
     other = factories.staff(role="viewer", email="vera@example.com")
     page.goto(page.base + "/settings/staff")
+    page.once("dialog", lambda dialog: dialog.accept())  # the change asks first
     page.locator(f"select[aria-label='Role of {other.email}']").select_option("approver")
     page.wait_for_load_state("load")
     expect(page.locator(f"select[aria-label='Role of {other.email}']")).to_have_value("approver")
