@@ -12,6 +12,7 @@ import re
 from flask import Response, abort, jsonify, request
 
 from engine.db.text import UNSTORABLE, storable
+
 # Cheap test of the raw JSON body before walking it: only a \u escape can carry either.
 _MAYBE_UNSTORABLE_JSON = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 BATCHES = ("accounts", "contacts", "events", "contact_external_ids")  # {"<batch>": [items]}
@@ -95,12 +96,7 @@ class TextSafeResponse(Response):
     in its place, where Werkzeug would raise UnicodeEncodeError (a 500 on every view)."""
 
     def set_data(self, value):
-        if isinstance(value, str):
-            try:
-                value = value.encode()
-            except UnicodeEncodeError:
-                value = storable(value).encode()
-        super().set_data(value)
+        super().set_data(self._encode(value))
 
     def iter_encoded(self):  # streamed bodies (CSV exports)
         return map(self._encode, self.response)

@@ -17,11 +17,6 @@ from engine.render.document import as_document
 from engine.sending import dkim_sign
 from engine.sending.mime import as_bytes, build_message, message_id_domain, message_id_for
 
-def _get(fields, name):
-    # An outbox row's fields come as a dict or a row mapping (mime.build_message reads the same).
-    return fields.get(name)
-
-
 COPY_NOTE = "Copy of the email sent to {to}. Links are not tracked and the unsubscribe link is removed."
 REMOVED_UNSUBSCRIBE = "#unsubscribe-link-removed-from-copy"
 
@@ -42,15 +37,16 @@ def _html_with_note(html: str, note: str) -> str:
 
 
 def copy_message_bytes(fields, trigger, *, config) -> bytes:
-    """What a BCC recipient gets for one outbox row (`fields` as for mime.build_message)."""
-    to = _get(fields, "to_email") or ""
+    """What a BCC recipient gets for one outbox row (`fields`: a dict or row mapping
+    with id, to_email, subject, html, text)."""
+    outbox_id, to = fields.get("id"), fields.get("to_email") or ""
     note = COPY_NOTE.format(to=to)
-    html = _without_unsubscribe_links(_get(fields, "html") or "", config)
-    text = _without_unsubscribe_links(_get(fields, "text") or (html_to_text(html) if html else ""), config)
-    copy = {"id": None, "to_email": to, "subject": _get(fields, "subject"),
+    html = _without_unsubscribe_links(fields.get("html") or "", config)
+    text = _without_unsubscribe_links(fields.get("text") or (html_to_text(html) if html else ""), config)
+    copy = {"id": None, "to_email": to, "subject": fields.get("subject"),
             "html": _html_with_note(as_document(html), note), "text": f"{note}\n\n{text}"}
     domain = message_id_domain(config)
     msg = build_message(copy, trigger, config=config, subject_prefix=f"[Copy for {to}] ",
-                        message_id=f"<nudge-{_get(fields, 'id')}-copy@{domain}>", track=False)
-    msg["X-Nudge-Copy-Of"] = message_id_for(_get(fields, "id"), config)
+                        message_id=f"<nudge-{outbox_id}-copy@{domain}>", track=False)
+    msg["X-Nudge-Copy-Of"] = message_id_for(outbox_id, config)
     return dkim_sign.sign(as_bytes(msg), config)

@@ -61,6 +61,9 @@ def sign(data: bytes, config) -> bytes:
     return signature + data
 
 
+# The DNS record's p= is a DER SubjectPublicKeyInfo. dkimpy parses keys but cannot
+# build one (its asn1_build has no INTEGER or BIT STRING), and no crypto library is
+# installed, so the few DER bytes are written here.
 def _der(tag: int, body: bytes) -> bytes:
     n = len(body)
     length = bytes([n]) if n < 0x80 else bytes([0x80 | ((n.bit_length() + 7) // 8)]) + n.to_bytes(
