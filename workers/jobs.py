@@ -106,11 +106,11 @@ def render_outbox_job(trigger_id: int, shard: int = 0, shards: int = 1):
     from models.base import utcnow
 
     with app_context():
-        done = {"rendered": 0, "failed": 0}
+        done, after = {"rendered": 0, "failed": 0}, 0
         while True:
             with committed():
                 part = render_pending(utcnow(), trigger_id=trigger_id, shard=(shard, shards),
-                                      limit=BATCH)
-            done = {k: done[k] + part[k] for k in done}
+                                      limit=BATCH, after=after)
+            done, after = {k: done[k] + part[k] for k in done}, part["after"]
             if part["rendered"] + part["failed"] < BATCH:  # each batch leaves the unrendered set
                 return done

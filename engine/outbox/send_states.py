@@ -130,14 +130,20 @@ def claim_due_batch(now: datetime, limit: int) -> tuple[str, list[int]]:
     return token, sorted(ids)
 
 
-def fail_unrendered(message_id, reason: str, now: datetime) -> bool:
-    """A waiting message whose rendering failed for its recipient -> failed
-    with the error (that message only, never the run). Caller commits."""
-    stmt = (update(T).where(M.id == message_id, M.state.in_(("pending_approval", "approved")),
-                            M.subject.is_(None))
-            .values(state="failed", failed_at=now, reason=reason[:2000], last_error=reason[:2000],
-                    claim_token=None, updated_at=now))
-    return _exec(stmt).rowcount == 1
+def fail_unrendered(failures, now: datetime) -> None:
+    """Waiting messages whose rendering failed for their recipient -> failed with
+    the error (those messages only, never the run). `failures`: (trigger id,
+    message id, reason) tuples, one statement for all; trigger_id lets PostgreSQL
+    seek ix_outbox_unrendered (see engine/render/messages.py). Caller commits."""
+    if not failures:
+        return
+    stmt = (update(T).where(M.trigger_id == bindparam("_trigger_id"), M.id == bindparam("_id"),
+                            M.state.in_(("pending_approval", "approved")), M.subject.is_(None))
+            .values(state="failed", failed_at=now, reason=bindparam("_reason"),
+                    last_error=bindparam("_reason"), claim_token=None, updated_at=now))
+    db.session.connection().execute(stmt, [
+        {"_trigger_id": trigger_id, "_id": message_id, "_reason": reason[:2000]}
+        for trigger_id, message_id, reason in failures])
 
 
 # The statements every message runs are built once (with bind parameters):

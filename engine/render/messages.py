@@ -33,7 +33,11 @@ SHARD_ROWS = 20_000      # one render job per this many rows (they run in parall
 MAX_SHARDS = 8
 CONTACT_COLS = list(Contact.__table__.c)
 ACCOUNT_COLS = list(Account.__table__.c)
-_SET = (update(T).where(T.c.id == bindparam("_id"), T.c.subject.is_(None))
+# trigger_id is in the WHERE so PostgreSQL seeks ix_outbox_unrendered on both its
+# columns: with `id = ?` alone it chose that (small, partial) index and scanned all
+# of it per row, so a run rendered in time quadratic in its size.
+_SET = (update(T).where(T.c.trigger_id == bindparam("_trigger_id"), T.c.id == bindparam("_id"),
+                        T.c.subject.is_(None))
         .values(subject=bindparam("_subject"), html=bindparam("_html"), text=bindparam("_text")))
 
 
@@ -41,42 +45,51 @@ def _unrendered():
     return (T.c.state.in_(outbox.WAITING_STATES), T.c.subject.is_(None))
 
 
+def unrendered_batch(*, after=0, size=BATCH, trigger_id=None, ids=None, shard=(0, 1)):
+    """The next `size` waiting, unrendered rows with id > after, in id order, with
+    their contact's and account's columns: with trigger_id, a seek on
+    ix_outbox_unrendered (tests/unit/test_render_plans.py checks the plan)."""
+    where = [*_unrendered(), T.c.id > after]
+    if trigger_id is not None:
+        where.append(T.c.trigger_id == trigger_id)
+    if ids is not None:
+        where.append(T.c.id.in_([int(i) for i in ids]))
+    index, shards = shard
+    if shards > 1:
+        where.append(T.c.id % shards == index)
+    return (select(T.c.id, T.c.trigger_id, T.c.occurrence_key, T.c.created_at,
+                   *[c.label(f"c_{c.name}") for c in CONTACT_COLS],
+                   *[c.label(f"a_{c.name}") for c in ACCOUNT_COLS])
+            .join(Contact, Contact.id == T.c.contact_id)
+            .join(Account, Account.id == T.c.account_id)
+            .where(*where).order_by(T.c.id).limit(size))
+
+
 def render_pending(now: datetime, *, trigger_id=None, ids=None, limit=None,
-                   shard=(0, 1)) -> dict:
+                   shard=(0, 1), after=0) -> dict:
     """Render waiting, unrendered messages (optionally of one trigger, or these
-    ids, or one id shard; at most `limit`), BATCH rows per statement. The caller
-    commits. Returns {"rendered", "failed"}."""
+    ids, or one id shard; at most `limit`; ids above `after`), BATCH rows per
+    statement. The caller commits. Returns {"rendered", "failed", "after"}:
+    pass "after" back to go on where this call stopped (a job committing batch
+    by batch), instead of stepping again over the rows already rendered."""
     done = {"rendered": 0, "failed": 0}
-    after, (index, shards) = 0, shard
     while limit is None or done["rendered"] + done["failed"] < limit:
-        where = [*_unrendered(), T.c.id > after]
-        if trigger_id is not None:
-            where.append(T.c.trigger_id == trigger_id)
-        if ids is not None:
-            where.append(T.c.id.in_([int(i) for i in ids]))
-        if shards > 1:
-            where.append(T.c.id % shards == index)
         size = BATCH if limit is None else min(BATCH, limit - done["rendered"] - done["failed"])
-        stmt = (select(T.c.id, T.c.trigger_id, T.c.occurrence_key, T.c.created_at,
-                       *[c.label(f"c_{c.name}") for c in CONTACT_COLS],
-                       *[c.label(f"a_{c.name}") for c in ACCOUNT_COLS])
-                .join(Contact, Contact.id == T.c.contact_id)
-                .join(Account, Account.id == T.c.account_id)
-                .where(*where).order_by(T.c.id).limit(size))
-        rows = db.session.execute(stmt).all()
+        rows = db.session.execute(unrendered_batch(after=after, size=size, trigger_id=trigger_id,
+                                                   ids=ids, shard=shard)).all()
         if not rows:
             break
         part = render_rows(rows, now)
         done["rendered"] += part["rendered"]
         done["failed"] += part["failed"]
         after = rows[-1].id
-    return done
+    return {**done, "after": after}
 
 
 def ensure_rendered(message_ids, now: datetime) -> dict:
     """Render these messages now if they are not yet (for a page or a send batch)."""
     ids = [int(i) for i in message_ids]
-    return render_pending(now, ids=ids) if ids else {"rendered": 0, "failed": 0}
+    return render_pending(now, ids=ids) if ids else {"rendered": 0, "failed": 0, "after": 0}
 
 
 def render_rows(rows, now: datetime) -> dict:
@@ -106,15 +119,14 @@ def render_rows(rows, now: datetime) -> dict:
                                     unsubscribe_url=unsubscribe_url(row.id), extra=extra,
                                     now=row.created_at)
             out = compiled[row.trigger_id].render(context)
-            updates.append({"_id": row.id, "_subject": out.subject, "_html": out.html,
+            updates.append({"_id": row.id, "_trigger_id": row.trigger_id, "_subject": out.subject, "_html": out.html,
                             "_text": out.text})
         except Exception as exc:  # noqa: BLE001 - one recipient fails, the batch goes on
             reason = str(exc) if isinstance(exc, RenderError) else f"render error: {exc}"
-            failures.append((row.id, reason or type(exc).__name__))
+            failures.append((row.trigger_id, row.id, reason or type(exc).__name__))
     if updates:
         db.session.connection().execute(_SET, updates)
-    for message_id, reason in failures:
-        outbox.fail_unrendered(message_id, reason, now)
+    outbox.fail_unrendered(failures, now)
     return {"rendered": len(updates), "failed": len(failures)}
 
 

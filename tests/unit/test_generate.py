@@ -210,7 +210,7 @@ def test_big_runs_are_rendered_by_jobs_and_the_send_path_never_waits(app, make, 
     assert all(r.subject and r.html for r in _rows(trigger_id=trigger.id))
     # The render job rung for, when it runs, finds nothing left to do.
     assert outbox_render.render_pending(MONDAY.replace(hour=9), trigger_id=trigger.id,
-                                        shard=(0, 1)) == {"rendered": 0, "failed": 0}
+                                        shard=(0, 1)) == {"rendered": 0, "failed": 0, "after": 0}
 
 
 def test_render_jobs_and_the_render_sweep(app, make, monkeypatch, doorbell):
