@@ -143,3 +143,20 @@ def _csv_response(trigger, day, metric, query):
     filename = f"trigger-{trigger.id}-{day.isoformat()}-{metric}.csv"
     return Response(stream_with_context(generate()), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.route("/communications/<int:communication_id>")
+def communication(communication_id):
+    """One row of an account's communication log opened: the emails that trigger
+    sent that day to the account's contacts, each linking to the message."""
+    from engine.reports.communications import day_messages_query
+    from models import Account, Communication
+
+    comm = db.session.get(Communication, communication_id)
+    if comm is None:
+        abort(404)
+    query = day_messages_query(comm)
+    messages = paginate(query.with_only_columns(Bundle("message", *query.selected_columns)), *page_args(50))
+    return render_page("reports/communication.html", "reports/_communication_messages.html",
+                       trigger=comm.trigger, comm=comm, account=db.session.get(Account, comm.account_id),
+                       messages=messages)
