@@ -49,7 +49,8 @@ class TickView:
     @property
     def brief(self) -> str:
         """One line for a card: only the steps that did something."""
-        busy = [f"{s.title}: {'; '.join(s.lines)}" for s in self.steps if s.did_something or s.error]
+        busy = [f"{s.title}: {'; '.join(line[:1].lower() + line[1:] for line in s.lines)}"
+                for s in self.steps if s.did_something or s.error]
         return " · ".join(busy) if busy else "Nothing to do"
 
     @property
