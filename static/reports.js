@@ -24,7 +24,10 @@
       label: label, data: values, borderColor: s.color, backgroundColor: s.fill ? s.color + "1f" : s.color,
       borderDash: s.dash, borderWidth: s.width, tension: 0, fill: !!s.fill,
       pointStyle: POINTS[key] || "circle", pointRadius: many ? 0 : 3, pointHoverRadius: 5,
-      pointBackgroundColor: s.color, pointBorderColor: s.color
+      pointBackgroundColor: s.color, pointBorderColor: s.color,
+      // Recipients (the widest figure, filled) is drawn underneath, so the dashed Delivered
+      // line stays visible on top of it where every recipient was delivered.
+      order: key === "recipients" ? 10 : 0
     };
   }
 

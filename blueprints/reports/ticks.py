@@ -47,11 +47,15 @@ class TickView:
     steps: list[StepView]
 
     @property
+    def busy(self) -> list[str]:
+        """"Step: what it did" for the steps that did something (or failed)."""
+        return [f"{s.title}: {'; '.join(line[:1].lower() + line[1:] for line in s.lines)}"
+                for s in self.steps if s.did_something or s.error]
+
+    @property
     def brief(self) -> str:
         """One line for a card: only the steps that did something."""
-        busy = [f"{s.title}: {'; '.join(line[:1].lower() + line[1:] for line in s.lines)}"
-                for s in self.steps if s.did_something or s.error]
-        return " · ".join(busy) if busy else "Nothing to do"
+        return " · ".join(self.busy) if self.busy else "Nothing to do"
 
     @property
     def errors(self) -> int:

@@ -180,6 +180,7 @@ def test_reports_index_range_picker_validates_and_draws_a_chart(page, make):
     error = page.locator("#reports-range [role=alert]")
     expect(error).to_contain_text("The From date is after the To date")
     expect(page.get_by_label("From", exact=True)).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("From", exact=True)).to_have_value(today.isoformat())  # what was typed stays
     shot(page, "reports-index-error")
     page.get_by_label("From", exact=True).fill((today - timedelta(days=3)).isoformat())
     page.get_by_label("To", exact=True).fill(today.isoformat())

@@ -58,6 +58,7 @@ BAD_RANGES = [
     ("start=0001-01-01&end=0001-01-02", "reports do not go back that far"),
     ("start=%00&end=x", None),  # refused before any view (NUL), never a 500
     ("start=" + "9" * 300 + "&end=2026-01-01", "is not a date"),
+    ("start=%22%3E%3Cscript%3Ex()%3C/script%3E&end=2026-01-01", "“&#34;&gt;&lt;script&gt;x()&lt;/script&gt;” is not a date"),
     ("days=5", "Choose 7, 30 or 90 days"),
     ("days=abc", "Choose 7, 30 or 90 days"),
 ]
@@ -76,6 +77,7 @@ def test_bad_ranges_get_a_clear_error_and_the_default_range(login, make, query, 
         assert message in page, url
         assert 'role="alert"' in page and "he last 30 days" in page
         assert 'aria-invalid="true"' in page or query.startswith("days=")
+        assert "<script>x" not in page
     # The CSV of a bad range is the default range's, never a 500.
     assert client.get(f"/reports/triggers/{trigger.id}/trends.csv?{query}").status_code in (200, 400, 422)
     assert client.get(f"/reports/export.csv?{query}").status_code in (200, 400, 422)
