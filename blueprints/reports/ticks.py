@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from engine.tick import TIMING_KEY
+from engine.tick import TICK_STEPS, TIMING_KEY
 from extensions import db
 from models import Trigger
 
@@ -22,6 +22,7 @@ STEP_TITLES = {
     "send_sweep_step": "Send sweep",
     "report_fold_step": "Reports",
 }
+STEP_ORDER = tuple(step.__name__ for step in TICK_STEPS)
 # Engine bookkeeping in a generation summary (high-water marks, run keys): not for staff.
 INTERNAL_KEYS = {"occurrence_key", "through_id", "settled_id"}
 
@@ -74,7 +75,7 @@ def _personas(r: dict, s: StepView, names) -> None:
 
 
 def _generate(r: dict, s: StepView, names) -> None:
-    for trigger_id, counts in r.items():
+    for trigger_id, counts in sorted(r.items(), key=lambda kv: (not str(kv[0]).isdigit(), int(kv[0]) if str(kv[0]).isdigit() else 0)):
         name = names.get(str(trigger_id), f"Trigger #{trigger_id}")
         if not isinstance(counts, dict):
             s.lines.append(f"“{name}”: {counts}")
@@ -170,7 +171,9 @@ def _describe(run, names: dict) -> TickView:
     summary = dict(run.summary or {})
     timings = summary.pop(TIMING_KEY, None) or {}
     steps = []
-    for key, result in summary.items():
+    # In the tick's order: PostgreSQL's JSONB does not keep the keys' order.
+    order = {name: n for n, name in enumerate(STEP_ORDER)}
+    for key, result in sorted(summary.items(), key=lambda item: (order.get(item[0], len(order)), item[0])):
         s = StepView(key=key, title=STEP_TITLES.get(key, key.removesuffix("_step").replace("_", " ").capitalize()))
         try:
             DESCRIBE.get(key, _generic)(result if result is not None else {}, s, names)
