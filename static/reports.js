@@ -36,7 +36,8 @@
       if (canvas._chart || !window.Chart) return;
       var data = JSON.parse(canvas.dataset.chart);
       var series = data.series || Object.keys(LABELS).map(function (k) { return [k, LABELS[k]]; });
-      var many = data.labels.length > 40;
+      // Points only where there is room for them (not for 90 days, nor 30 on a phone).
+      var many = data.labels.length > 40 || canvas.clientWidth / Math.max(data.labels.length, 1) < 14;
       canvas._chart = new Chart(canvas, {
         type: "line",
         data: {
