@@ -5,6 +5,7 @@ database (unique keys, conditional updates), so Redis may deliver the tick
 job twice or not at all without harm.
 """
 from datetime import datetime
+from time import perf_counter
 
 from engine.outbox.sweeps import expire_stuck_step, send_sweep_step
 from engine.personas import personas_refresh_step
@@ -22,6 +23,10 @@ from models.base import utcnow
 # report aggregates.
 TICK_STEPS = (personas_refresh_step, generate_step, render_sweep_step,
               expire_stuck_step, send_sweep_step, report_fold_step)
+# The stored summary (TickRun.summary) also keeps, under this key, when each step
+# started and how long it took: {step: {"started_at": iso UTC, "seconds": float}}.
+# The returned summary is the steps' results only.
+TIMING_KEY = "_timings"
 
 
 def run_tick(now: datetime | None = None) -> dict:
@@ -30,10 +35,13 @@ def run_tick(now: datetime | None = None) -> dict:
     run = TickRun(as_of=now, started_at=utcnow())
     db.session.add(run)
     db.session.commit()
-    summary = {}
+    summary, timings = {}, {}
     for step in TICK_STEPS:
+        began, clock = utcnow(), perf_counter()
         summary[step.__name__] = step(now)
+        timings[step.__name__] = {"started_at": began.isoformat(),
+                                  "seconds": round(perf_counter() - clock, 4)}
     run.finished_at = utcnow()
-    run.summary = summary
+    run.summary = {**summary, TIMING_KEY: timings}
     db.session.commit()
     return summary

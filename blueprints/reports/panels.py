@@ -4,6 +4,7 @@ from sqlalchemy.orm import joinedload
 
 from blueprints.accounts.panels import account_tab, contact_section
 from blueprints.ui import page_number, paginate
+from engine.reports.communications import logged_messages
 from extensions import db
 from models import Communication, DeliveryEvent, OutboxMessage, Trigger
 
@@ -25,10 +26,11 @@ def communications_tab(account, args):
     if category in CATEGORIES:
         where.append(Communication.category == category)
     communications = paginate(
-        select(Communication).options(joinedload(Communication.trigger).load_only(Trigger.name))
+        select(Communication).options(joinedload(Communication.trigger).load_only(Trigger.name, Trigger.timezone))
         .where(*where).order_by(Communication.day.desc(), Communication.id.desc()),
         page_number(args), PER_PAGE)
-    return {"communications": communications, "category": category, "categories": CATEGORIES}
+    return {"communications": communications, "category": category, "categories": CATEGORIES,
+            "logged": logged_messages(communications.items)}
 
 
 @contact_section("emails", "Emails", "reports/_contact_emails.html", order=40)

@@ -7,12 +7,14 @@ into report_days; engine/reports/rebuild.py recomputes them from the events):
 - Delivered / Opened / Clicked / Failed / Unsubscribed: distinct contacts with
   that delivery event that day (Failed includes bounces);
 - Click-thru rate: clicked / opened.
-Figures over several days are sums of the daily ones (as the table's totals).
-The drill-down lists read the events themselves, a local day's UTC range.
+A range's totals count each contact once (range_totals: distinct contacts with
+that event in the range, from the events themselves), so a totals cell and its
+drill-down list agree; the overview's per-trigger figures are sums of the days.
+The drill-down lists read the events themselves, a local day's (or range's) UTC range.
 """
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import case, distinct, func, select
 
 from engine.clock import local_date, local_instant
 from extensions import db
@@ -77,12 +79,41 @@ def totals(rows: list[dict]) -> dict:
     return _with_ctr({m: sum(r[m] for r in rows) for m in METRICS})
 
 
-def recipients_query(trigger, day: date, metric: str):
-    """Who is behind one number of the daily table: one row per contact, earliest event."""
+def first_day(trigger) -> date:
+    """The first local day the trigger's report has anything to say about: the
+    earliest of its creation, its start and its first reported activity."""
+    tz = trigger.timezone or "UTC"
+    days = [local_date(t, tz) for t in (trigger.created_at, trigger.started_at) if t is not None]
+    first = db.session.scalar(select(func.min(ReportDay.day)).where(ReportDay.trigger_id == trigger.id))
+    if first is not None:
+        days.append(first)
+    return min(days) if days else None
+
+
+def _utc_range(trigger, start: date, end: date) -> tuple[datetime, datetime]:
+    tz = trigger.timezone or "UTC"
+    return local_instant(start, MIDNIGHT, tz), local_instant(end + timedelta(days=1), MIDNIGHT, tz)
+
+
+def range_totals(trigger, start: date, end: date) -> dict:
+    """Each metric over the local days start..end as distinct contacts (a contact
+    emailed on two days counts once), counted by the database in one query over
+    the delivery events, plus ctr. The same rows the range's drill-down lists."""
+    ev = DeliveryEvent
+    since, until = _utc_range(trigger, start, end)
+    row = db.session.execute(
+        select(*[func.count(distinct(case((ev.kind.in_(kinds), ev.contact_id)))).label(m)
+                 for m, kinds in METRIC_KINDS.items()])
+        .where(ev.trigger_id == trigger.id, ev.at >= since, ev.at < until)).one()
+    return _with_ctr({m: getattr(row, m) or 0 for m in METRIC_KINDS})
+
+
+def recipients_query(trigger, day: date, metric: str, end_day: date | None = None):
+    """Who is behind one number of the daily table (or, with end_day, of the range's
+    totals row): one row per contact, their earliest such event."""
     if metric not in METRIC_KINDS:
         raise ValueError(f"unknown metric: {metric}")
-    start = local_instant(day, MIDNIGHT, trigger.timezone or "UTC")
-    end = local_instant(day + timedelta(days=1), MIDNIGHT, trigger.timezone or "UTC")
+    start, end = _utc_range(trigger, day, end_day or day)
     ev = DeliveryEvent
     first = (
         select(ev.contact_id, func.min(ev.id).label("event_id"))
@@ -132,27 +163,44 @@ def daily_status(trigger, limit: int = 14) -> list[dict]:
     return [{"run": r, **by_key[r.occurrence_key]} for r in runs]
 
 
-def _window_sums(now: datetime, days: int, *group_by):
-    """Sums of the daily figures over the last `days` days (UTC dates: across
-    triggers of several timezones a day is at most a few hours off)."""
+def _window_sums(now: datetime, days: int, *group_by, start: date | None = None, end: date | None = None):
+    """Sums of the daily figures over the last `days` days, or the days start..end
+    (UTC dates: across triggers of several timezones a day is at most a few hours off)."""
     r = ReportDay
-    since = now.date() - timedelta(days=days - 1)
+    since = start or now.date() - timedelta(days=days - 1)
+    where = [r.day >= since] + ([r.day <= end] if end else [])
     return db.session.execute(
         select(*group_by, *[func.coalesce(func.sum(getattr(r, m)), 0).label(m) for m in METRICS])
-        .where(r.day >= since).group_by(*group_by)).all()
+        .where(*where).group_by(*group_by)).all()
 
 
-def overview(now: datetime, days: int = 30) -> dict:
-    """Across all triggers, the last `days` days: sends (delivered), opens, clicks..."""
-    rows = _window_sums(now, days)
+def overview(now: datetime, days: int = 30, start: date | None = None, end: date | None = None) -> dict:
+    """Across all triggers, the last `days` days (or start..end): sends (delivered), opens, clicks..."""
+    rows = _window_sums(now, days, start=start, end=end)
     values = dict(rows[0]._mapping) if rows else {m: 0 for m in METRICS}
-    return {m: values[m] for m in METRICS}
+    return _with_ctr({m: values[m] for m in METRICS})
 
 
-def trigger_summaries(now: datetime, days: int = 30) -> dict[int, dict]:
+def trigger_summaries(now: datetime, days: int = 30, start: date | None = None,
+                      end: date | None = None) -> dict[int, dict]:
     """{trigger_id: METRICS summed over the window + ctr}, one grouped query."""
     return {row.trigger_id: _with_ctr({m: getattr(row, m) for m in METRICS})
-            for row in _window_sums(now, days, ReportDay.trigger_id)}
+            for row in _window_sums(now, days, ReportDay.trigger_id, start=start, end=end)}
+
+
+def daily_overview(start: date, end: date) -> list[dict]:
+    """Across all triggers, one dict per day start..end (oldest first): the METRICS
+    summed over the triggers' report days, grouped by the database."""
+    r = ReportDay
+    found = {row.day: row for row in db.session.execute(
+        select(r.day, *[func.sum(getattr(r, m)).label(m) for m in METRICS])
+        .where(r.day >= start, r.day <= end).group_by(r.day))}
+    out, day = [], start
+    while day <= end:
+        row = found.get(day)
+        out.append({"day": day, **{m: int(getattr(row, m) or 0) if row else 0 for m in METRICS}})
+        day += timedelta(days=1)
+    return out
 
 
 def trigger_ctr_ranking(now: datetime, days: int = 30, min_opens: int = 1) -> list[dict]:

@@ -6,10 +6,12 @@ several users of one account emailed by one trigger on one day are one row.
 """
 from datetime import date, datetime, time, timedelta
 
+from sqlalchemy import and_, case, func, select
+
 from engine.clock import local_date, local_instant
 from engine.db.upsert import insert_ignoring_duplicates
 from extensions import db
-from models import Communication
+from models import Communication, Contact, OutboxMessage
 
 
 def subject_of(trigger) -> str:
@@ -61,3 +63,47 @@ class CommunicationLog:
             type="Trigger", subject=row[2], created_at=sent_at)
         (conn if conn is not None else db.session.connection()).execute(ins)
         self.remember(trigger, row)
+
+
+def _day_bounds(comm, tz: str) -> tuple[datetime, datetime]:
+    """The UTC range of the row's local day (the day is the trigger's)."""
+    return (local_instant(comm.day, time(0), tz), local_instant(comm.day + timedelta(days=1), time(0), tz))
+
+
+def _zone(comm) -> str:
+    return (comm.trigger.timezone if comm.trigger is not None else None) or "UTC"
+
+
+def logged_messages(communications) -> dict[int, dict]:
+    """{communication id: {"count", "subject", "message_id"}} for a page of log rows: how many
+    emails each row stands for and the rendered subject of the first one (what its
+    contacts saw, not the template's code). One grouped query for the whole page."""
+    rows = [c for c in communications if c.trigger_id is not None]
+    if not rows:
+        return {}
+    m = OutboxMessage
+    which = case(*[(and_(m.trigger_id == c.trigger_id, m.sent_at >= start, m.sent_at < end), c.id)
+                   for c in rows for start, end in [_day_bounds(c, _zone(c))]], else_=None)
+    counted = db.session.execute(
+        select(which.label("comm_id"), func.count().label("n"), func.min(m.id).label("first_id"))
+        .where(m.account_id == rows[0].account_id, m.trigger_id.in_({c.trigger_id for c in rows}),
+               m.sent_at.is_not(None))
+        .group_by(which)).all()
+    counted = [r for r in counted if r.comm_id is not None]
+    subjects = dict(db.session.execute(
+        select(m.id, m.subject).where(m.id.in_([r.first_id for r in counted]))).all()) if counted else {}
+    return {r.comm_id: {"count": r.n, "message_id": r.first_id, "subject": subjects.get(r.first_id)}
+            for r in counted}
+
+
+def day_messages_query(comm):
+    """The emails one log row stands for: that trigger's messages sent to the account's
+    contacts on that (trigger-local) day, oldest first, with the contact's name."""
+    start, end = _day_bounds(comm, _zone(comm))
+    m = OutboxMessage
+    return (select(m.id, m.subject, m.state, m.sent_at, m.to_email, Contact.id.label("contact_id"),
+                   Contact.first_name, Contact.last_name, Contact.email)
+            .join(Contact, Contact.id == m.contact_id)
+            .where(m.account_id == comm.account_id, m.trigger_id == comm.trigger_id,
+                   m.sent_at >= start, m.sent_at < end)
+            .order_by(m.sent_at, m.id))

@@ -97,8 +97,9 @@ def build() -> Dataset:
     for kind in DELIVERY_KINDS:
         db.session.add(DeliveryEvent(message_id=sent_id, trigger_id=schedule.id, contact_id=sent.contact_id,
                                      kind=kind, at=now - timedelta(hours=1), detail=f"detail {XSS}"))
-    db.session.add(Communication(account_id=rich.id, trigger_id=schedule.id, day=date.today(),
-                                 subject=f"Subject {XSS}"))
+    communication = Communication(account_id=rich.id, trigger_id=schedule.id, day=date.today(),
+                                  subject=f"Subject {XSS}")
+    db.session.add(communication)
     done_job = ImportJob(kind="contacts", filename=f"people {XSS}.csv", csv_text="external_id,email\nx1,a@b.c\n",
                          mapping={"external_id": "external_id", "email": "email", "attributes": []},
                          status="done", total_rows=2, processed_rows=2, failed_rows=1,
@@ -117,7 +118,8 @@ def build() -> Dataset:
 
     data.ids = {"account_id": rich.id, "contact_id": alice.id, "persona_id": persona.id,
                 "template_id": template.id, "trigger_id": schedule.id, "message_id": sent_id,
-                "import_id": done_job.id, "key_id": key.id, "staff_id": viewer.id}
+                "import_id": done_job.id, "key_id": key.id, "staff_id": viewer.id,
+                "communication_id": communication.id}
     data.endpoint_ids = {
         "settings.inbox_message": {"message_id": sink.id},
         "settings.map_import": {"import_id": draft_job.id},

@@ -39,10 +39,14 @@ def test_details_page_shows_trends_and_links(login, make):
     # Ranges: 7 days as an htmx fragment, and a custom range.
     frag = client.get(f"/reports/triggers/{trigger.id}?days=7", headers={"HX-Request": "true"})
     assert frag.status_code == 200 and b"<html" not in frag.data and b"trends-table" in frag.data
-    custom = client.get(f"/reports/triggers/{trigger.id}?start=2026-01-01&end=2026-01-03")
-    assert custom.status_code == 200 and b"Sat 03 Jan 2026" in custom.data
+    start = day - timedelta(days=1)
+    custom = client.get(f"/reports/triggers/{trigger.id}?start={start}&end={day}")
+    assert custom.status_code == 200 and day.strftime("%a %d %b %Y").encode() in custom.data
+    # A range wholly before the trigger existed: said so, not a table of zeros.
+    before = client.get(f"/reports/triggers/{trigger.id}?start=2020-01-01&end=2020-01-03")
+    assert before.status_code == 200 and b"Nothing in this range" in before.data and b"trends-table" not in before.data
     bad = client.get(f"/reports/triggers/{trigger.id}?start=nope&end=2026-01-03")
-    assert bad.status_code == 200 and b"Enter both dates" in bad.data
+    assert bad.status_code == 200 and "The From date “nope” is not a date: use YYYY-MM-DD" in bad.get_data(as_text=True)
 
 
 def test_drill_down_and_csv_match_the_database(login, make):

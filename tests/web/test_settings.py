@@ -62,22 +62,22 @@ def test_scheduler_page_lists_ticks(login):
     client = login("viewer")
     assert "has not run yet" in client.get("/settings/scheduler").get_data(as_text=True)
     db.session.add(TickRun(as_of=utcnow(), started_at=utcnow(), finished_at=utcnow(),
-                           summary={"generate_step": {"created": 3}}))
+                           summary={"send_sweep_step": {"due": 3, "enqueued": 1}}))
     db.session.commit()
     page = client.get("/settings/scheduler").get_data(as_text=True)
-    assert "created 3" in page and "generate" in page
+    assert "3 emails due, 1 send job queued" in page and "Send sweep" in page
 
 
 def test_scheduler_page_pages_50_ticks_at_a_time(login):
     client = login("viewer")
     start = utcnow().replace(microsecond=0)
     db.session.add_all([TickRun(as_of=start, started_at=start - timedelta(minutes=i), finished_at=start,
-                                summary={"generate_step": {"created": i}}) for i in range(55)])
+                                summary={"report_fold_step": {"folded": i}}) for i in range(55)])
     db.session.commit()
     first = client.get("/settings/scheduler").get_data(as_text=True)
     assert "1–50 of 55" in first and "Page 1 of 2" in first and "page=2" in first
     second = client.get("/settings/scheduler?page=2").get_data(as_text=True)
-    assert "51–55 of 55" in second and "created 54" in second and "created 49" not in second
+    assert "51–55 of 55" in second and "54 delivery events" in second and "49 delivery events" not in second
     # Past the end shows the last page; junk shows the first.
     assert "51–55 of 55" in client.get("/settings/scheduler?page=99").get_data(as_text=True)
     for junk in ("abc", "-1", "0", "9" * 30):
