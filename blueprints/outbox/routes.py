@@ -13,7 +13,7 @@ from htmx_flask import make_response
 from blueprints.auth.decorators import APPROVERS, role_required
 from blueprints.outbox import queries
 from blueprints.outbox.history import message_history
-from blueprints.ui import render_page
+from blueprints.ui import count_noun, render_page
 from engine import outbox as engine_outbox
 from engine.render.messages import ensure_rendered
 from extensions import db
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 def _plural(n: int, word: str = "email") -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
+    return count_noun(n, word)
 
 
 def _hold_minutes() -> int:
