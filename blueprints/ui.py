@@ -123,7 +123,10 @@ def _fmt_pct(value, digits=1):
 def count_noun(n, singular: str, plural: str | None = None) -> str:
     """A count with its noun agreeing: "1 email", "2 emails", "1 person", "3 people"
     (thousands separated). In templates: {{ n|plural('person', 'people') }}."""
-    n = int(n or 0)
+    try:
+        n = int(n or 0)
+    except (TypeError, ValueError):  # not a count (e.g. text from a hand-written rule): shown as is
+        return f"{n} {plural or singular + 's'}"
     return f"{n:,} {singular if n == 1 else (plural or singular + 's')}"
 
 

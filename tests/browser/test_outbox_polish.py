@@ -105,3 +105,11 @@ def test_disabled_buttons_look_disabled_and_stay_legible(page, make):
     page.locator("#outbox-list input[name=ids]").first.check()
     expect(page.get_by_role("button", name="Approve selected")).to_be_enabled()
     assert page.get_by_role("button", name="Approve selected").evaluate(CONTRAST)["ratio"] >= 4.5
+
+
+def test_a_count_of_one_is_singular(page):
+    """ "1 people" on the staff list (issue 15 wording): the |plural filter agrees with its count."""
+    page.login("admin")
+    page.goto(page.base + "/settings/staff")
+    expect(page.locator(".card-header").first).to_contain_text("1 person · 1 admin")
+    expect(page.locator("body")).not_to_contain_text("1 people")

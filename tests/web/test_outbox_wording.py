@@ -13,6 +13,15 @@ def test_count_noun_agrees_with_its_number():
     assert count_noun(1, "person", "people") == "1 person"
     assert count_noun(3, "person", "people") == "3 people"
     assert count_noun(None, "time") == "0 times"
+    assert count_noun("x", "day") == "x days"  # not a number: shown, never a 500
+
+
+def test_staff_list_counts_people(login, make):
+    client = login("admin")
+    body = client.get("/settings/staff").get_data(as_text=True)
+    assert "1 person · 1 admin" in body and "1 people" not in body
+    make.staff(role="viewer")
+    assert "2 people · 1 admin" in client.get("/settings/staff").get_data(as_text=True)
 
 
 def test_history_names_the_approver_or_says_automatically(app, make):
