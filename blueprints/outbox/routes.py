@@ -51,9 +51,12 @@ def _render_shown(messages, now) -> bool:
 
 def _list_context(f: queries.Filters) -> dict:
     now = utcnow()
-    page = queries.list_page(f)
-    if _render_shown(page.items, now):
+    if f.grouped:  # Suppressed, folded: one row per contact, trigger and reason
+        page = queries.suppressed_groups_page(f)
+    else:
         page = queries.list_page(f)
+        if _render_shown(page.items, now):
+            page = queries.list_page(f)
     rows = page.items
     waiting_tab = f.tab == "waiting"
     return {
@@ -68,6 +71,7 @@ def _list_context(f: queries.Filters) -> dict:
                             if waiting_tab and f.trigger_id else 0),
         "trigger_name": queries.trigger_label(f.trigger_id),
         "account_name": queries.account_label(f.account_id),
+        "contact_name": queries.contact_label(f.contact_id),
         "can_act": current_user.can_approve, "hold_minutes": _hold_minutes(),
     }
 
