@@ -20,7 +20,7 @@ pytestmark = pytest.mark.browser
 
 WIDTHS = (1280, 1400)
 PHONE = 390
-TABS = ("waiting", "approved", "sent", "failed", "uncertain", "suppressed", "rejected")
+TABS = ("waiting", "approved", "sent", "failed", "uncertain", "suppressed", "suppressed&view=each", "rejected")
 SUBJECT = ("Your quarterly business review is ready: fourteen new insights about how your "
            "whole team uses the analytics workspace")
 LONG_REPLY = ("550 5.1.1 <maximiliana.featherstonehaugh-worthington@subsidiary.globex-international"
@@ -71,6 +71,12 @@ def seed(make):
         msg(i, "suppressed", subject=None, reason_code=code,
             reason=f"{code.replace('_', ' ')}: held back by “Quarterly business review invitation "
                    f"for enterprise accounts”, emailed 2 days ago")
+    # One contact held back again and again by the same trigger: a folded row.
+    again = person(17)
+    for day in range(6):
+        make.outbox_message(trigger=trigger, contact=again, state="suppressed", subject=None,
+                            reason_code="global_delay", created_at=now - timedelta(days=day + 1),
+                            reason="global delay: emailed by “Quarterly business review invitation for enterprise accounts”")
     msg(15, "rejected", rejected_at=now - timedelta(hours=3), rejected_by_id=approver.id, reason_code="rejected")
     msg(16, "cancelled", rejected_at=now - timedelta(hours=2), reason_code="trigger_deactivated",
         reason="Cancelled when the trigger was deactivated")
@@ -87,7 +93,7 @@ MEASURE = """() => {
   const out = [];
   const cut = el => el.scrollWidth > el.clientWidth + 1;
   wrap.querySelectorAll('tbody tr').forEach(tr => {
-    const targets = [...tr.querySelectorAll('td.row-actions .btn, td.row-actions a, a.strong, input[name=ids]')];
+    const targets = [...tr.querySelectorAll('td.row-actions .btn, td.row-actions a, a.strong, a.see-all, input[name=ids]')];
     targets.forEach(el => {
       const r = el.getBoundingClientRect();
       const label = `${tr.id} ${el.textContent.trim() || el.name}`;
@@ -125,7 +131,7 @@ def _shot(page, name):
 
 def _expected_buttons(tab):
     return {"waiting": ("Approve", "Reject"), "approved": ("Unapprove",),
-            "uncertain": ("Resend", "Dismiss")}.get(tab, ())
+            "uncertain": ("Resend", "Dismiss"), "suppressed": ("See all",)}.get(tab, ())
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -138,10 +144,10 @@ def test_every_tab_keeps_its_actions_on_screen(_browser, live_server, make, widt
             page.goto(f"{live_server.url}/outbox/?tab={tab}")
             rows = page.locator("#outbox-list tbody tr")
             expect(rows.first).to_be_visible()
-            _shot(page, f"{tab}-{width}")
+            _shot(page, f"{tab.replace('&view=', '-')}-{width}")
             assert page.evaluate(MEASURE) == [], f"{tab} at {width} px"
             for name in _expected_buttons(tab):
-                buttons = page.locator("td.row-actions .btn").filter(has_text=name)
+                buttons = page.locator("td.row-actions .btn, a.see-all").filter(has_text=name)
                 assert buttons.count() >= 1, (tab, name)
                 for i in range(buttons.count()):
                     expect(buttons.nth(i)).to_be_in_viewport(ratio=1)
@@ -160,7 +166,7 @@ def test_on_a_phone_each_row_is_a_card_with_usable_actions(_browser, live_server
             page.goto(f"{live_server.url}/outbox/?tab={tab}")
             rows = page.locator("#outbox-list tbody tr")
             expect(rows.first).to_be_visible()
-            _shot(page, f"{tab}-{PHONE}")
+            _shot(page, f"{tab.replace('&view=', '-')}-{PHONE}")
             assert page.evaluate(MEASURE) == [], f"{tab} at {PHONE} px"
             # A card: the row is a block as wide as the list, its header row hidden, and
             # each value says what it is (the column's label is shown beside it).
@@ -173,7 +179,7 @@ def test_on_a_phone_each_row_is_a_card_with_usable_actions(_browser, live_server
                 labelled = row.locator("td[data-label]")
                 assert labelled.count() >= 2, tab
             for name in _expected_buttons(tab):
-                buttons = page.locator("td.row-actions .btn").filter(has_text=name)
+                buttons = page.locator("td.row-actions .btn, a.see-all").filter(has_text=name)
                 assert buttons.count() >= 1, (tab, name)
                 for i in range(buttons.count()):
                     button = buttons.nth(i)
@@ -181,9 +187,11 @@ def test_on_a_phone_each_row_is_a_card_with_usable_actions(_browser, live_server
                     expect(button).to_be_in_viewport(ratio=1)
                     box = button.bounding_box()
                     assert box["height"] >= 40 and box["width"] >= 44, (tab, name, box)  # a thumb's tap target
-        # Tapping Approve on a card works.
+        # Ticking a card's box selects it (nothing lies over it); tapping Approve on a card works.
         page.goto(f"{live_server.url}/outbox/?tab=waiting")
         first = page.locator("#outbox-list tbody tr").first
+        first.locator("input[name=ids]").check()
+        expect(page.locator("[data-selected-count]")).to_have_text("1 selected")
         row_id = first.get_attribute("id")
         first.locator("td.row-actions .btn", has_text="Approve").click()
         expect(page.locator(f"#{row_id}")).to_have_count(0)

@@ -113,3 +113,45 @@ def test_a_count_of_one_is_singular(page):
     page.goto(page.base + "/settings/staff")
     expect(page.locator(".card-header").first).to_contain_text("1 person · 1 admin")
     expect(page.locator("body")).not_to_contain_text("1 people")
+
+
+def test_suppressed_filter_by_reason_and_fold_repeats(page, make):
+    page.login("viewer")
+    now = utcnow()
+    digest = make.trigger(name="Daily digest")
+    ann = make.contact(first_name="Ann", last_name="Archer")
+    for day in range(12):
+        make.outbox_message(trigger=digest, contact=ann, state="suppressed", subject=None,
+                            reason_code="global_delay", reason="global delay",
+                            created_at=now - timedelta(days=12 - day))
+    other = make.outbox_message(state="suppressed", subject=None, reason_code="unsubscribed")
+    db.session.commit()
+
+    page.goto(page.base + "/outbox/?tab=suppressed")
+    rows = page.locator("#outbox-list tbody tr")
+    expect(rows).to_have_count(2)  # Ann's 12 are one row
+    ann_row = rows.filter(has_text="Ann Archer")
+    expect(ann_row.locator(".col-when")).to_contain_text("12 times")
+    expect(ann_row.locator(".col-when")).to_contain_text("since")
+
+    # Filter by reason (htmx): only the unsubscribed one, its chip marked as the current one.
+    page.locator("[data-reason-chips] a[data-reason=unsubscribed]").click()
+    expect(rows).to_have_count(1)
+    expect(page.locator(f"#group-{other.id}")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"reason=unsubscribed"))
+    expect(page.locator("[data-reason-chips] a[data-reason=unsubscribed]")).to_have_attribute("aria-current", "true")
+    page.locator("[data-reason-chips] a", has_text="All reasons").click()
+    expect(rows).to_have_count(2)
+
+    # See all: the twelve individual rows of that contact and trigger.
+    ann_row.get_by_role("link", name=re.compile(r"^See all 12")).click()
+    expect(page.locator("#outbox-list tbody tr")).to_have_count(12)
+    expect(page.locator(".filter-chip")).to_contain_text("Contact: Ann Archer")
+    expect(page.locator(".outbox-view-switch [aria-current=true]")).to_have_text("Every suppression")
+    page.get_by_role("link", name="Grouped by contact and trigger").click()
+    expect(page.locator("#outbox-list tbody tr")).to_have_count(1)
+
+    # A reason the tab cannot filter by: said on the page, every row still shown.
+    page.goto(page.base + "/outbox/?tab=suppressed&reason=bogus")
+    expect(page.locator(".outbox-alert")).to_contain_text("“bogus” is not a reason this tab can filter by")
+    expect(page.locator("#outbox-list tbody tr")).to_have_count(2)
