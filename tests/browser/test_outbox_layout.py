@@ -197,3 +197,24 @@ def test_on_a_phone_each_row_is_a_card_with_usable_actions(_browser, live_server
         expect(page.locator(f"#{row_id}")).to_have_count(0)
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("width", (1280, PHONE))
+def test_message_pages_fit_with_their_actions(_browser, live_server, make, width):
+    seed(make)
+    from models import OutboxMessage
+
+    ids = dict(db.session.execute(db.select(OutboxMessage.state, db.func.min(OutboxMessage.id))
+                                  .group_by(OutboxMessage.state)).all())
+    context, page = _context(_browser, width)
+    try:
+        _login(page, live_server.url, "admin")
+        for state, message_id in sorted(ids.items()):
+            page.goto(f"{live_server.url}/outbox/{message_id}")
+            _shot(page, f"message-{state}-{width}")
+            assert page.evaluate("() => document.documentElement.scrollWidth <= document.documentElement.clientWidth + 1"), state
+            for button in page.locator(".page-header-actions .btn").all():
+                button.scroll_into_view_if_needed()
+                expect(button).to_be_in_viewport(ratio=1)
+    finally:
+        context.close()
