@@ -120,6 +120,16 @@ def _fmt_pct(value, digits=1):
     return f"{value * 100:.{digits}f}%"
 
 
+def count_noun(n, singular: str, plural: str | None = None) -> str:
+    """A count with its noun agreeing: "1 email", "2 emails", "1 person", "3 people"
+    (thousands separated). In templates: {{ n|plural('person', 'people') }}."""
+    try:
+        n = int(n or 0)
+    except (TypeError, ValueError):  # not a count (e.g. text from a hand-written rule): shown as is
+        return f"{n} {plural or singular + 's'}"
+    return f"{n:,} {singular if n == 1 else (plural or singular + 's')}"
+
+
 # Keeps OFFSET a 64-bit integer (SQLite raises OverflowError beyond that).
 MAX_PAGE = 10**9
 
@@ -153,6 +163,7 @@ def register_ui(app):
     app.add_template_filter(_fmt_money, "money")
     app.add_template_filter(_fmt_pct, "pct")
     app.add_template_filter(_json_text, "json_text")
+    app.add_template_filter(count_noun, "plural")
 
     @app.after_request
     def vary_on_htmx(response):

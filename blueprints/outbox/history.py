@@ -33,8 +33,11 @@ def message_history(m) -> list[Step]:
     if m.approved_at:
         held = (f"held until {to_local(m.hold_until):%H:%M:%S}" if m.hold_until
                 else "no hold: sent as soon as due")
-        by = _who(m.approved_by) if m.approved_by_id else "automatically (auto-send trigger)"
-        steps.append(Step(m.approved_at, f"Approved by {by}", held, "blue"))
+        # An auto-send trigger approves its emails itself: nobody to name.
+        title = f"Approved by {_who(m.approved_by)}" if m.approved_by_id else "Approved automatically"
+        if not m.approved_by_id:
+            held = f"the trigger sends without approval; {held}"
+        steps.append(Step(m.approved_at, title, held, "blue"))
     if m.rejected_at and m.state == "rejected":
         steps.append(Step(m.rejected_at, f"Rejected by {_who(m.rejected_by)}", None, "red"))
     if m.claimed_at and m.state in ("sending", "sent", "failed", "uncertain"):

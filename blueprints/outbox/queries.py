@@ -4,13 +4,16 @@ Only reads. State changes, the send-time rule and the waiting counts are
 engine/outbox's.
 """
 from dataclasses import dataclass, field
+from dataclasses import replace as dataclass_replace
 from datetime import timedelta
 
+from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import aliased, contains_eager, defer
 
 from blueprints.ui import paginate
 from engine import outbox as engine_outbox
+from engine.outbox.suppressed import suppression_groups
 from extensions import db
 from models import Account, Contact, DeliveryEvent, OutboxMessage, Staff, Trigger
 from models.outbox import SUPPRESSION_CODES
@@ -31,6 +34,9 @@ TAB_STATES = {key: states for key, _, states in TABS}
 TAB_REASONS = {"suppressed": SUPPRESSION_CODES,
                "rejected": ("rejected", "trigger_deactivated", "trigger_deleted", "trigger_inactive")}
 PER_PAGE = 50
+# The Suppressed tab folds repeats (one contact, one trigger, one reason) into one row
+# unless staff ask for every suppression.
+VIEWS = ("grouped", "each")
 # Beyond an hour a ticking m:ss countdown is noise; the page shows the time instead.
 COUNTDOWN_WINDOW = timedelta(hours=1)
 M = OutboxMessage
@@ -43,15 +49,22 @@ class Filters:
     tab: str = "waiting"
     trigger_id: int | None = None
     account_id: int | None = None
+    contact_id: int | None = None
     q: str = ""
     reason: str | None = None  # a reason code of the tab (TAB_REASONS)
     page: int = 1
-    errors: list = field(default_factory=list)
+    view: str = "grouped"  # the Suppressed tab only: "grouped" or "each"
+    errors: list = field(default_factory=list)  # what was asked for and ignored, said on the page
+
+    @property
+    def grouped(self) -> bool:
+        return self.tab == "suppressed" and self.view == "grouped"
 
     def args(self, **override) -> dict:
         """Query-string arguments that reproduce these filters (for links and forms)."""
         values = {"tab": self.tab, "trigger": self.trigger_id, "account": self.account_id,
-                  "q": self.q or None, "reason": self.reason,
+                  "contact": self.contact_id, "q": self.q or None, "reason": self.reason,
+                  "view": self.view if self.view != "grouped" else None,
                   "page": self.page if self.page > 1 else None}
         values.update(override)
         return {k: v for k, v in values.items() if v not in (None, "")}
@@ -72,14 +85,24 @@ def parse_filters(values) -> Filters:
     """Filters from request.args / request.form; bad values are dropped, not fatal."""
     tab = values.get("tab") or "waiting"
     tab = tab if tab in TAB_STATES else "waiting"
-    reason = values.get("reason")
+    reason = (values.get("reason") or "").strip() or None
+    errors = []
+    if reason and reason not in TAB_REASONS.get(tab, ()):
+        # A typo, an old link, or a code of another tab: say so, and show every reason.
+        errors.append(f"“{reason[:60]}” is not a reason this tab can filter by, so every reason is shown."
+                      if tab in TAB_REASONS else "This tab has no reasons to filter by, so the reason was ignored.")
+        reason = None
+    view = values.get("view")
     return Filters(
         tab=tab,
         trigger_id=_int(values.get("trigger"), INT_ID),
         account_id=_int(values.get("account"), INT_ID),
+        contact_id=_int(values.get("contact"), INT_ID),
         q=(values.get("q") or "").strip()[:200],
-        reason=reason if reason in TAB_REASONS.get(tab, ()) else None,
+        reason=reason,
         page=_int(values.get("page"), 10**9) or 1,
+        view=view if view in VIEWS else "grouped",
+        errors=errors,
     )
 
 
@@ -91,6 +114,8 @@ def _filter_conditions(f: Filters) -> list:
         conditions.append(M.trigger_id == f.trigger_id)
     if f.account_id:
         conditions.append(M.account_id == f.account_id)
+    if f.contact_id:
+        conditions.append(M.contact_id == f.contact_id)
     if f.q:
         conditions.append(or_(
             Account.name.icontains(f.q, autoescape=True),
@@ -102,7 +127,7 @@ def _filter_conditions(f: Filters) -> list:
 
 def tab_counts(f: Filters) -> dict:
     """{tab key: count} under the current trigger/account/search filters."""
-    if f.q:
+    if f.q or f.contact_id:
         # Text search needs the account/contact join the engine's counter does not do.
         stmt = (select(M.state, func.count()).select_from(M)
                 .join(Account, Account.id == M.account_id).join(Contact, Contact.id == M.contact_id)
@@ -167,6 +192,56 @@ def list_page(f: Filters):
     return page
 
 
+class _RowsPagination(Pagination):
+    """A page of plain result rows (db.paginate keeps only the first column of each)."""
+
+    def _query_items(self):
+        stmt = self._query_args["select"].limit(self.per_page).offset(self._query_offset)
+        return db.session.execute(stmt).all()
+
+    def _query_count(self) -> int:
+        sub = self._query_args["select"].order_by(None).subquery()
+        return db.session.execute(select(func.count()).select_from(sub)).scalar()
+
+
+def _search_condition(q: str):
+    """The text search as a condition on the message alone (no join): for the grouped view."""
+    return or_(
+        M.account_id.in_(select(Account.id).where(or_(Account.name.icontains(q, autoescape=True),
+                                                      Account.external_id == q))),
+        M.contact_id.in_(select(Contact.id).where(Contact.email.icontains(q, autoescape=True))),
+    )
+
+
+def suppressed_groups_page(f: Filters):
+    """One page of the folded Suppressed tab: rows of (times, first_at, last_at, message),
+    the message being each group's newest, with its contact, account and trigger loaded.
+    The folding is one GROUP BY in the database (engine/outbox/suppressed.py)."""
+    where = [c for c in _filter_conditions(dataclass_replace(f, q=""))]
+    if f.q:
+        where.append(_search_condition(f.q))
+    if f.reason:
+        where.append(M.reason_code == f.reason)
+    groups = suppression_groups(where).subquery()
+    stmt = (select(groups.c.times, groups.c.first_at, groups.c.last_at, M)
+            .join(M, M.id == groups.c.last_id)
+            .join(Trigger, Trigger.id == M.trigger_id)
+            .join(Contact, Contact.id == M.contact_id).join(Account, Account.id == M.account_id)
+            .options(
+                defer(M.html), defer(M.text),
+                contains_eager(M.trigger).load_only(Trigger.id, Trigger.name, Trigger.kind),
+                contains_eager(M.contact).load_only(
+                    Contact.id, Contact.email, Contact.first_name, Contact.last_name,
+                    Contact.unsubscribed_at, Contact.external_id),
+                contains_eager(M.account).load_only(Account.id, Account.name, Account.external_id))
+            .order_by(groups.c.last_at.desc(), groups.c.last_id.desc()))
+    page = _RowsPagination(select=stmt, page=f.page, per_page=PER_PAGE, error_out=False)
+    if not page.items and f.page > page.pages > 0:  # past the end: the last page
+        page = _RowsPagination(select=stmt, page=page.pages, per_page=PER_PAGE, error_out=False)
+    f.page = page.page
+    return page
+
+
 def engagement(message_ids: list[int]) -> dict:
     """{message id: {"opened": n, "clicked": n, ...}} for one page of sent messages."""
     if not message_ids:
@@ -198,6 +273,16 @@ def trigger_label(trigger_id: int | None) -> str | None:
     if not trigger_id:
         return None
     return db.session.execute(select(Trigger.name).where(Trigger.id == trigger_id)).scalar()
+
+
+def contact_label(contact_id: int | None) -> str | None:
+    if not contact_id:
+        return None
+    row = db.session.execute(select(Contact.first_name, Contact.last_name, Contact.email)
+                             .where(Contact.id == contact_id)).first()
+    if row is None:
+        return None
+    return " ".join(p for p in (row.first_name, row.last_name) if p) or row.email
 
 
 def account_label(account_id: int | None) -> str | None:

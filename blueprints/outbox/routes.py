@@ -13,7 +13,7 @@ from htmx_flask import make_response
 from blueprints.auth.decorators import APPROVERS, role_required
 from blueprints.outbox import queries
 from blueprints.outbox.history import message_history
-from blueprints.ui import render_page
+from blueprints.ui import count_noun, render_page
 from engine import outbox as engine_outbox
 from engine.render.messages import ensure_rendered
 from extensions import db
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 def _plural(n: int, word: str = "email") -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
+    return count_noun(n, word)
 
 
 def _hold_minutes() -> int:
@@ -51,9 +51,12 @@ def _render_shown(messages, now) -> bool:
 
 def _list_context(f: queries.Filters) -> dict:
     now = utcnow()
-    page = queries.list_page(f)
-    if _render_shown(page.items, now):
+    if f.grouped:  # Suppressed, folded: one row per contact, trigger and reason
+        page = queries.suppressed_groups_page(f)
+    else:
         page = queries.list_page(f)
+        if _render_shown(page.items, now):
+            page = queries.list_page(f)
     rows = page.items
     waiting_tab = f.tab == "waiting"
     return {
@@ -68,6 +71,7 @@ def _list_context(f: queries.Filters) -> dict:
                             if waiting_tab and f.trigger_id else 0),
         "trigger_name": queries.trigger_label(f.trigger_id),
         "account_name": queries.account_label(f.account_id),
+        "contact_name": queries.contact_label(f.contact_id),
         "can_act": current_user.can_approve, "hold_minutes": _hold_minutes(),
     }
 
