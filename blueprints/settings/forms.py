@@ -14,7 +14,8 @@ class ConfirmForm(FlaskForm):
 
 
 class ApiKeyForm(FlaskForm):
-    name = StringField("Key name", validators=[DataRequired(message="Give the key a name."), Length(max=128)],
+    name = StringField("Key name", validators=[DataRequired(message="Give the key a name."),
+                                                 Length(max=128, message="A key name has at most 128 characters.")],
                        description="Where it is used, e.g. “Product backend (production)”.")
 
 
@@ -35,5 +36,5 @@ class RoleForm(FlaskForm):
 
 class UploadForm(FlaskForm):
     kind = RadioField("The file holds", choices=[("contacts", "Contacts"), ("accounts", "Accounts")],
-                      default="contacts", validators=[DataRequired()])
+                      default="contacts", validators=[DataRequired(message="Choose what the file holds.")])
     file = FileField("CSV file", validators=[FileRequired(message="Choose a CSV file to upload.")])
