@@ -1,6 +1,6 @@
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from blueprints.auth.forms import ConfirmForm, LoginForm, NewPasswordForm, PasswordChangeForm
@@ -137,6 +137,12 @@ def change_password():
     return render_template("auth/account.html", form=form, confirm=ConfirmForm()), 400
 
 
+def _no_store(response):
+    # The link is a credential until used: keep the page out of shared caches and history.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.route("/reset/<token>", methods=["GET", "POST"])
 def reset_password(token):
     """The page an admin-issued reset link opens (Settings -> Staff -> Reset link): a new
@@ -146,8 +152,8 @@ def reset_password(token):
     try:
         member = staff_reset.check(token, utcnow(), secret_key=secret)
     except staff_reset.ResetRefused as refused:
-        return render_template("auth/reset.html", refused=refused, form=None), \
-            (410 if refused.reason in (staff_reset.EXPIRED, staff_reset.USED) else 400)
+        return _no_store(make_response(render_template("auth/reset.html", refused=refused, form=None),
+                                       410 if refused.reason in (staff_reset.EXPIRED, staff_reset.USED) else 400))
     form = NewPasswordForm()
     if form.validate_on_submit():
         sessions.set_password(member, form.new_password.data)  # the link stops working; sessions end
@@ -159,4 +165,5 @@ def reset_password(token):
               "Sign in with the new password.", "success")
         return redirect(url_for("auth.login"))
     status = 400 if request.method == "POST" else 200
-    return render_template("auth/reset.html", refused=None, form=form, member=member), status
+    return _no_store(make_response(render_template("auth/reset.html", refused=None, form=form, member=member),
+                                   status))

@@ -228,7 +228,10 @@ def refresh_status(persona_id):
     """The self-replacing progress partial the Refresh now button polls (every second while
     the refresh runs; the finished version pulls the updated figures into the page)."""
     persona = _persona_or_404(persona_id)
-    since = _read_stamp(request.args.get("since"))
+    given = request.args.get("since")
+    if not given:  # no refresh named: how the last one went (or that the first is still to come)
+        return _refresh_status(persona, persona.last_refreshed_at or utcnow())
+    since = _read_stamp(given)
     if since is None:
         abort(400)
     return _refresh_status(persona, since)

@@ -43,6 +43,7 @@ def test_an_admin_makes_a_link_that_sets_a_new_password_once(app, login, member)
     visitor = app.test_client()  # the member, not signed in
     page = _request(app, visitor, "GET", path)
     assert page.status_code == 200 and "forgetful@example.com" in page.get_data(as_text=True)
+    assert page.headers["Cache-Control"] == "no-store"
     res = _request(app, visitor, "POST", path, data={"new_password": NEW, "confirm": NEW})
     assert res.status_code == 302 and res.headers["Location"].endswith("/login")
     db.session.expire_all()

@@ -201,7 +201,7 @@ def test_refresh_without_javascript_lands_on_the_page_with_its_progress(app, log
     assert 'data-status="running"' in page
 
 
-@pytest.mark.parametrize("since", ["", "yesterday", "2026-13-45T00:00:00", "2026-01-01T00:00:00+05:00", "9" * 100])
+@pytest.mark.parametrize("since", ["yesterday", "2026-13-45T00:00:00", "2026-01-01T00:00:00+05:00", "9" * 100])
 def test_refresh_status_refuses_a_bad_since(app, login, make, since):
     c = login("viewer")
     p = make.persona(rule=ADMINS)
