@@ -1,5 +1,7 @@
 """Issue 15: a password change on one's own account page, and an admin-issued reset link
 (Settings -> Staff -> Reset link -> the page at the link), in a real browser."""
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -15,8 +17,17 @@ def _password_ok(staff_id, password):
     return db.session.get(Staff, staff_id).check_password(password)
 
 
-def test_changing_your_password_on_the_account_page(page):
+def test_changing_your_password_on_the_account_page(_browser, page):
     me = page.login("manager")
+    # The same person is also signed in on another computer.
+    other = _browser.new_context(viewport={"width": 1280, "height": 800}, timezone_id="UTC")
+    laptop = other.new_page()
+    laptop.set_default_timeout(10_000)
+    laptop.goto(page.base + "/login")
+    laptop.fill("input[name=email]", me.email)
+    laptop.fill("input[name=password]", "correct-horse-1")
+    laptop.click("button[type=submit]")
+    laptop.wait_for_url(page.base + "/")
     page.goto(page.base + "/account")
     page.get_by_label("Current password").fill("not-my-password")
     page.get_by_label("New password", exact=True).fill("brand-new-pass-7")
@@ -34,6 +45,9 @@ def test_changing_your_password_on_the_account_page(page):
     assert _password_ok(me.id, "brand-new-pass-7")
     page.reload()  # this browser stays signed in
     expect(page.get_by_role("heading", name="Your account")).to_be_visible()
+    laptop.goto(page.base + "/account")  # the other one was signed out
+    expect(laptop).to_have_url(re.compile(r"/login"))
+    other.close()
 
 
 def test_an_admin_reset_link_lets_the_member_set_a_password_once(_browser, page):
