@@ -90,6 +90,7 @@ class Config:
     PERSONA_REFRESH_MINUTES = int(os.environ.get("PERSONA_REFRESH_MINUTES", "15"))
     LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "5"))
     LOGIN_LOCKOUT_SECONDS = int(os.environ.get("LOGIN_LOCKOUT_SECONDS", "300"))
+    PASSWORD_RESET_HOURS = int(os.environ.get("PASSWORD_RESET_HOURS", "24"))  # admin-issued reset links
     API_MAX_BATCH = 10_000
     MAX_CONTENT_LENGTH = 64 * 1024 * 1024
     WTF_CSRF_TIME_LIMIT = None

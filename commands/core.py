@@ -37,8 +37,10 @@ def create_staff(email, role, password, name):
         raise click.BadParameter(str(exc), param_hint="EMAIL")
     if not password:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    if len(password) < 8:
-        raise click.BadParameter("use at least 8 characters", param_hint="--password")
+    from blueprints.auth.forms import PASSWORD_LENGTH_MESSAGE, PASSWORD_MAX, PASSWORD_MIN
+
+    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:  # the web forms' rule
+        raise click.BadParameter(PASSWORD_LENGTH_MESSAGE, param_hint="--password")
     from engine.staff import sessions
 
     staff = Staff.query.filter_by(email=email).first()

@@ -97,4 +97,22 @@
       if (el.getAttribute("role") === "tab") el.setAttribute("aria-selected", el === tab ? "true" : "false");
     });
   });
+
+  // ---- Field errors clear when their field is edited (issue 15; templates/_macros.html field) ----
+  // <div class="field has-error" data-field-errors>: the first edit of its input, select or
+  // textarea removes the error messages and the red state, so a fixed field stops saying it is
+  // wrong. The server checks again on submit.
+  function clearFieldErrors(e, box) {
+    if (!e.target.matches || !e.target.matches("input, select, textarea")) return;
+    box.classList.remove("has-error");
+    box.removeAttribute("data-field-errors");
+    box.querySelectorAll(".field-errors").forEach(function (el) { el.remove(); });
+    box.querySelectorAll("[aria-invalid]").forEach(function (el) {
+      el.removeAttribute("aria-invalid");
+      el.removeAttribute("aria-describedby");
+    });
+  }
+  on("input", "[data-field-errors]", clearFieldErrors);
+  on("change", "[data-field-errors]", clearFieldErrors);
+  // ---- end field errors ----
 })();

@@ -1,10 +1,11 @@
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from blueprints.auth.forms import ConfirmForm, LoginForm, PasswordChangeForm
+from blueprints.auth.forms import ConfirmForm, LoginForm, NewPasswordForm, PasswordChangeForm
 from engine.staff import login as staff_login
+from engine.staff import reset as staff_reset
 from engine.staff import sessions
 from extensions import db, login_manager
 from models.base import utcnow
@@ -14,7 +15,7 @@ login_manager.login_view = "auth.login"
 login_manager.login_message_category = "info"
 
 # Endpoints reachable without a login: everything else requires one.
-PUBLIC_ENDPOINTS = {"auth.login", "static"}
+PUBLIC_ENDPOINTS = {"auth.login", "auth.reset_password", "static"}
 PUBLIC_BLUEPRINTS = {"tracking", "api"}  # api authenticates by key
 
 
@@ -134,3 +135,35 @@ def change_password():
             return redirect(url_for("auth.account"))
         form.current_password.errors.append("That is not your current password.")
     return render_template("auth/account.html", form=form, confirm=ConfirmForm()), 400
+
+
+def _no_store(response):
+    # The link is a credential until used: keep the page out of shared caches and history.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+def reset_password(token):
+    """The page an admin-issued reset link opens (Settings -> Staff -> Reset link): a new
+    password, typed twice. The link is refused, with the reason, once it has expired, once it
+    was used (the password it was made for changed) and when it was not made by Nudge."""
+    secret = current_app.config["SECRET_KEY"]
+    try:
+        member = staff_reset.check(token, utcnow(), secret_key=secret)
+    except staff_reset.ResetRefused as refused:
+        return _no_store(make_response(render_template("auth/reset.html", refused=refused, form=None),
+                                       410 if refused.reason in (staff_reset.EXPIRED, staff_reset.USED) else 400))
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        sessions.set_password(member, form.new_password.data)  # the link stops working; sessions end
+        staff_login.succeeded(member.email)  # a lockout from forgotten guesses is over too
+        db.session.commit()
+        if current_user.is_authenticated and current_user.id == member.id:
+            logout_user()
+        flash("Your new password is set, and every device signed in as you was signed out. "
+              "Sign in with the new password.", "success")
+        return redirect(url_for("auth.login"))
+    status = 400 if request.method == "POST" else 200
+    return _no_store(make_response(render_template("auth/reset.html", refused=None, form=form, member=member),
+                                   status))

@@ -9,6 +9,7 @@ from datetime import timedelta
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from htmx_flask import make_response
+from markupsafe import Markup
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -148,11 +149,13 @@ def detail(persona_id):
     triggers = db.session.scalars(select(Trigger).where(Trigger.persona_id == persona.id)
                                   .order_by(Trigger.name)).all()
     tree = _summary_tree(persona.rule)
+    refreshing = _read_stamp(request.args.get("refreshing"))
+    progress = Markup(_refresh_status(persona, refreshing)) if refreshing else None  # our own template
     chart = {"labels": [d["day"].strftime("%d %b") for d in daily],
              "enter": [d["enter"] for d in daily], "leave": [d["leave"] for d in daily]}
     return render_template(
         "personas/detail.html", daily=daily, chart=chart, week=week, recent=recent,
-        triggers=triggers, tree=tree, can_edit=_can_edit(), user_type_labels=USER_TYPE_LABELS,
+        triggers=triggers, tree=tree, can_edit=_can_edit(), user_type_labels=USER_TYPE_LABELS, progress=progress,
         rule_text=json.dumps(persona.rule or {}, separators=(",", ":")), **ctx)
 
 
@@ -179,14 +182,59 @@ def _summary_tree(rule):
 @role_required(*EDITORS)
 def refresh(persona_id):
     persona = _persona_or_404(persona_id)
+    since = utcnow()  # the refresh asked for now is done once last_refreshed_at reaches this
     if doorbell().refresh_persona(persona.id):
         message = f"Refresh of “{persona.name}” queued: members update in a moment."
     else:
         message = f"A refresh of “{persona.name}” is already queued."
     if request.htmx:
-        return make_response("", 204, trigger={"toast": message})
+        # The progress partial takes the place of the empty slot and polls until the refresh is done.
+        return make_response(_refresh_status(persona, since), 200, trigger={"toast": message})
     flash(message, "info")
-    return redirect(url_for("personas.detail", persona_id=persona.id))
+    return redirect(url_for("personas.detail", persona_id=persona.id, refreshing=_stamp(since)))
+
+
+def _stamp(moment) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def _read_stamp(text: str | None):
+    from datetime import datetime
+
+    if not text or len(text) > 40:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=None) if moment.tzinfo is None else None
+
+
+# Seconds after which a refresh nobody has picked up says so (as the import progress does).
+NO_WORKER_AFTER = 20
+
+
+def _refresh_status(persona: Persona, since):
+    done = persona.last_refreshed_at is not None and persona.last_refreshed_at >= since
+    now = utcnow()
+    changes = engine.transition_counts([persona.id], since)[persona.id] if done else None
+    return render_template("personas/_refresh.html", persona=persona, since=_stamp(since), done=done,
+                           changes=changes, waited=(now - since).total_seconds(),
+                           no_worker_after=NO_WORKER_AFTER)
+
+
+@bp.get("/<int:persona_id>/refresh-status")
+def refresh_status(persona_id):
+    """The self-replacing progress partial the Refresh now button polls (every second while
+    the refresh runs; the finished version pulls the updated figures into the page)."""
+    persona = _persona_or_404(persona_id)
+    given = request.args.get("since")
+    if not given:  # no refresh named: how the last one went (or that the first is still to come)
+        return _refresh_status(persona, persona.last_refreshed_at or utcnow())
+    since = _read_stamp(given)
+    if since is None:
+        abort(400)
+    return _refresh_status(persona, since)
 
 
 @bp.post("/<int:persona_id>/delete")

@@ -13,7 +13,7 @@ from blueprints.settings.forms import ConfirmForm, UploadForm
 from blueprints.settings import bp
 from blueprints.ui import page_args, paginate, render_page
 from engine.contacts.imports import (FIELDS, MAX_BYTES, ImportFileError, attribute_key, check_mapping, decode_upload,
-                            inspect_file, read_records)
+                                     error_rows, inspect_file, read_records)
 from engine.ports import doorbell
 from engine.reports.csv_cells import safe_cell
 from extensions import db
@@ -167,11 +167,17 @@ def import_progress(import_id):
 @bp.route("/import/<int:import_id>/errors.csv")
 @role_required(*EDITORS)
 def import_errors_csv(import_id):
+    """Each row not imported as it was in the file, then its line and every problem of it:
+    fix the cells and upload the file again."""
     job = _job(import_id)
+    try:
+        header, rows = error_rows(job)
+    except ImportFileError:  # cannot happen for a job that ran; the file was read then
+        abort(404)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["line", "reason"])
-    writer.writerows([e.get("line"), safe_cell(e.get("message") or "")] for e in job.errors or [])
+    writer.writerow([safe_cell(c) for c in header])
+    writer.writerows([safe_cell(c) for c in row] for row in rows)
     name = f"import-{job.id}-errors.csv"
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

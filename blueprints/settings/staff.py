@@ -2,6 +2,8 @@
 everywhere, remove.
 
 There is always at least one admin: the last one can be neither demoted nor removed."""
+from datetime import timedelta
+
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import func, select, update
@@ -11,9 +13,11 @@ from blueprints.auth.decorators import role_required
 from blueprints.settings.forms import ConfirmForm, RoleForm, StaffForm
 from blueprints.settings import bp
 from blueprints.ui import render_page
+from engine.staff import reset as staff_reset
 from engine.staff import sessions
 from extensions import db
 from models import Staff
+from models.base import utcnow
 
 LAST_ADMIN = "{} is the only admin. Make someone else an admin first, so Nudge always has one."
 
@@ -22,10 +26,10 @@ def _admin_count() -> int:
     return db.session.scalar(select(func.count(Staff.id)).where(Staff.role == "admin"))
 
 
-def _page(form, status=200):
+def _page(form, status=200, reset_link=None):
     members = db.session.scalars(select(Staff).order_by(Staff.role != "admin", Staff.email)).all()
     return render_page("settings/staff.html", members=members, form=form, role_form=RoleForm,
-                       confirm=ConfirmForm(), admins=_admin_count()), status
+                       confirm=ConfirmForm(), admins=_admin_count(), reset_link=reset_link), status
 
 
 @bp.route("/staff")
@@ -94,6 +98,26 @@ def sign_out_staff(staff_id):
         return redirect(url_for("auth.login"))
     flash(f"{member.email} is signed out on every device.", "success")
     return redirect(url_for("settings.staff"))
+
+
+@bp.route("/staff/<int:staff_id>/reset-link", methods=["POST"])
+@role_required("admin")
+def create_reset_link(staff_id):
+    """A one-time, expiring link that lets this member set a new password (nothing stored:
+    the signed token is bound to the current password hash, so it stops working once used)."""
+    member = db.session.get(Staff, staff_id) or abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    if member.id == current_user.id:
+        flash("Change your own password on your account page.", "info")
+        return redirect(url_for("auth.account"))
+    hours = current_app.config["PASSWORD_RESET_HOURS"]
+    link = staff_reset.make_link(member, utcnow(), secret_key=current_app.config["SECRET_KEY"],
+                                 max_age=timedelta(hours=hours))
+    # Shown in this response only, like a new API key: share it privately.
+    return _page(StaffForm(formdata=None), reset_link={
+        "member": member, "url": url_for("auth.reset_password", token=link.token, _external=True),
+        "expires_at": link.expires_at, "hours": hours})
 
 
 def _keep_this_browser_signed_in(me: Staff) -> None:

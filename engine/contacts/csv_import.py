@@ -170,9 +170,14 @@ def auto_mapping(kind: str, columns: list[str]) -> dict:
     return mapping
 
 
+# The columns an import's error file adds (engine.contacts.imports.error_rows): a fixed error
+# file uploaded again does not store them as attributes unless staff tick them.
+ERROR_FILE_COLUMNS = ("import_line", "import_problems")
+
+
 def default_attribute_columns(kind: str, columns: list[str], mapping: dict) -> list[str]:
     mapped = set(mapping.values())
-    return [c for c in columns if c and c not in mapped and attribute_key(c)]
+    return [c for c in columns if c and c not in mapped and attribute_key(c) and c not in ERROR_FILE_COLUMNS]
 
 
 def check_mapping(kind: str, columns: list[str], mapping: dict, attributes: list[str]) -> list[str]:

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
-from engine.contacts.csv_import import (FIELDS, KINDS, MAX_BYTES, ImportFileError, RowConverter,  # noqa: F401
+from engine.contacts.csv_import import (ERROR_FILE_COLUMNS, FIELDS, KINDS, MAX_BYTES, ImportFileError, RowConverter,  # noqa: F401
                                attribute_key, auto_mapping, check_mapping, decode_upload,
                                inspect_file, read_records)
 from extensions import db
@@ -18,7 +18,7 @@ from models.base import utcnow
 log = logging.getLogger(__name__)
 # The views use this module as the one entry point for imports.
 __all__ = ["FIELDS", "KINDS", "MAX_BYTES", "ImportFileError", "RowConverter", "attribute_key", "auto_mapping",
-           "check_mapping", "decode_upload", "inspect_file", "read_records", "run_import"]
+           "check_mapping", "decode_upload", "error_rows", "inspect_file", "read_records", "run_import"]
 
 CHUNK_ROWS = 500
 MAX_STORED_ERRORS = 1000  # the page lists these; failed_rows counts all of them
@@ -108,24 +108,35 @@ def _process_chunk(import_id: int, kind: str, converter: RowConverter, chunk: li
                    progress: Progress, now: datetime | None) -> None:
     from engine.contacts.ingest import store, validate
 
-    errors, items, lines = [], [], []
+    # Every row goes through the same checks as the ingest API, so a bad row lists all of its
+    # problems (a number that is not one *and* a bad email *and* an unknown account), not the
+    # first one found. Only rows without any problem are stored.
+    items, lines, found = [], [], {}  # found: position in items -> [problems]
     for line, cells in chunk:
         item, problems = converter.convert(cells)
-        if problems:
-            errors.append({"line": line, "message": "; ".join(problems)})
-        else:
-            items.append(item)
-            lines.append(line)
-    # validate() returns only the valid rows (with "_index"): those are stored,
-    # the others listed. Same checks and upsert as the ingest API.
-    rows, problems = validate(kind, items) if items else ([], [])
-    created, updated = store(kind, rows, now or utcnow()) if rows else (0, 0)
-    bad = {}
-    for p in problems:
+        if problems and not item and len(cells) > converter.width:
+            # The row does not fit the header: its cells cannot be told apart, nothing to check.
+            found[len(items)] = problems
+            item = None
+        elif problems:
+            found[len(items)] = problems
+        items.append(item)
+        lines.append(line)
+    checkable = [i for i, item in enumerate(items) if item is not None]
+    rows, problems = validate(kind, [items[i] for i in checkable]) if checkable else ([], [])
+    for p in problems:  # validate's indexes are positions in `checkable`
+        position = checkable[p["index"]]
         field = p.get("field")
-        bad.setdefault(p["index"], []).append(f"{field}: {p['message']}" if field else p["message"])
-    errors.extend({"line": lines[i], "message": "; ".join(msgs)} for i, msgs in bad.items())
-    errors.sort(key=lambda e: e["line"])
+        if field and p["message"] == "is required" and any(
+                m.startswith(f"{field}: ") for m in found.get(position, [])):
+            continue  # the cell was there but could not be read: already said why
+        found.setdefault(position, []).append(f"{field}: {p['message']}" if field else p["message"])
+    if kind == "contacts":
+        _unknown_accounts(items, found)
+    rows = [r for r in rows if checkable[r["_index"]] not in found]
+    created, updated = store(kind, rows, now or utcnow()) if rows else (0, 0)
+    errors = sorted(({"line": lines[i], "message": "; ".join(msgs), "problems": msgs}
+                     for i, msgs in found.items()), key=lambda e: e["line"])
     after = Progress(progress.processed + len(chunk), progress.created + created,
                      progress.updated + updated, progress.failed + len(errors),
                      progress.errors + errors[:max(0, MAX_STORED_ERRORS - len(progress.errors))])
@@ -136,3 +147,43 @@ def _process_chunk(import_id: int, kind: str, converter: RowConverter, chunk: li
     # The rows and the progress that counts them commit together (run_import commits).
     db.session.execute(update(ImportJob).where(ImportJob.id == import_id).values(**values))
     progress.__dict__.update(after.__dict__)
+
+
+def _unknown_accounts(items: list, found: dict) -> None:
+    """validate() looks accounts up only for rows that are otherwise valid: for the rows that
+    already have a problem, say too when their account does not exist (one query)."""
+    from engine.contacts.ingest import _lookup
+
+    refs = {i: items[i].get("account_external_id") for i in found if items[i] is not None}
+    refs = {i: ref.strip() for i, ref in refs.items() if isinstance(ref, str) and ref.strip()}
+    if not refs:
+        return
+    known = _lookup("accounts", set(refs.values()), "id")
+    for i, ref in refs.items():
+        if ref not in known and not any(m.startswith("account_external_id: ") for m in found[i]):
+            found[i].append("account_external_id: unknown account")
+
+
+# ---- the error file -------------------------------------------------------------
+
+EXTRA_COLUMNS = ERROR_FILE_COLUMNS  # (line, problems)
+
+
+def error_rows(job: ImportJob):
+    """(header, rows) of the error file: for each row not imported, its line number and every
+    problem of it, then the row as it was in the file (its original cells, in the file's
+    columns; first, so a row with more cells than the header cannot shift them).
+    Uploading the fixed file again imports it: the two added columns are left unmapped.
+    Rows beyond the stored errors (MAX_STORED_ERRORS) are not in it; the page says so."""
+    errors = {e.get("line"): e for e in job.errors or []}
+    columns, records = read_records(job.csv_text)
+    rows = []
+    if errors:
+        for line, cells in records:
+            error = errors.get(line)
+            if error is not None:
+                problems = error.get("problems") or [error.get("message") or ""]
+                rows.append([line, "; ".join(problems)] + list(cells) + [""] * (len(columns) - len(cells)))
+                if len(rows) == len(errors):
+                    break
+    return list(EXTRA_COLUMNS) + list(columns), rows

@@ -41,13 +41,13 @@ def validate_persona(persona_id, name, description, rule) -> tuple[dict, dict]:
     if not clean_name:
         errors["name"] = ["Give the persona a name."]
     elif len(clean_name) > NAME_MAX:
-        errors["name"] = [f"At most {NAME_MAX} characters."]
+        errors["name"] = [f"A persona name has at most {NAME_MAX} characters."]
     elif db.session.scalar(select(Persona.id).where(func.lower(Persona.name) == clean_name.lower(),
                                                     Persona.id != (persona_id or 0))):
         errors["name"] = [NAME_TAKEN]
     clean_description = str(description or "").strip() or None
     if clean_description and len(clean_description) > DESCRIPTION_MAX:
-        errors["description"] = [f"At most {DESCRIPTION_MAX:,} characters."]
+        errors["description"] = [f"A description has at most {DESCRIPTION_MAX:,} characters."]
     try:
         parse_rule(rule if rule is not None else {})
     except RuleError as exc:

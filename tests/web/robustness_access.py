@@ -4,12 +4,12 @@ import pytest
 from tests.web import robustness_data as rd
 
 ROLES = ("admin", "manager", "approver", "viewer")
-PUBLIC_ENDPOINTS = {"auth.login", "static"}
+PUBLIC_ENDPOINTS = {"auth.login", "auth.reset_password", "static"}
 PUBLIC_BLUEPRINTS = {"tracking"}
 # Who may open or post to an endpoint; anything not listed is open to every signed-in role
 # for GET and to editors (admin, manager) for POST.
 ADMIN_ONLY = {"settings.api_keys", "settings.create_api_key", "settings.revoke_api_key", "settings.staff",
-              "settings.add_staff", "settings.change_role", "settings.sign_out_staff", "settings.remove_staff", "settings.inbox",
+              "settings.add_staff", "settings.change_role", "settings.sign_out_staff", "settings.remove_staff", "settings.create_reset_link", "settings.inbox",
               "settings.inbox_message", "settings.clear_inbox"}
 EDITOR_PAGES = {"triggers.new", "triggers.step", "triggers.delete", "triggers.deactivate", "personas.create", "personas.edit",
                 "email_templates.new", "email_templates.edit", "email_templates.delete", "settings.imports",

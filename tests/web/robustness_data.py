@@ -130,7 +130,8 @@ def build() -> Dataset:
     data.tokens = {"tracking.open_pixel": tracking.open_token(sent_id),
                    "tracking.click": tracking.click_token(sent_id, 0),
                    "tracking.unsubscribe_confirm": tracking.unsubscribe_token(sent_id),
-                   "tracking.unsubscribe": tracking.unsubscribe_token(sent_id)}
+                   "tracking.unsubscribe": tracking.unsubscribe_token(sent_id),
+                   "auth.reset_password": _reset_token(viewer)}
     data.xss_names = {"account": rich.name, "contact": alice.first_name, "persona": persona.name,
                       "template": template.name, "template_subject": template.subject,
                       "trigger": schedule.name}
@@ -238,6 +239,15 @@ def _today():
 def rule_url(rule, data, *, missing=False, query=True):
     urls = rule_urls(rule, data, missing=missing, query=query)
     return urls[0] if urls else None
+
+
+def _reset_token(member) -> str:
+    from flask import current_app
+
+    from engine.staff import reset
+    from models.base import utcnow
+
+    return reset.make_link(member, utcnow(), secret_key=current_app.config["SECRET_KEY"]).token
 
 
 def rule_urls(rule, data, *, missing=False, query=True) -> list[str]:

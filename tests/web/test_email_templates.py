@@ -74,7 +74,7 @@ def test_unknown_variable_and_syntax_error_are_shown_with_lines_and_nothing_save
     ("subject", "Hi\r\nBcc: x@example.com", "single line"),
     ("name", "", "Give the template a name"),
     ("name", "a\nb", "single line"),
-    ("subject", "", "The subject is empty"),
+    ("subject", "", "Write a subject for the email."),
     ("html", "", "The email has no body"),
 ])
 def test_bad_input_is_refused_with_a_clear_message(login, field, value, message):

@@ -38,10 +38,16 @@ def test_reports_drill_down_csv_neutralises_formulas(login, make):
 def test_import_errors_csv_neutralises_formulas(login):
     from models import ImportJob
     client = login("manager")
-    job = ImportJob(kind="contacts", filename="x.csv", csv_text="external_id\n", status="done",
+    # The error file repeats each bad row's own cells (issue 15) and its problems: both neutralised.
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["external_id"])
+    writer.writerows([v] for v in HOSTILE)
+    job = ImportJob(kind="contacts", filename="x.csv", csv_text=out.getvalue(), status="done",
                     errors=[{"line": i + 2, "message": v} for i, v in enumerate(HOSTILE)])
     db.session.add(job)
     db.session.commit()
     res = client.get(f"/settings/import/{job.id}/errors.csv")
     rows = list(csv.DictReader(io.StringIO(res.get_data(as_text=True), newline="")))
-    assert [r["reason"] for r in rows] == ["'" + v for v in HOSTILE]
+    assert [r["import_problems"] for r in rows] == ["'" + v for v in HOSTILE]
+    assert [r["external_id"] for r in rows] == ["'" + v for v in HOSTILE]

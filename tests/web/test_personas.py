@@ -1,5 +1,6 @@
 """Persona pages: list, create/edit with the builder, detail, refresh, delete, roles."""
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -100,7 +101,8 @@ def test_refresh_now_enqueues_the_job(app, login, make, admins, run_jobs):
     c = login("manager")
     p = make.persona(rule=ADMINS)
     res = c.post(f"/personas/{p.id}/refresh", headers={"HX-Request": "true"})
-    assert res.status_code == 204 and "queued" in res.headers["HX-Trigger"]
+    assert res.status_code == 200 and "queued" in res.headers["HX-Trigger"]
+    assert 'id="persona-refresh"' in res.get_data(as_text=True)  # the progress partial
     again = c.post(f"/personas/{p.id}/refresh", follow_redirects=True)
     assert "already queued" in again.get_data(as_text=True)
     run_jobs()
@@ -166,3 +168,52 @@ def test_only_a_new_persona_or_a_changed_rule_rings_for_a_refresh(app, login, ma
     nobody = {"user_types": [], "all": []}
     assert save(c, f"/personas/{p.id}/edit", name="Admins again", rule=nobody).status_code == 302
     assert rung == [(p.id, nobody)]
+
+
+def test_refresh_progress_polls_until_the_refresh_is_done(app, login, make, admins, run_jobs):
+    """Issue 15: "Refresh now" shows progress (a partial polled every second) and, once the
+    refresh is done, the result with what changed; the finished partial stops polling."""
+    c = login("manager")
+    p = make.persona(rule=ADMINS)
+    res = c.post(f"/personas/{p.id}/refresh", headers={"HX-Request": "true"})
+    html = res.get_data(as_text=True)
+    assert 'data-status="running"' in html and 'hx-trigger="every 1s"' in html
+    poll = re.search(r'hx-get="([^"]+refresh-status[^"]+)"', html).group(1).replace("&amp;", "&")
+    still = c.get(poll, headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert 'data-status="running"' in still and "Refreshing the members" in still
+    run_jobs()
+    done = c.get(poll, headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert 'data-status="done"' in done and "every 1s" not in done
+    assert "3 members" in done and "3 entered" in done and "0 left" in done
+    # The finished partial pulls the updated parts of the page in, and they are all there.
+    assert 'hx-select-oob="#persona-stats,#persona-daily,#persona-recent,#members,#persona-chart-data"' in done
+    page = c.get(f"/personas/{p.id}").get_data(as_text=True)
+    for part in ("persona-stats", "persona-daily", "persona-recent", "members", "persona-chart-data"):
+        assert f'id="{part}"' in page
+
+
+def test_refresh_without_javascript_lands_on_the_page_with_its_progress(app, login, make, admins):
+    c = login("admin")
+    p = make.persona(rule=ADMINS)
+    res = c.post(f"/personas/{p.id}/refresh")
+    assert res.status_code == 302 and "refreshing=" in res.headers["Location"]
+    page = c.get(res.headers["Location"]).get_data(as_text=True)
+    assert 'data-status="running"' in page
+
+
+@pytest.mark.parametrize("since", ["yesterday", "2026-13-45T00:00:00", "2026-01-01T00:00:00+05:00", "9" * 100])
+def test_refresh_status_refuses_a_bad_since(app, login, make, since):
+    c = login("viewer")
+    p = make.persona(rule=ADMINS)
+    assert c.get(f"/personas/{p.id}/refresh-status", query_string={"since": since}).status_code == 400
+
+
+def test_refresh_status_is_read_only_and_needs_a_login(app, login, make):
+    p = make.persona(rule=ADMINS)
+    c = login("viewer")
+    assert c.get(f"/personas/{p.id}/refresh-status?since=2026-01-01T00:00:00").status_code == 200
+    assert c.get("/personas/99999/refresh-status?since=2026-01-01T00:00:00").status_code == 404
+    assert c.post(f"/personas/{p.id}/refresh").status_code == 403
+    with app.app_context():  # a context of its own: Flask-Login keeps the loaded user in `g`
+        anonymous = app.test_client().get(f"/personas/{p.id}/refresh-status?since=2026-01-01T00:00:00")
+    assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]

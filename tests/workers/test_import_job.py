@@ -159,3 +159,82 @@ def test_attribute_values_get_a_sensible_type(raw, value):
     conv = RowConverter("accounts", ["external_id", "x"], {"external_id": "external_id"}, ["x"])
     item, problems = conv.convert(["a", raw])
     assert problems == [] and item["attributes"]["x"] == value and type(item["attributes"]["x"]) is type(value)
+
+
+# ---- the error file (issue 15): the original row and every problem of it ----------------
+
+def test_a_bad_row_lists_every_problem_not_only_the_first(app, make, run_jobs):
+    make.account(external_id="acme")
+    text = ("external_id,account_external_id,email,is_crm_contact,last_seen_at,note\n"
+            "c-1,ghost,not-an-email,maybe,yesterday,=HYPERLINK(\"http://evil\")\n"  # four problems
+            "c-2,acme,ok@example.com,yes,,fine\n"
+            ",acme,also-bad,,,\n"  # missing id and a bad email
+            "c-3,acme,x@example.com,perhaps,,\n")  # one problem: not stored although the rest is fine
+    job = queue_import("contacts", text)
+    run_jobs()
+    db.session.refresh(job)
+    assert (job.created_rows, job.failed_rows) == (1, 3)
+    by_line = {e["line"]: e["problems"] for e in job.errors}
+
+    def starts(problems, *expected):
+        assert len(problems) == len(expected), problems
+        for prefix in expected:
+            assert any(p.startswith(prefix) for p in problems), (prefix, problems)
+
+    starts(by_line[2], "is_crm_contact: “maybe” is not true/false", "email: is not a valid email address",
+           "last_seen_at: must be an ISO-8601 date-time", "account_external_id: unknown account")
+    starts(by_line[4], "email: is not a valid email address", "external_id: is required")
+    starts(by_line[5], "is_crm_contact: “perhaps” is not true/false")
+    assert Contact.query.filter_by(external_id="c-3").first() is None
+    assert job.errors[0]["message"] == "; ".join(by_line[2])  # the one-line form the page had
+
+
+def test_the_error_file_has_the_original_rows_and_all_their_problems(app, make, run_jobs):
+    import csv
+    import io
+
+    make.account(external_id="acme")
+    text = ("external_id,account_external_id,email,first_name,note\n"
+            "c-1,acme,ok@example.com,Ann,\n"
+            'c-2,ghost,bad-address,"Multi\nLine",-5\n'  # spans two lines; a cell a spreadsheet would run
+            "c-3,acme,x@example.com,Cy,extra,cells\n")  # more cells than the header
+    job = queue_import("contacts", text)
+    run_jobs()
+    db.session.refresh(job)
+    header, rows = imports.error_rows(job)
+    assert header == ["import_line", "import_problems",
+                      "external_id", "account_external_id", "email", "first_name", "note"]
+    assert rows[0][2:] == ["c-2", "ghost", "bad-address", "Multi\nLine", "-5"]  # as in the file
+    assert rows[0][0] == 3
+    problems = rows[0][1].split("; ")
+    assert len(problems) == 2 and problems[0].startswith("email: is not a valid email address")
+    assert problems[1] == "account_external_id: unknown account"
+    assert rows[1][2:] == ["c-3", "acme", "x@example.com", "Cy", "extra", "cells"] and rows[1][0] == 5
+    assert "header names 5 columns" in rows[1][1]
+    assert len(rows) == 2
+
+    # The page's download: the same rows, cells that start like a formula neutralised.
+    client = app.test_client()
+    admin = make.staff(role="manager")
+    with client.session_transaction() as sess:
+        sess["_user_id"] = admin.get_id()
+    res = client.get(f"/settings/import/{job.id}/errors.csv")
+    assert res.status_code == 200 and res.mimetype == "text/csv"
+    got = list(csv.reader(io.StringIO(res.get_data(as_text=True))))
+    assert got[0] == header
+    assert got[1][2:] == ["c-2", "ghost", "bad-address", "Multi\nLine", "'-5"] and got[1][0] == "3"
+
+
+def test_an_error_file_uploaded_again_leaves_the_added_columns_unmapped(app):
+    text = "external_id,name,import_line,import_problems\na-1,Acme,2,name: is required\n"
+    info = inspect_file(text, "accounts")
+    assert "import_line" not in info["attributes"] and "import_problems" not in info["attributes"]
+    assert "import_line" not in info["mapping"].values()
+
+
+def test_error_rows_of_stored_jobs_without_problem_lists_still_work(app):
+    job = ImportJob(kind="accounts", filename="a.csv", csv_text="external_id,name\nx,\n", status="done",
+                    errors=[{"line": 2, "message": "name: is required"}])
+    db.session.add(job)
+    db.session.commit()
+    assert imports.error_rows(job)[1] == [[2, "name: is required", "x", ""]]
