@@ -26,6 +26,9 @@ from blueprints.rules import bp
 
 log = logging.getLogger(__name__)
 PREVIEW_LIMIT = 20
+# How the preview names what holds matches back (engine/rules/suppression.py codes).
+HELD_LABELS = {"unsubscribed": "unsubscribed", "no_email": "no email address",
+               "bounced": "email bounced"}
 EVALUATION_FAILED = [{"path": "", "message": "the rule could not be evaluated; try simplifying it"}]
 
 
@@ -117,7 +120,7 @@ def preview():
     from engine.rules import RuleError, preview as run_preview, rule_fields_used
 
     prefix = _prefix(request.form)
-    rule, errors = read_rule_field(request.form, prefix)
+    rule, errors, ignored = _live_rule(request.form, prefix)
     result, fields = None, []
     if not errors:
         try:
@@ -135,7 +138,20 @@ def preview():
         warnings=[] if errors else _warnings(rule),
         rule_text=json.dumps(rule, separators=(",", ":")) if result is not None else "",
         user_types_empty=isinstance(rule, dict) and rule.get("user_types") == [],
+        ignored=ignored, held_labels=HELD_LABELS,
     )
+
+
+def _live_rule(form, prefix):
+    """(rule, errors, ignored paths) for the live preview and the explainer: the
+    rule as written minus its half-typed conditions (engine.rules.for_live_preview)."""
+    from engine.rules import for_live_preview
+
+    rule, errors = read_rule_field(form, prefix)
+    if rule is None:
+        return rule, errors, []
+    stripped, ignored, errors = for_live_preview(rule)
+    return stripped, errors, ignored
 
 
 @bp.post("/explain")
@@ -154,7 +170,7 @@ def explain():
     ctx = {"needle": needle, "contact": contacts[0] if contacts else None,
            "shared": len(contacts) > 1, "result": None, "errors": []}
     if contacts:
-        rule, errors = read_rule_field(request.form, prefix)
+        rule, errors, ctx["ignored"] = _live_rule(request.form, prefix)
         ctx["errors"] = errors
         if not errors:
             try:

@@ -10,6 +10,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from blueprints.auth.decorators import EDITORS, role_required
+from blueprints.rules.routes import HELD_LABELS
 from blueprints.rules.builder import builder_context, read_rule_field
 from blueprints.triggers.forms import ConfirmForm, ControlsForm, MessageForm, RuleStepForm
 from blueprints.triggers import bp
@@ -155,13 +156,18 @@ def step(trigger_id, step):
 
 
 def _review(trigger):
-    from engine.triggers.audience import audience_sample
+    from engine.triggers.audience import audience_sample, audience_select
     from engine.rules import RuleError
+    from engine.rules.suppression import held_back_counts
 
     now = utcnow()
     problems = trigger_engine.activation_problems(trigger)
+    held_back = {}
     try:
         audience, audience_error = audience_sample(trigger, now, limit=50), None
+        query = audience_select(trigger, now)
+        if query is not None and audience["count"]:  # the same contacts, counted as the tick holds them
+            held_back = held_back_counts(select(query.subquery().c.contact_id))
     except RuleError as exc:
         audience, audience_error = {"count": 0, "accounts": 0, "sample": []}, str(exc)
     contact_id = request.args.get("contact_id", type=int)
@@ -170,12 +176,34 @@ def _review(trigger):
     if contact_id is None and audience["sample"]:
         contact_id = audience["sample"][0]["contact_id"]
     preview = _render_preview(trigger, contact_id) if contact_id else None
+    check = _audience_check(trigger, contact_id, now, audience_error) if contact_id else None
+    # The picker names the contact shown: one looked up by email is added to it.
+    picked = None
+    if preview and preview.get("contact") is not None and \
+            contact_id not in {c["contact_id"] for c in audience["sample"]}:
+        c = preview["contact"]
+        picked = {"contact_id": c.id, "email": c.email, "name": c.full_name,
+                  "account_name": c.account.name if c.account else ""}
     return render_page(
         "triggers/step_review.html", "triggers/_review_preview.html", trigger=trigger,
         step="review", steps=STEPS, step_labels=STEP_LABELS, problems=problems, audience=audience,
         audience_error=audience_error, contact_id=contact_id, preview=preview, form=ConfirmForm(),
-        waiting=trigger_engine.waiting_count(trigger.id),
+        waiting=trigger_engine.waiting_count(trigger.id), check=check, picked=picked,
+        held_back=held_back, held_total=sum(held_back.values()), held_labels=HELD_LABELS,
     )
+
+
+def _audience_check(trigger, contact_id, now, audience_error):
+    """Does the previewed contact match, and why not (engine.triggers.audience.explain_audience)."""
+    from engine.rules import RuleError
+    from engine.triggers.audience import explain_audience
+
+    if audience_error:
+        return None
+    try:
+        return explain_audience(trigger, contact_id, now)
+    except (LookupError, RuleError):
+        return None
 
 
 def _render_preview(trigger, contact_id):
