@@ -126,15 +126,25 @@ def step(trigger_id, step):
         merged = dict(data, **step_data)
         clean, all_errors = trigger_engine.validate_trigger(merged)
         errors = rule_errors + [e for e in _step_errors(all_errors, step) if not (rule_errors and e["field"].startswith("rule"))]
+        waiting_choice = None
+        if not errors and step == "message" and trigger is not None and _content_changed(data, clean):
+            waiting = trigger_engine.waiting_by_state(trigger.id, utcnow())
+            if sum(waiting.values()):
+                waiting_choice = request.form.get("waiting_emails")
+                if waiting_choice not in WAITING_CHOICES:  # ask first; nothing is saved yet
+                    return _ask_about_waiting(trigger, form, waiting)
         if not errors:
             if trigger is None:
                 trigger = Trigger(status="draft")
                 db.session.add(trigger)
             trigger_engine.apply_trigger(trigger, {k: clean[k] for k in STEP_FIELDS[step] if k in clean})
+            note = _apply_waiting_choice(trigger, waiting_choice)
             db.session.commit()
             action = request.form.get("action", "next")
             target = STEPS[STEPS.index(step) + 1] if action == "next" else step
-            if action != "next":
+            if note:
+                flash(note, "success")
+            elif action != "next":
                 flash("Saved.", "success")
             return redirect(url_for("triggers.step", trigger_id=trigger.id, step=target))
         for error in errors:
@@ -145,7 +155,7 @@ def step(trigger_id, step):
     elif request.method == "POST":
         status = 422  # WTForms could not even parse a field (e.g. a priority that is not a number)
     context = {"trigger": trigger, "step": step, "steps": STEPS, "step_labels": STEP_LABELS,
-               "form": form, "errors": errors}
+               "form": form, "errors": errors, "waiting_now": _waiting_now(trigger)}
     if step == "rule":
         submitted_rule = request.form.get("rule-rule_json") if request.method == "POST" else None
         context["rb"] = builder_context(submitted_rule or data.get("rule"), prefix="rule-")
@@ -153,6 +163,48 @@ def step(trigger_id, step):
     if step == "controls":
         context["timezones"] = sorted(available_timezones())
     return render_template(f"triggers/step_{step}.html", **context), status
+
+
+# What a message change does to the emails already rendered and waiting in the outbox.
+CONTENT_FIELDS = ("subject", "html", "text", "template_id")
+WAITING_CHOICES = ("rerender", "keep")
+
+
+def _waiting_now(trigger) -> int:
+    """Emails of a live trigger already in the outbox (the wizard's header says so)."""
+    if trigger is None or trigger.status != "active":
+        return 0
+    return trigger_engine.waiting_count(trigger.id)
+
+
+def _content_changed(before: dict, after: dict) -> bool:
+    return any((before.get(k) or None) != (after.get(k) or None) for k in CONTENT_FIELDS if k in after)
+
+
+def _ask_about_waiting(trigger, form, waiting):
+    """The message changed and emails wait: the same form again, asking whether they
+    are re-rendered (the default) or keep what they were rendered with."""
+    context = {"trigger": trigger, "step": "message", "steps": STEPS, "step_labels": STEP_LABELS,
+               "form": form, "errors": [], "ask_waiting": waiting, "waiting_now": _waiting_now(trigger),
+               "waiting_total": sum(waiting.values()),
+               "waiting_choice": request.form.get("waiting_emails") or "rerender"}
+    return render_template("triggers/step_message.html", **context), 200
+
+
+def _apply_waiting_choice(trigger, choice) -> str | None:
+    """Re-render the waiting emails (engine.render.messages.rerender_waiting) or keep them."""
+    if choice == "rerender":
+        from engine.render.messages import rerender_waiting
+
+        done = rerender_waiting(trigger.id, utcnow())
+        n = done["marked"]
+        failed = done.get("render_failed", 0)
+        return (f"Saved. {n} waiting email{'s' if n != 1 else ''} re-rendered with the new content"
+                + (f" ({failed} could not be rendered and failed: see the outbox)" if failed else "")
+                + ".")
+    if choice == "keep":
+        return "Saved. The waiting emails keep the content they were rendered with."
+    return None
 
 
 def _review(trigger):
@@ -190,6 +242,7 @@ def _review(trigger):
         audience_error=audience_error, contact_id=contact_id, preview=preview, form=ConfirmForm(),
         waiting=trigger_engine.waiting_count(trigger.id), check=check, picked=picked,
         held_back=held_back, held_total=sum(held_back.values()), held_labels=HELD_LABELS,
+        waiting_now=_waiting_now(trigger),
     )
 
 
