@@ -16,19 +16,17 @@ from blueprints.rules.builder import (
     DEFAULT_FIELD, GROUP_MODES, builder_context, catalog_index, condition_view, grouped_catalog,
     read_rule_field, rule_to_tree, tree_view, value_kind,
 )
-from blueprints.rules.values import field_values, show
+from blueprints.rules.values import HELD_LABELS, field_values, show
 from blueprints.ui import page_args, paginate, render_page
 from engine.rules.fields import USER_TYPE_LABELS
 from extensions import db
 from models import Contact
 from models.base import utcnow
 from blueprints.rules import bp
+from blueprints.rules import panels  # noqa: F401,E402  (registers the contact page's explainer)
 
 log = logging.getLogger(__name__)
 PREVIEW_LIMIT = 20
-# How the preview names what holds matches back (engine/rules/suppression.py codes).
-HELD_LABELS = {"unsubscribed": "unsubscribed", "no_email": "no email address",
-               "bounced": "email bounced"}
 EVALUATION_FAILED = [{"path": "", "message": "the rule could not be evaluated; try simplifying it"}]
 
 
@@ -235,3 +233,25 @@ def _warnings(rule) -> list[str]:
 
 
 bp.add_app_template_filter(show, "rule_value")
+
+
+@bp.get("/triggers/<int:trigger_id>/explain")
+def trigger_explain(trigger_id):
+    """The trigger details page's why / why not: one contact (email or external id)
+    against the trigger's audience. Read-only, every signed-in role."""
+    from blueprints.rules.panels import check_contact
+    from models import Trigger
+
+    trigger = db.get_or_404(Trigger, trigger_id)
+    needle = (request.args.get("contact") or "").strip()[:320]
+    ctx = {"trigger": trigger, "needle": needle, "contact": None, "check": None, "error": None,
+           "held_labels": HELD_LABELS}
+    if needle:
+        contact = db.session.scalars(
+            select(Contact).where(or_(func.lower(Contact.email) == needle.lower(),
+                                      Contact.external_id == needle)).order_by(Contact.id).limit(1)
+        ).first()
+        ctx["contact"] = contact
+        if contact is not None:
+            ctx.update(check_contact(contact.id, "trigger", trigger))
+    return render_page("rules/trigger_explain.html", "rules/_trigger_explain_result.html", **ctx)

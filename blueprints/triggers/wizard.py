@@ -10,7 +10,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from blueprints.auth.decorators import EDITORS, role_required
-from blueprints.rules.routes import HELD_LABELS
+from blueprints.rules.values import HELD_LABELS
 from blueprints.rules.builder import builder_context, read_rule_field
 from blueprints.triggers.forms import ConfirmForm, ControlsForm, MessageForm, RuleStepForm
 from blueprints.triggers import bp

@@ -88,17 +88,9 @@ def explain_audience(trigger, contact_id: int, now: datetime) -> dict:
      with ("unsubscribed", "no_email") | None}.
     Raises LookupError for an unknown contact, engine.rules.RuleError for a bad rule."""
     from engine.rules import explain
-    from engine.rules.suppression import contact_suppressions
     from models import Persona
 
-    C = Contact.__table__.c
-    rules = contact_suppressions(C.unsubscribed_at, C.email)
-    row = db.session.execute(select(C.id, *[cond for _, cond in rules])
-                             .where(C.id == contact_id)).first()
-    if row is None:
-        raise LookupError(f"no contact with id {contact_id}")
-    held = next((code for (code, _), hit in zip(rules, row[1:]) if hit), None)
-    out = {"matches": False, "reason": None, "persona": None, "rule": None, "held_back": held}
+    out = explain_audience_contact_level(contact_id)
     if trigger.persona_id:
         persona = db.session.get(Persona, trigger.persona_id)
         member = db.session.execute(select(PersonaMember.contact_id).where(
@@ -122,3 +114,35 @@ def explain_audience(trigger, contact_id: int, now: datetime) -> dict:
     else:
         out["reason"] = "this trigger has no rule or persona yet, so it reaches nobody"
     return out
+
+
+def explain_persona(persona, contact_id: int, now: datetime) -> dict:
+    """Why / why not one contact is in a persona: its rule evaluated now, and
+    whether the contact is a member as of the last refresh. Same shape as
+    explain_audience ("matches" is the rule's verdict now)."""
+    from engine.rules import explain
+
+    out = explain_audience_contact_level(contact_id)
+    member = db.session.execute(select(PersonaMember.contact_id).where(
+        PersonaMember.persona_id == persona.id,
+        PersonaMember.contact_id == contact_id)).first() is not None
+    out["persona"] = {"id": persona.id, "name": persona.name, "member": member}
+    out["rule"] = explain(persona.rule or {}, contact_id, now)
+    out["matches"] = out["rule"]["matches"]
+    return out
+
+
+def explain_audience_contact_level(contact_id: int) -> dict:
+    """The start of an explanation: the contact-level suppression that holds this
+    contact back in every run (engine/rules/suppression.py), or None.
+    Raises LookupError for an unknown contact."""
+    from engine.rules.suppression import contact_suppressions
+
+    C = Contact.__table__.c
+    rules = contact_suppressions(C.unsubscribed_at, C.email)
+    row = db.session.execute(select(C.id, *[cond for _, cond in rules])
+                             .where(C.id == contact_id)).first()
+    if row is None:
+        raise LookupError(f"no contact with id {contact_id}")
+    held = next((code for (code, _), hit in zip(rules, row[1:]) if hit), None)
+    return {"matches": False, "reason": None, "persona": None, "rule": None, "held_back": held}
