@@ -261,7 +261,11 @@
       var pb = builderForPanel(target);
       var holder = q(target, "[data-rb-errors]");
       if (pb) markErrors(pb, holder ? JSON.parse(holder.dataset.rbErrors || "[]") : []);
-      if (pb) markIgnored(pb, holder ? JSON.parse(holder.dataset.rbIgnored || "[]") : []);
+      var ignored = holder ? JSON.parse(holder.dataset.rbIgnored || "[]") : [];
+      if (pb) markIgnored(pb, ignored);
+      // The "not saved" list of a refused save goes once the rule is whole again.
+      var saved = pb && q(pb, ".rb-saved-errors");
+      if (saved && holder && !ignored.length && holder.dataset.rbErrors === "[]") saved.remove();
     }
   });
   // A builder rendered on page load: remember its row paths for error marking.

@@ -158,7 +158,10 @@ def step(trigger_id, step):
                "form": form, "errors": errors, "waiting_now": _waiting_now(trigger)}
     if step == "rule":
         submitted_rule = request.form.get("rule-rule_json") if request.method == "POST" else None
-        context["rb"] = builder_context(submitted_rule or data.get("rule"), prefix="rule-")
+        refused = [{"path": str(e["field"])[len("rule."):] if str(e["field"]).startswith("rule.") else "",
+                    "message": e["message"]} for e in errors if str(e.get("field", "")).startswith("rule")]
+        context["rb"] = builder_context(submitted_rule or data.get("rule"), prefix="rule-",
+                                        errors=refused or None)
         context["event_names"] = known_event_names()  # the event name field's suggestions
     if step == "controls":
         context["timezones"] = sorted(available_timezones())

@@ -81,6 +81,13 @@ def test_half_typed_condition_is_ignored_and_marked(ny_page, people):
     page.fill("input[name=name]", "Half typed")
     page.click("button[type=submit]:has-text('Create persona')")
     expect(page.locator(".rb-json-errors")).to_contain_text("a value is required")
+    saved = page.locator(".rb-saved-errors")  # named in the visual builder, not only on the JSON tab
+    expect(saved).to_contain_text("“Role is …”: a value is required — this condition is not finished")
+    expect(page.locator(".rb-root .rb-cond .rb-incomplete-tag")).to_be_visible()
+    page.screenshot(path=f"{SHOTS}/builder-incomplete-refused.png", full_page=True)
+    page.locator(".rb-root > .rb-children > .rb-cond").last.locator("[data-rb=value]").fill("admin")
+    expect(count(page)).to_have_text("3")
+    expect(saved).to_have_count(0)  # fixed: the list of problems goes
     assert db.session.scalar(db.select(db.func.count()).select_from(Persona)) == 0
 
 

@@ -103,3 +103,26 @@ def test_review_names_a_contact_who_does_not_match(login, make):
                       headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "does not match" not in part
     assert client.get(f"/triggers/{trigger.id}/edit/review?contact_id=99999999999").status_code == 200
+
+
+def test_rule_step_refuses_an_incomplete_condition_clearly(login, make):
+    import json
+
+    trigger = make.trigger(status="draft")
+    db.session.commit()
+    client = login("manager")
+    rule = {"user_types": ["product_user"], "all": [{"field": "contact.role", "op": "eq", "value": None}]}
+    res = client.post(f"/triggers/{trigger.id}/edit/rule", data={
+        "kind": "schedule", "audience": "rule", "rule-rule_json": json.dumps(rule), "action": "save"})
+    html = res.get_data(as_text=True)
+    assert res.status_code == 422
+    assert "“Role is …”: a value is required — this condition is not finished" in html
+    db.session.refresh(trigger)
+    assert trigger.rule == {"user_types": ["product_user"], "all": []}
+    # The live preview of the same rule ignores the condition instead of matching nobody.
+    make.contact(role="admin", is_product_user=True)
+    db.session.commit()
+    part = client.post("/rules/preview", data={"prefix": "rule-", "rule-rule_json": json.dumps(rule)},
+                       headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "data-rb-count>1<" in part and "rb-nobody" not in part
+    assert "data-rb-ignored='[\"all[0]\"]'" in part and "1 incomplete condition ignored" in part
