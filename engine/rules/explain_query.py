@@ -39,7 +39,8 @@ def fmt_value(v, now=None) -> str:
         text = v.strftime("%Y-%m-%d %H:%M")
         if now is not None:
             days = (now - v) / timedelta(days=1)
-            text += f" ({abs(days):.0f} days {'ago' if days >= 0 else 'from now'})"
+            n = f"{abs(days):.0f}"
+            text += f" ({n} day{'' if n == '1' else 's'} {'ago' if days >= 0 else 'from now'})"
         return text
     if isinstance(v, str):
         return v if v else '""'

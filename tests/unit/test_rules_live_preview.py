@@ -82,3 +82,16 @@ def test_preview_counts_held_back_like_the_tick(app, make):
                                 .where(OutboxMessage.trigger_id == trigger.id)
                                 .group_by(OutboxMessage.reason_code)).all()
     assert dict(states) == {None: 1, "unsubscribed": 2, "no_email": 1}
+
+
+def test_explainer_speaks_builder_labels_and_singular_days(app, make):
+    from engine.rules import explain
+
+    c = make.contact(role="user", last_seen_at=NOW - timedelta(days=1), attributes={"nps": 3})
+    db.session.commit()
+    result = explain({"all": [{"field": "contact.role", "op": "eq", "value": "admin"},
+                              {"field": "contact.attributes.nps", "op": "gt", "value": 5},
+                              {"field": "contact.last_seen_at", "op": "within_last_days", "value": 7}]},
+                     c.id, NOW)
+    texts = [n["text"] for n in result["nodes"]]
+    assert texts[2:] == ["Role: user", "Contact: nps: 3", "Last seen: 2026-01-09 12:00 (1 day ago)"]
