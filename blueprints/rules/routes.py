@@ -186,6 +186,7 @@ def explain():
 def matches():
     """Every contact a rule matches right now, paginated (linked from the preview)."""
     from engine.rules import RuleError, matching_contacts_select, parse_rule, rule_fields_used
+    from engine.rules.suppression import held_back_counts
 
     text = request.args.get("rule", "")
     try:
@@ -200,6 +201,7 @@ def matches():
             .options(joinedload(Contact.account, innerjoin=True)).order_by(Contact.id),
             *page_args(50))
         accounts = db.session.scalar(select(func.count(func.distinct(hits.c.account_id))))
+        held_back = held_back_counts(select(hits.c.contact_id))
     except (RuleError, SQLAlchemyError):
         db.session.rollback()
         log.exception("match list failed")
@@ -210,7 +212,8 @@ def matches():
     tree = rule_to_tree(rule)
     catalog = _catalog()
     return render_page("rules/matches.html", "rules/_matches_table.html", items=items,
-                       matches=matches, accounts=accounts,
+                       matches=matches, accounts=accounts, held_back=held_back,
+                       held_total=sum(held_back.values()), held_labels=HELD_LABELS,
                        fields=fields, rule_text=text, rule=rule, user_type_labels=USER_TYPE_LABELS,
                        field_labels={i["path"]: i["label"] for i in catalog},
                        tree=tree_view(tree, catalog_index(catalog)))
