@@ -181,7 +181,11 @@ def _waiting_now(trigger) -> int:
 
 
 def _content_changed(before: dict, after: dict) -> bool:
-    return any((before.get(k) or None) != (after.get(k) or None) for k in CONTENT_FIELDS if k in after)
+    """Whether the message itself changed (a browser sends a textarea's newlines as CRLF)."""
+    def norm(v):
+        return v.replace("\r\n", "\n").strip() or None if isinstance(v, str) else v or None
+
+    return any(norm(before.get(k)) != norm(after.get(k)) for k in CONTENT_FIELDS if k in after)
 
 
 def _ask_about_waiting(trigger, form, waiting):

@@ -98,3 +98,15 @@ def test_live_trigger_edit_can_keep_waiting_emails(ny_page, live):
     page.click("button[value=save]")
     expect(page.locator("#waiting-choice")).to_have_count(0)
     expect(page.locator(".flash, .alert-success").first).to_contain_text("Saved.")
+
+
+def test_live_trigger_rule_step_says_waiting_emails_stay(ny_page, live):
+    page = ny_page
+    page.login("manager")
+    page.goto(page.base + f"/triggers/{live['trigger'].id}/edit/rule")
+    expect(page.locator("[data-trigger-live]")).to_contain_text("a change here does not touch them")
+    page.click(".rb-root > .rb-group-head button:has-text('Condition')")
+    row = page.locator(".rb-root > .rb-children > .rb-cond").last
+    expect(row.locator(".rb-incomplete-tag")).to_be_visible()
+    expect(page.locator("[data-rb-count]")).to_have_text("4")
+    page.screenshot(path=f"{SHOTS}/wizard-rule-step-live-incomplete.png", full_page=True)

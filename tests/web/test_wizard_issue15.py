@@ -46,6 +46,16 @@ def test_message_change_asks_then_rerenders(login, live):
     assert db.session.get(OutboxMessage, row.id).subject == "New Ann"
 
 
+def test_same_message_with_crlf_newlines_asks_nothing(login, make):
+    trigger = make.trigger(status="active", html="<p>One</p>\n<p>Two</p>")
+    make.outbox_message(trigger, make.contact())
+    db.session.commit()
+    client = login("manager")
+    res = client.post(f"/triggers/{trigger.id}/edit/message",
+                      data=_message(trigger, html="<p>One</p>\r\n<p>Two</p>", name="Renamed"))
+    assert res.status_code == 302
+
+
 def test_draft_without_waiting_emails_asks_nothing(login, make):
     trigger = make.trigger(status="draft")
     db.session.commit()
