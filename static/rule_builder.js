@@ -44,7 +44,11 @@
         var within = num(val(row, "[data-rb=within]"));
         if (within !== null) node.within_days = within;
         break;
-      default: node.value = val(row, "[data-rb=value]");
+      default:
+        // An empty box is a value not typed yet (null): the live preview leaves the
+        // condition out and marks it, saving refuses it ("a value is required").
+        var text = val(row, "[data-rb=value]");
+        node.value = text === "" ? null : text;
     }
     return node;
   }
@@ -168,6 +172,27 @@
     });
   }
 
+  // Conditions the live preview left out because they are half-typed ("Role is ___").
+  function markIgnored(b, ignored) {
+    (b._rbPaths || []).forEach(function (pair) {
+      var row = pair[0];
+      if (row.dataset.rbNode !== "cond") return;
+      var on = (ignored || []).indexOf(pair[1]) !== -1;
+      row.classList.toggle("rb-incomplete", on);
+      var tag = q(row, ".rb-incomplete-tag");
+      if (on && !tag) {
+        tag = document.createElement("span");
+        tag.className = "rb-incomplete-tag";
+        tag.setAttribute("role", "status");
+        tag.textContent = "incomplete \u2014 ignored in the preview";
+        var main = q(row, ".rb-cond-main") || row;
+        main.appendChild(tag);
+      } else if (!on && tag) {
+        tag.remove();
+      }
+    });
+  }
+
   function explain(b, email) {
     var card = document.getElementById(b.id + "-preview-card");
     var input = card && q(card, "[data-rb-explain-input]");
@@ -236,6 +261,11 @@
       var pb = builderForPanel(target);
       var holder = q(target, "[data-rb-errors]");
       if (pb) markErrors(pb, holder ? JSON.parse(holder.dataset.rbErrors || "[]") : []);
+      var ignored = holder ? JSON.parse(holder.dataset.rbIgnored || "[]") : [];
+      if (pb) markIgnored(pb, ignored);
+      // The "not saved" list of a refused save goes once the rule is whole again.
+      var saved = pb && q(pb, ".rb-saved-errors");
+      if (saved && holder && !ignored.length && holder.dataset.rbErrors === "[]") saved.remove();
     }
   });
   // A builder rendered on page load: remember its row paths for error marking.

@@ -22,6 +22,7 @@ account.* conditions at the top of the rule's "all" form the "account rule"
 section; on save they are appended to the same "all".
 """
 import json
+import re
 import uuid
 
 from engine.rules.fields import OPERATOR_LABELS, OPERATORS, USER_TYPE_LABELS, USER_TYPES, VALUELESS
@@ -246,6 +247,50 @@ def _check_shape(node):
         raise ValueError("not a condition")
 
 
+_STEP = re.compile(r"^(all|any)\[(\d+)\]$")
+
+
+def _node_at(rule, path: str):
+    """The condition a parser error path points into ("all[1].value" -> all[1]), or None."""
+    node = rule
+    for token in path.split(".") if path else []:
+        m = _STEP.match(token)
+        try:
+            if m:
+                node = node[m.group(1)][int(m.group(2))]
+            elif token == "not":
+                node = node["not"]
+            else:
+                break  # value / op / field / within_days: an attribute of this condition
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node if isinstance(node, dict) and ("field" in node or "event" in node) else None
+
+
+def readable_errors(rule, errors) -> list[str]:
+    """Each rule error as staff read it, naming the condition as the builder shows it:
+    "Role is …: a value is required" (the path stays in the JSON tab)."""
+    from engine.rules.fields import field_label
+    from engine.rules.incomplete import is_incomplete
+
+    out = []
+    for e in errors or []:
+        node = _node_at(rule, e.get("path") or "") if isinstance(rule, dict) else None
+        if node is None:
+            out.append(e["message"][:1].upper() + e["message"][1:])
+            continue
+        what = (f"Event “{node.get('event') or '…'}”" if "event" in node
+                else field_label(str(node.get("field") or "…")))
+        op = OPERATOR_LABELS.get(node.get("op"), node.get("op") or "…")
+        shown = node.get("value")
+        shown = "…" if shown in (None, "", []) else (", ".join(map(str, shown)) if isinstance(shown, list) else str(shown))
+        text = f"“{what} {op} {shown}”: {e['message']}"
+        if is_incomplete(node):
+            text = f"{text} — this condition is not finished"
+        out.append(text)
+    return list(dict.fromkeys(out))
+
+
 def builder_context(rule=None, prefix: str = "", errors=None, *, json_text: str | None = None) -> dict:
     """Template context for rules/_builder.html.
 
@@ -259,6 +304,7 @@ def builder_context(rule=None, prefix: str = "", errors=None, *, json_text: str 
     if json_text is None:
         json_text = rule if isinstance(rule, str) else rule_to_json_text(rule)
     errors = list(errors or [])
+    submitted_errors = list(errors)  # from a refused save: named in the visual builder too
     tree = None
     try:
         data = json.loads(json_text)
@@ -282,6 +328,7 @@ def builder_context(rule=None, prefix: str = "", errors=None, *, json_text: str 
         "json_text": json_text,
         "errors": errors,
         "mode": "visual" if tree is not None else "json",
+        "readable_errors": readable_errors(data, submitted_errors) if submitted_errors else [],
         "tree": tree_view(tree, index) if tree is not None else None,
         "catalog_user": grouped_catalog(catalog, "user"),
         "catalog_account": grouped_catalog(catalog, "account"),

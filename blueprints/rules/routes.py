@@ -16,13 +16,14 @@ from blueprints.rules.builder import (
     DEFAULT_FIELD, GROUP_MODES, builder_context, catalog_index, condition_view, grouped_catalog,
     read_rule_field, rule_to_tree, tree_view, value_kind,
 )
-from blueprints.rules.values import field_values, show
+from blueprints.rules.values import HELD_LABELS, field_values, show
 from blueprints.ui import page_args, paginate, render_page
 from engine.rules.fields import USER_TYPE_LABELS
 from extensions import db
 from models import Contact
 from models.base import utcnow
 from blueprints.rules import bp
+from blueprints.rules import panels  # noqa: F401,E402  (registers the contact page's explainer)
 
 log = logging.getLogger(__name__)
 PREVIEW_LIMIT = 20
@@ -117,7 +118,7 @@ def preview():
     from engine.rules import RuleError, preview as run_preview, rule_fields_used
 
     prefix = _prefix(request.form)
-    rule, errors = read_rule_field(request.form, prefix)
+    rule, errors, ignored = _live_rule(request.form, prefix)
     result, fields = None, []
     if not errors:
         try:
@@ -135,7 +136,20 @@ def preview():
         warnings=[] if errors else _warnings(rule),
         rule_text=json.dumps(rule, separators=(",", ":")) if result is not None else "",
         user_types_empty=isinstance(rule, dict) and rule.get("user_types") == [],
+        ignored=ignored, held_labels=HELD_LABELS,
     )
+
+
+def _live_rule(form, prefix):
+    """(rule, errors, ignored paths) for the live preview and the explainer: the
+    rule as written minus its half-typed conditions (engine.rules.for_live_preview)."""
+    from engine.rules import for_live_preview
+
+    rule, errors = read_rule_field(form, prefix)
+    if rule is None:
+        return rule, errors, []
+    stripped, ignored, errors = for_live_preview(rule)
+    return stripped, errors, ignored
 
 
 @bp.post("/explain")
@@ -154,7 +168,7 @@ def explain():
     ctx = {"needle": needle, "contact": contacts[0] if contacts else None,
            "shared": len(contacts) > 1, "result": None, "errors": []}
     if contacts:
-        rule, errors = read_rule_field(request.form, prefix)
+        rule, errors, ctx["ignored"] = _live_rule(request.form, prefix)
         ctx["errors"] = errors
         if not errors:
             try:
@@ -172,6 +186,7 @@ def explain():
 def matches():
     """Every contact a rule matches right now, paginated (linked from the preview)."""
     from engine.rules import RuleError, matching_contacts_select, parse_rule, rule_fields_used
+    from engine.rules.suppression import held_back_counts
 
     text = request.args.get("rule", "")
     try:
@@ -186,6 +201,7 @@ def matches():
             .options(joinedload(Contact.account, innerjoin=True)).order_by(Contact.id),
             *page_args(50))
         accounts = db.session.scalar(select(func.count(func.distinct(hits.c.account_id))))
+        held_back = held_back_counts(select(hits.c.contact_id))
     except (RuleError, SQLAlchemyError):
         db.session.rollback()
         log.exception("match list failed")
@@ -196,7 +212,8 @@ def matches():
     tree = rule_to_tree(rule)
     catalog = _catalog()
     return render_page("rules/matches.html", "rules/_matches_table.html", items=items,
-                       matches=matches, accounts=accounts,
+                       matches=matches, accounts=accounts, held_back=held_back,
+                       held_total=sum(held_back.values()), held_labels=HELD_LABELS,
                        fields=fields, rule_text=text, rule=rule, user_type_labels=USER_TYPE_LABELS,
                        field_labels={i["path"]: i["label"] for i in catalog},
                        tree=tree_view(tree, catalog_index(catalog)))
@@ -219,3 +236,25 @@ def _warnings(rule) -> list[str]:
 
 
 bp.add_app_template_filter(show, "rule_value")
+
+
+@bp.get("/triggers/<int:trigger_id>/explain")
+def trigger_explain(trigger_id):
+    """The trigger details page's why / why not: one contact (email or external id)
+    against the trigger's audience. Read-only, every signed-in role."""
+    from blueprints.rules.panels import check_contact
+    from models import Trigger
+
+    trigger = db.get_or_404(Trigger, trigger_id)
+    needle = (request.args.get("contact") or "").strip()[:320]
+    ctx = {"trigger": trigger, "needle": needle, "contact": None, "check": None, "error": None,
+           "held_labels": HELD_LABELS}
+    if needle:
+        contact = db.session.scalars(
+            select(Contact).where(or_(func.lower(Contact.email) == needle.lower(),
+                                      Contact.external_id == needle)).order_by(Contact.id).limit(1)
+        ).first()
+        ctx["contact"] = contact
+        if contact is not None:
+            ctx.update(check_contact(contact.id, "trigger", trigger))
+    return render_page("rules/trigger_explain.html", "rules/_trigger_explain_result.html", **ctx)

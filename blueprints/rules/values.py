@@ -3,6 +3,9 @@ import re
 from datetime import date, datetime
 from decimal import Decimal
 
+# How previews name what holds matches back (engine/rules/suppression.py codes).
+HELD_LABELS = {"unsubscribed": "unsubscribed", "no_email": "no email address",
+               "bounced": "email bounced"}
 ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 
 

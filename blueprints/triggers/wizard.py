@@ -10,6 +10,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from blueprints.auth.decorators import EDITORS, role_required
+from blueprints.rules.values import HELD_LABELS
 from blueprints.rules.builder import builder_context, read_rule_field
 from blueprints.triggers.forms import ConfirmForm, ControlsForm, MessageForm, RuleStepForm
 from blueprints.triggers import bp
@@ -125,15 +126,25 @@ def step(trigger_id, step):
         merged = dict(data, **step_data)
         clean, all_errors = trigger_engine.validate_trigger(merged)
         errors = rule_errors + [e for e in _step_errors(all_errors, step) if not (rule_errors and e["field"].startswith("rule"))]
+        waiting_choice = None
+        if not errors and step == "message" and trigger is not None and _content_changed(data, clean):
+            waiting = trigger_engine.waiting_by_state(trigger.id, utcnow())
+            if sum(waiting.values()):
+                waiting_choice = request.form.get("waiting_emails")
+                if waiting_choice not in WAITING_CHOICES:  # ask first; nothing is saved yet
+                    return _ask_about_waiting(trigger, form, waiting)
         if not errors:
             if trigger is None:
                 trigger = Trigger(status="draft")
                 db.session.add(trigger)
             trigger_engine.apply_trigger(trigger, {k: clean[k] for k in STEP_FIELDS[step] if k in clean})
+            note = _apply_waiting_choice(trigger, waiting_choice)
             db.session.commit()
             action = request.form.get("action", "next")
             target = STEPS[STEPS.index(step) + 1] if action == "next" else step
-            if action != "next":
+            if note:
+                flash(note, "success")
+            elif action != "next":
                 flash("Saved.", "success")
             return redirect(url_for("triggers.step", trigger_id=trigger.id, step=target))
         for error in errors:
@@ -144,24 +155,78 @@ def step(trigger_id, step):
     elif request.method == "POST":
         status = 422  # WTForms could not even parse a field (e.g. a priority that is not a number)
     context = {"trigger": trigger, "step": step, "steps": STEPS, "step_labels": STEP_LABELS,
-               "form": form, "errors": errors}
+               "form": form, "errors": errors, "waiting_now": _waiting_now(trigger)}
     if step == "rule":
         submitted_rule = request.form.get("rule-rule_json") if request.method == "POST" else None
-        context["rb"] = builder_context(submitted_rule or data.get("rule"), prefix="rule-")
+        refused = [{"path": str(e["field"])[len("rule."):] if str(e["field"]).startswith("rule.") else "",
+                    "message": e["message"]} for e in errors if str(e.get("field", "")).startswith("rule")]
+        context["rb"] = builder_context(submitted_rule or data.get("rule"), prefix="rule-",
+                                        errors=refused or None)
         context["event_names"] = known_event_names()  # the event name field's suggestions
     if step == "controls":
         context["timezones"] = sorted(available_timezones())
     return render_template(f"triggers/step_{step}.html", **context), status
 
 
+# What a message change does to the emails already rendered and waiting in the outbox.
+CONTENT_FIELDS = ("subject", "html", "text", "template_id")
+WAITING_CHOICES = ("rerender", "keep")
+
+
+def _waiting_now(trigger) -> int:
+    """Emails of a live trigger already in the outbox (the wizard's header says so)."""
+    if trigger is None or trigger.status != "active":
+        return 0
+    return trigger_engine.waiting_count(trigger.id)
+
+
+def _content_changed(before: dict, after: dict) -> bool:
+    """Whether the message itself changed (a browser sends a textarea's newlines as CRLF)."""
+    def norm(v):
+        return v.replace("\r\n", "\n").strip() or None if isinstance(v, str) else v or None
+
+    return any(norm(before.get(k)) != norm(after.get(k)) for k in CONTENT_FIELDS if k in after)
+
+
+def _ask_about_waiting(trigger, form, waiting):
+    """The message changed and emails wait: the same form again, asking whether they
+    are re-rendered (the default) or keep what they were rendered with."""
+    context = {"trigger": trigger, "step": "message", "steps": STEPS, "step_labels": STEP_LABELS,
+               "form": form, "errors": [], "ask_waiting": waiting, "waiting_now": _waiting_now(trigger),
+               "waiting_total": sum(waiting.values()),
+               "waiting_choice": request.form.get("waiting_emails") or "rerender"}
+    return render_template("triggers/step_message.html", **context), 200
+
+
+def _apply_waiting_choice(trigger, choice) -> str | None:
+    """Re-render the waiting emails (engine.render.messages.rerender_waiting) or keep them."""
+    if choice == "rerender":
+        from engine.render.messages import rerender_waiting
+
+        done = rerender_waiting(trigger.id, utcnow())
+        n = done["marked"]
+        failed = done.get("render_failed", 0)
+        return (f"Saved. {n} waiting email{'s' if n != 1 else ''} re-rendered with the new content"
+                + (f" ({failed} could not be rendered and failed: see the outbox)" if failed else "")
+                + ".")
+    if choice == "keep":
+        return "Saved. The waiting emails keep the content they were rendered with."
+    return None
+
+
 def _review(trigger):
-    from engine.triggers.audience import audience_sample
+    from engine.triggers.audience import audience_sample, audience_select
     from engine.rules import RuleError
+    from engine.rules.suppression import held_back_counts
 
     now = utcnow()
     problems = trigger_engine.activation_problems(trigger)
+    held_back = {}
     try:
         audience, audience_error = audience_sample(trigger, now, limit=50), None
+        query = audience_select(trigger, now)
+        if query is not None and audience["count"]:  # the same contacts, counted as the tick holds them
+            held_back = held_back_counts(select(query.subquery().c.contact_id))
     except RuleError as exc:
         audience, audience_error = {"count": 0, "accounts": 0, "sample": []}, str(exc)
     contact_id = request.args.get("contact_id", type=int)
@@ -170,12 +235,35 @@ def _review(trigger):
     if contact_id is None and audience["sample"]:
         contact_id = audience["sample"][0]["contact_id"]
     preview = _render_preview(trigger, contact_id) if contact_id else None
+    check = _audience_check(trigger, contact_id, now, audience_error) if contact_id else None
+    # The picker names the contact shown: one looked up by email is added to it.
+    picked = None
+    if preview and preview.get("contact") is not None and \
+            contact_id not in {c["contact_id"] for c in audience["sample"]}:
+        c = preview["contact"]
+        picked = {"contact_id": c.id, "email": c.email, "name": c.full_name,
+                  "account_name": c.account.name if c.account else ""}
     return render_page(
         "triggers/step_review.html", "triggers/_review_preview.html", trigger=trigger,
         step="review", steps=STEPS, step_labels=STEP_LABELS, problems=problems, audience=audience,
         audience_error=audience_error, contact_id=contact_id, preview=preview, form=ConfirmForm(),
-        waiting=trigger_engine.waiting_count(trigger.id),
+        waiting=trigger_engine.waiting_count(trigger.id), check=check, picked=picked,
+        held_back=held_back, held_total=sum(held_back.values()), held_labels=HELD_LABELS,
+        waiting_now=_waiting_now(trigger),
     )
+
+
+def _audience_check(trigger, contact_id, now, audience_error):
+    """Does the previewed contact match, and why not (engine.triggers.audience.explain_audience)."""
+    from engine.rules import RuleError
+    from engine.triggers.audience import explain_audience
+
+    if audience_error:
+        return None
+    try:
+        return explain_audience(trigger, contact_id, now)
+    except (LookupError, RuleError):
+        return None
 
 
 def _render_preview(trigger, contact_id):

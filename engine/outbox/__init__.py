@@ -254,3 +254,16 @@ def _schedule_sends(where, now: datetime) -> None:
             doorbell().send(n, when, now)
     except Exception:  # noqa: BLE001 - the database stays the source of truth
         log.exception("could not schedule send jobs; the tick's sweep will send them")
+
+
+def mark_for_rerender(trigger_id, now: datetime) -> int:
+    """The trigger's message changed and staff chose to re-render what waits:
+    its pending_approval / unreserved approved rows lose their rendered
+    subject, html and text (one UPDATE), so the render step renders them again
+    from the trigger's new content (engine.render.messages.rerender_waiting).
+    States, approvals and holds are left as they are; rows a worker has
+    reserved for sending are not touched. Returns how many rows."""
+    stmt = (update(T)
+            .where(M.trigger_id == trigger_id, _cancellable(now), M.subject.is_not(None))
+            .values(subject=None, html=None, text=None, updated_at=now))
+    return db.session.execute(stmt).rowcount or 0

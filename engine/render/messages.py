@@ -214,3 +214,14 @@ def render_sweep_step(now: datetime) -> dict:
             log.warning("render sweep could not reach Redis")
     return {"unrendered": sum(pending.values()), "rendered": done["rendered"],
             "failed": done["failed"], "jobs": requeued}
+
+
+def rerender_waiting(trigger_id: int, now: datetime) -> dict:
+    """Re-render a trigger's waiting messages with its current content (the wizard,
+    after a change to the message, when staff chose "re-render"): they are marked
+    unrendered in one UPDATE (engine.outbox.mark_for_rerender) and rendered like a
+    fresh run -- at once up to SYNC_RENDER_LIMIT, else by render jobs, the render
+    sweep and the send path. The caller commits. Returns {"marked", "rendered", ...}."""
+    marked = outbox.mark_for_rerender(trigger_id, now)
+    result = render_after_generation(trigger_id, marked, now) if marked else {}
+    return {"marked": marked, **result}

@@ -54,7 +54,7 @@ from engine.rules.fields import USER_TYPE_LABELS, USER_TYPES, field_catalog
 __all__ = [
     "RuleError", "Rule", "parse_rule", "rule_warnings", "matching_contacts_select",
     "preview", "explain", "field_catalog", "USER_TYPES", "USER_TYPE_LABELS",
-    "MAX_IN_VALUES", "MAX_DEPTH", "MAX_CONDITIONS", "rule_fields_used",
+    "MAX_IN_VALUES", "MAX_DEPTH", "MAX_CONDITIONS", "rule_fields_used", "for_live_preview",
 ]
 
 def parse_rule(rule) -> Rule:
@@ -112,7 +112,11 @@ def matching_contacts_select(rule, now: datetime, *, inactive_after_days: int | 
 def preview(rule, now: datetime, limit: int = 20) -> dict:
     """Who the rule matches right now: the live preview and POST /api/v1/preview.
 
-    Returns {"count": contacts, "accounts": distinct accounts, "sample": [
+    Returns {"count": contacts, "accounts": distinct accounts,
+      "held_back": {code: n} -- how many of the matches every trigger run holds
+        back whatever its rule (engine/rules/suppression.py: "unsubscribed",
+        "no_email"; each contact under its first code),
+      "reachable": count minus those, "sample": [
       {"contact_id", "external_id", "email", "name", "account_name",
        "account_external_id", "fields": {"<field path>": value, ...}}]}
     -- the first `limit` (1..100) matches by contact id; "fields" holds the
@@ -130,7 +134,8 @@ def explain(rule, contact_id: int, now: datetime) -> dict:
     """Why / why not: every node of the rule evaluated for one contact.
 
     Returns {"matches": bool, "nodes": [{"path", "depth", "label", "passed",
-    "actual", "expected"}]} in rule order (groups before their children;
+    "actual", "expected", "text"}]} in rule order ("text": the node as staff
+    read it, with the builder's field names: "ARR: 32,000") (groups before their children;
     the user_types check first, path "user_types"). Leaf truth values come
     from the same SQL as matching_contacts_select, so they always agree.
     e.g. label "account.arr = 32,000 — needs > 50,000 ✗".
@@ -139,3 +144,27 @@ def explain(rule, contact_id: int, now: datetime) -> dict:
     from engine.rules.explain_query import explain_contact
 
     return explain_contact(parse_rule(rule), contact_id, now)
+
+
+def for_live_preview(rule):
+    """The builder's live preview leaves half-typed conditions out ("Role is ___").
+
+    Returns (rule without its incomplete conditions, [their paths], errors):
+    errors are the rule's validation errors outside the incomplete conditions
+    ([] when the rest is a valid rule). Saving still parses the rule as written,
+    so an incomplete condition is refused there. See engine/rules/incomplete.py.
+    """
+    from engine.rules.incomplete import is_within, without_incomplete
+
+    stripped, ignored = without_incomplete(rule)
+    try:
+        parse_rule(rule)
+        errors = []
+    except RuleError as exc:
+        errors = [e for e in exc.errors if not is_within(e.get("path", ""), ignored)]
+    if not errors and ignored:
+        try:
+            parse_rule(stripped)
+        except RuleError as exc:  # e.g. what is left nests differently: say what is wrong
+            errors = exc.errors
+    return stripped, ignored, errors

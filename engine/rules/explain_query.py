@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from engine.rules.nodes import EventCond, FieldCond, Not, Rule, walk
-from engine.rules.fields import OPERATOR_LABELS, USER_TYPE_LABELS, column_for
+from engine.rules.fields import OPERATOR_LABELS, USER_TYPE_LABELS, column_for, field_label
 from engine.rules.attributes import nonnull_case
 from engine.rules.preview_query import event_count_columns, field_value
 from engine.rules.sql import Compiler
@@ -39,7 +39,8 @@ def fmt_value(v, now=None) -> str:
         text = v.strftime("%Y-%m-%d %H:%M")
         if now is not None:
             days = (now - v) / timedelta(days=1)
-            text += f" ({abs(days):.0f} days {'ago' if days >= 0 else 'from now'})"
+            n = f"{abs(days):.0f}"
+            text += f" ({n} day{'' if n == '1' else 's'} {'ago' if days >= 0 else 'from now'})"
         return text
     if isinstance(v, str):
         return v if v else '""'
@@ -92,7 +93,7 @@ def _user_types_node(types, facts, passed, now):
         expected = "any of: " + ", ".join(SHORT_TYPE[t] for t in types)
     return {"path": "user_types", "depth": 0, "label": f"User type — {actual} — needs "
             f"{expected} {MARK[passed]}", "passed": passed, "actual": actual,
-            "expected": expected}
+            "expected": expected, "text": f"User type — {actual}"}
 
 
 def explain_contact(rule: Rule, contact_id: int, now: datetime) -> dict:
@@ -125,6 +126,7 @@ def explain_contact(rule: Rule, contact_id: int, now: datetime) -> dict:
             cur = int(rest.pop(0) or 0)
             prev = int(rest.pop(0) or 0) if leaf.op == "dropped_by_pct" else None
             subject, actual, expected = event_texts(leaf, cur, prev)
+            shown = f"Event “{leaf.event}” {subject[len(leaf.event) + 1:]}: {actual}"
         else:
             raw = rest.pop(0) if leaf.field.column is not None else None
             value = field_value(c_attrs if leaf.field.entity == "contact" else a_attrs,
@@ -133,8 +135,9 @@ def explain_contact(rule: Rule, contact_id: int, now: datetime) -> dict:
             subject = leaf.field.path
             actual = fmt_value(value, now if relative and isinstance(value, datetime) else None)
             expected = expected_text(leaf)
+            shown = f"{field_label(subject)}: {actual}"
         leaf_results[id(leaf)] = (passed, f"{subject} = {actual} — needs {expected} "
-                                          f"{MARK[passed]}", actual, expected)
+                                          f"{MARK[passed]}", actual, expected, shown)
     nodes = [_user_types_node(rule.user_types, facts, types_ok, now)]
     _emit(rule.root, 0, leaf_results, nodes)
     return {"matches": matches, "nodes": nodes}
@@ -143,9 +146,9 @@ def explain_contact(rule: Rule, contact_id: int, now: datetime) -> dict:
 def _emit(node, depth, leaf_results, out) -> bool:
     """Append node (and its children) to out in rule order; return its truth."""
     if isinstance(node, (FieldCond, EventCond)):
-        passed, label, actual, expected = leaf_results[id(node)]
+        passed, label, actual, expected, shown = leaf_results[id(node)]
         out.append({"path": node.path, "depth": depth, "label": label, "passed": passed,
-                    "actual": actual, "expected": expected})
+                    "actual": actual, "expected": expected, "text": shown})
         return passed
     slot = len(out)
     out.append(None)  # the group's own line comes before its children
@@ -165,7 +168,7 @@ def _emit(node, depth, leaf_results, out) -> bool:
             actual = "no conditions"
     out[slot] = {"path": node.path, "depth": depth, "label": f"{label} — {actual} — needs "
                  f"{expected} {MARK[passed]}", "passed": passed, "actual": actual,
-                 "expected": expected}
+                 "expected": expected, "text": f"{label} — {actual}"}
     return passed
 
 

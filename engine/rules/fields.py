@@ -61,6 +61,16 @@ CHOICE_COLUMNS = {("contact", "role"), ("contact", "timezone"), ("account", "pla
                   ("account", "status")}
 
 
+def field_label(path: str) -> str:
+    """The builder's name for a field path ("account.arr" -> "ARR",
+    "contact.attributes.nps" -> "Contact: nps"); the path itself when unknown."""
+    entity, _, rest = path.partition(".")
+    if rest.startswith("attributes.") and entity in ("contact", "account"):
+        return f"{entity.title()}: {rest[len('attributes.'):]}"
+    known = COLUMNS.get((entity, rest))
+    return known[1] if known else path
+
+
 def _models(entity):
     from models import Account, Contact
 

@@ -22,6 +22,7 @@ from engine.rules.nodes import EventCond, FieldCond, Rule
 from engine.rules.fields import column_for
 from engine.rules.attributes import ISO_SECONDS
 from engine.rules.sql import Compiler, inactive_days
+from engine.rules.suppression import CONTACT_SUPPRESSIONS, held_back_columns
 
 CACHE_SIZE = 256
 _cache: OrderedDict = OrderedDict()
@@ -67,11 +68,16 @@ class _Built:
         comp = Compiler(now, inactive_after_days=inactive, now_params=True)
         C, A = comp.Contact, comp.Account
         contacts, accounts = comp.tables
-        matched = comp.base(C.id.label("cid"), C.account_id.label("aid")).where(
+        matched = comp.base(C.id.label("cid"), C.account_id.label("aid"),
+                            C.unsubscribed_at.label("unsub"), C.email.label("email")).where(
             comp.where(rule)).cte("matched")
+        # The contacts a run would hold back whatever the trigger (unsubscribed, ...),
+        # counted in the same pass: the preview says how many of the matches get it.
         totals = select(func.count().label("n"),
-                        func.count(func.distinct(matched.c.aid)).label("accounts")
+                        func.count(func.distinct(matched.c.aid)).label("accounts"),
+                        *held_back_columns(matched.c.unsub, matched.c.email)
                         ).subquery("totals")
+        self.held_codes = CONTACT_SUPPRESSIONS
         page = select(matched.c.cid).order_by(matched.c.cid).limit(limit).subquery("page")
         self.refs = list({n.field.path: n.field for n in rule.leaves()
                           if isinstance(n, FieldCond)}.values())
@@ -84,7 +90,7 @@ class _Built:
         cols += [column_for(r.entity, r.column) for r in self.refs if r.column is not None]
         cols += [c for n in self.events for c in event_count_columns(comp, n, C.id)]
         self.statement = (
-            select(totals.c.n, totals.c.accounts, *cols).select_from(totals)
+            select(*totals.c, *cols).select_from(totals)
             .outerjoin(page, true()).outerjoin(contacts, C.id == page.c.cid)
             .outerjoin(accounts, A.id == C.account_id).order_by(page.c.cid))
         self.now_values = comp.now_values
@@ -123,12 +129,14 @@ def run_preview(rule: Rule, now: datetime, limit: int) -> dict:
     # nothing for plain column rows.
     result = db.session.connection().execute(built.statement, built.params(now)).all()
     count, accounts = result[0][0], result[0][1]
+    k = 2 + len(built.held_codes)
+    held_back = {code: int(n or 0) for code, n in zip(built.held_codes, result[0][2:k])}
     sample = []
     for row in result:
-        if row[2] is None:  # no matches: the one totals row
+        if row[k] is None:  # no matches: the one totals row
             continue
-        (cid, ext, email, first, last, acc_name, acc_ext, c_attrs, a_attrs) = row[2:11]
-        rest = iter(row[11:])
+        (cid, ext, email, first, last, acc_name, acc_ext, c_attrs, a_attrs) = row[k:k + 9]
+        rest = iter(row[k + 9:])
         fields = {}
         for r in built.refs:
             raw = next(rest) if r.column is not None else None
@@ -143,4 +151,6 @@ def run_preview(rule: Rule, now: datetime, limit: int) -> dict:
             "name": " ".join(p for p in (first, last) if p) or email,
             "account_name": acc_name, "account_external_id": acc_ext, "fields": fields,
         })
-    return {"count": int(count), "accounts": int(accounts), "sample": sample}
+    held = sum(held_back.values())
+    return {"count": int(count), "accounts": int(accounts), "sample": sample,
+            "held_back": held_back, "reachable": int(count) - held}

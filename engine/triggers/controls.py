@@ -33,6 +33,7 @@ from types import SimpleNamespace
 from sqlalchemy import Date, Integer, String, and_, case, cast, func, literal, or_, select
 
 from engine.outbox import COUNTED_STATES
+from engine.rules.suppression import contact_suppressions
 from engine.clock import local_date, local_instant, zone
 from models import OutboxMessage, Trigger
 
@@ -152,8 +153,12 @@ def state_and_reason(trigger, c, now: datetime, dialect: str, *, duplicate=None)
     if since is not None:
         own = and_(own, c.held_at >= since)
     emailed = case((c.held_state == "sent", "sent "), else_="emailed ")
+    # The contact-level suppressions have one definition, shared with the previews.
+    contact_level = dict(contact_suppressions(c.unsubscribed_at, c.email))
     # (condition, code, sentence) in order of precedence; the first that holds wins.
-    rules = [(c.unsubscribed_at.is_not(None), "unsubscribed", literal("unsubscribed"))]
+    rules = [(contact_level["unsubscribed"], "unsubscribed", literal("unsubscribed"))]
+    rules += [(cond, code, literal(code.replace("_", " "))) for code, cond in contact_level.items()
+              if code not in ("unsubscribed", "no_email")]  # e.g. bounced, once it is added
     if trigger.never_retrigger:
         rules.append((own, "never_retrigger", case(
             (c.held_state == "sent", "never re-trigger: already sent on " + days.day(c.held_at)),
@@ -169,7 +174,7 @@ def state_and_reason(trigger, c, now: datetime, dialect: str, *, duplicate=None)
     if duplicate is not None and uses_history(trigger):
         code, sentence = in_run_reason(trigger)
         rules.append((duplicate, code, literal(sentence)))
-    no_email = func.coalesce(c.email, "") == ""
+    no_email = contact_level["no_email"]
     rules.append((no_email, "no_email", literal("no email address")))
     reason_code = case(*[(cond, literal(code)) for cond, code, _ in rules],
                        else_=literal(None, type_=String))
@@ -177,7 +182,7 @@ def state_and_reason(trigger, c, now: datetime, dialect: str, *, duplicate=None)
                   else_=literal(None, type_=String))
     # The state only needs the conditions, not the sentences (cheaper than
     # reason IS NULL); a held row always holds the candidate back.
-    conds = [c.unsubscribed_at.is_not(None), held, no_email]
+    conds = [*contact_level.values(), held]
     if duplicate is not None and uses_history(trigger):
         conds.append(duplicate)
     state = case((or_(*conds), "suppressed"), else_=live)

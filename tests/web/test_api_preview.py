@@ -95,3 +95,16 @@ def test_the_largest_numbers_the_databases_hold_still_work(api, make):
             {"event": "login", "op": "count_lt", "value": 2**31 - 1},
             {"event": "login", "op": "count_gte", "value": 2**31 - 1}]}})
         assert resp.status_code == 200, (value, resp.get_data(as_text=True))
+
+
+def test_preview_adds_held_back_counts(api, make):
+    """Issue 15 defect 11: additive fields only; count stays every match."""
+    acc = make.account()
+    make.contact(account=acc, role="admin")
+    make.contact(account=acc, role="admin", unsubscribed_at=utcnow())
+    resp = api.post("/api/v1/preview", json={"rule": {"field": "contact.role", "op": "eq",
+                                                      "value": "admin"}})
+    body = resp.get_json()
+    assert resp.status_code == 200 and body["count"] == 2
+    assert body["held_back"] == {"unsubscribed": 1, "no_email": 0}
+    assert body["reachable"] == 1

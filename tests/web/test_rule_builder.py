@@ -133,7 +133,7 @@ def test_explainer_marks_each_condition(app, login, data, make):
         {"field": "account.arr", "op": "gt", "value": 50000}]}
     html = post_rule(c, "/rules/explain", rule, rb_explain="BOB@smallco.test").get_data(as_text=True)
     assert 'data-rb-verdict="no-match"' in html
-    assert "account.arr" in html and "5,000" in html and "✗" in html and "✓" in html
+    assert "ARR: 5,000" in html and "✗" in html and "✓" in html  # builder labels, not paths
     match = post_rule(c, "/rules/explain", rule, rb_explain=data["ann"].external_id).get_data(as_text=True)
     assert 'data-rb-verdict="match"' in match
     missing = post_rule(c, "/rules/explain", rule, rb_explain="nobody@x.test").get_data(as_text=True)
@@ -171,3 +171,17 @@ def test_iso_text_values_show_as_times_in_the_viewers_timezone(app):
         assert show("2026-01-05T10:00:00+01:00") == "05 Jan 2026, 10:00"  # the offset counts
         assert show("2026-01-05T09:00") == "05 Jan 2026, 10:00"  # no offset: UTC
         assert show("2026-01-05T09:00, roughly") == "2026-01-05T09:00, roughly"
+
+
+def test_full_match_list_says_how_many_are_held_back(app, login, make):
+    """Issue 15 defect 11: the "see all matches" page counts like the preview."""
+    from models.base import utcnow
+
+    acc = make.account()
+    make.contact(acc, role="admin")
+    make.contact(acc, role="admin", unsubscribed_at=utcnow())
+    c = login("viewer")
+    rule = json.dumps({"field": "contact.role", "op": "eq", "value": "admin"})
+    html = c.get("/rules/matches", query_string={"rule": rule}).get_data(as_text=True)
+    text = " ".join(html.replace("</strong>", "").split())
+    assert "2 match · 1 will be held back (unsubscribed), so 1 can be emailed" in text
