@@ -137,8 +137,10 @@ def fail_unrendered(failures, now: datetime) -> None:
     seek ix_outbox_unrendered (see engine/render/messages.py). Caller commits."""
     if not failures:
         return
+    # or_ not IN: an expanding IN cannot run as executemany.
     stmt = (update(T).where(M.trigger_id == bindparam("_trigger_id"), M.id == bindparam("_id"),
-                            M.state.in_(("pending_approval", "approved")), M.subject.is_(None))
+                            or_(M.state == "pending_approval", M.state == "approved"),
+                            M.subject.is_(None))
             .values(state="failed", failed_at=now, reason=bindparam("_reason"),
                     last_error=bindparam("_reason"), claim_token=None, updated_at=now))
     db.session.connection().execute(stmt, [
