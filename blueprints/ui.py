@@ -127,22 +127,39 @@ def _fmt_clock(value, tz: str | None = None, seconds: bool = False):
     return f"{to_local(value, name).strftime(clock)} {zone_label(name)}"
 
 
-def _fmt_trigger_dt(value, tz: str | None):
+def _trigger_dt_parts(value, tz: str | None) -> tuple[str, str | None]:
     """A trigger's send (or generate) instant in the trigger's zone and, when the viewer's
-    clock reads differently, in theirs: "03 Dec 2026, 18:20 Berlin · 12:20 your time" (the
-    viewer's date is repeated only when it is another day there)."""
+    clock reads differently, in theirs: ("03 Dec 2026, 18:20 Berlin", "12:20 your time");
+    the viewer's date is repeated only when it is another day there."""
     if value is None:
-        return "—"
+        return "—", None
     trigger_zone = tz if tz and is_timezone(tz) else "UTC"
     there = to_local(value, trigger_zone)
-    text = _fmt_dt(value, trigger_zone)
     mine = to_local(value, viewer_zone_name())
+    yours = None
     if mine.replace(tzinfo=None) != there.replace(tzinfo=None):
         if mine.date() != there.date():
-            text += f" · {mine.strftime(DATE_FORMAT)}, {mine.strftime(CLOCK_FORMAT)} your time"
+            yours = f"{mine.strftime(DATE_FORMAT)}, {mine.strftime(CLOCK_FORMAT)} your time"
         else:
-            text += f" · {mine.strftime(CLOCK_FORMAT)} your time"
-    return text
+            yours = f"{mine.strftime(CLOCK_FORMAT)} your time"
+    return _fmt_dt(value, trigger_zone), yours
+
+
+def _fmt_trigger_dt(value, tz: str | None) -> str:
+    """The same in one line, "03 Dec 2026, 18:20 Berlin · 12:20 your time" (tooltips,
+    sentences; pages show it with the send_time filter)."""
+    main, yours = _trigger_dt_parts(value, tz)
+    return f"{main} · {yours}" if yours else main
+
+
+def _fmt_send_time(value, tz: str | None) -> Markup:
+    """The same for a page: the viewer's clock on a line of its own under the trigger's
+    (app.css .send-time), read out as one sentence. Markup's % escapes both parts."""
+    main, yours = _trigger_dt_parts(value, tz)
+    if not yours:
+        return Markup('<span class="send-time">%s</span>') % main
+    return Markup('<span class="send-time">%s<span class="visually-hidden"> · </span>'
+                  '<span class="your-time">%s</span></span>') % (main, yours)
 
 
 def _offset_text(offset) -> str:
@@ -274,6 +291,7 @@ def register_ui(app):
     app.add_template_filter(_fmt_day, "day")
     app.add_template_filter(_fmt_clock, "clock")
     app.add_template_filter(_fmt_trigger_dt, "trigger_dt")
+    app.add_template_filter(_fmt_send_time, "send_time")
     app.add_template_filter(zone_label, "zone")
     app.add_template_filter(_fmt_iso, "iso")
     app.add_template_filter(_fmt_ago, "ago")
