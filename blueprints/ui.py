@@ -90,6 +90,9 @@ def zone_label(name: str | None) -> str:
     """A zone as pages name it: "Europe/Berlin" -> "Berlin", "America/New_York" -> "New York",
     "America/Argentina/Buenos_Aires" -> "Buenos Aires", "UTC" -> "UTC"."""
     name = name or "UTC"
+    if name.startswith("Etc/") and is_timezone(name):  # Etc/GMT+5 is five hours BEHIND UTC
+        offset = datetime.now(timezone.utc).astimezone(ZoneInfo(name)).utcoffset()
+        return "UTC" if not offset else _offset_text(offset)
     return name.rsplit("/", 1)[-1].replace("_", " ")
 
 

@@ -98,6 +98,7 @@ def test_a_new_york_viewer_sees_the_triggers_zone_and_their_own(zoned, make):
     # The trigger's details: next send in both zones, its daily time in its own
     pg.goto(pg.base + f"/reports/triggers/{trigger.id}")
     expect(pg.locator("dt:text-is('Next send') + dd")).to_contain_text("18:20 Berlin · 12:20 your time")
+    expect(pg.locator(".stat", has_text="Next send")).to_contain_text("18:20 Berlin · 12:20 your time")
     expect(pg.locator("dt:text-is('Next send') + dd")).to_contain_text("(daily 18:20 Berlin)")
     pg.screenshot(path="/work/shots/tz/trigger-details-new-york.png", full_page=True)
     # The account page says which zone pages use, and where it comes from

@@ -57,6 +57,10 @@ def test_one_format_with_the_zone_named(app):
         assert ui._fmt_day(datetime(2026, 12, 10).date()) == "Thu 10 Dec 2026"
         assert ui._fmt_iso(SEND) == "2026-12-10T17:20:00Z"
         assert ui.format_datetime(None) == "—"
+    # zones are named by their place; the Etc/ ones by their offset (Etc/GMT+5 is UTC−5)
+    assert [ui.zone_label(z) for z in ("America/New_York", "America/Argentina/Buenos_Aires", "UTC",
+                                       "Etc/GMT+5", "Etc/UTC")] == [
+        "New York", "Buenos Aires", "UTC", "UTC−05:00", "UTC"]
 
 
 def test_a_send_time_shows_the_triggers_zone_and_the_viewers(app):
