@@ -1,7 +1,7 @@
 """Shared view helpers: template filters, navigation, htmx-aware rendering, paging."""
 import functools
 import json
-from datetime import datetime, time, timezone
+from datetime import date, datetime, time, timezone
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -155,14 +155,32 @@ def _fmt_trigger_dt(value, tz: str | None) -> str:
     return f"{main} · {yours}" if yours else main
 
 
+def _wrappable(text: str) -> Markup:
+    """"03 Dec 2026, 14:05 Berlin" that a narrow table cell may break after the comma
+    only (app.css .when), never inside the date or the clock."""
+    date_part, sep, rest = text.partition(", ")
+    if not sep:
+        return Markup('<span class="when-part">%s</span>') % text
+    return Markup('<span class="when-part">%s,</span> <span class="when-part">%s</span>') % (date_part, rest)
+
+
+def _fmt_dt_cell(value, tz: str | None = None) -> Markup:
+    """The dt filter for a table cell: the same text, allowed to wrap after the date."""
+    if value is None:
+        return Markup("—")
+    return Markup('<span class="when">%s</span>') % _wrappable(_fmt_dt(value, tz))
+
+
 def _fmt_send_time(value, tz: str | None) -> Markup:
     """The same for a page: the viewer's clock on a line of its own under the trigger's
     (app.css .send-time), read out as one sentence. Markup's % escapes both parts."""
     main, yours = _trigger_dt_parts(value, tz)
+    if value is None:
+        return Markup("—")
     if not yours:
-        return Markup('<span class="send-time">%s</span>') % main
-    return Markup('<span class="send-time">%s<span class="visually-hidden"> · </span>'
-                  '<span class="your-time">%s</span></span>') % (main, yours)
+        return Markup('<span class="when send-time">%s</span>') % _wrappable(main)
+    return Markup('<span class="when send-time">%s<span class="visually-hidden"> · </span>'
+                  '<span class="your-time">%s</span></span>') % (_wrappable(main), yours)
 
 
 def _offset_text(offset) -> str:
@@ -195,9 +213,15 @@ def _fmt_date(value):
 
 
 def _fmt_day(value):
-    """"Thu 03 Dec 2026": a day as a heading or a report row."""
+    """"Thu 03 Dec 2026": a day as a heading or a report row (also from "2026-12-03", a
+    schedule occurrence's key; other text is shown as it is)."""
     if value is None:
         return "—"
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            return value
     if isinstance(value, datetime):
         value = to_local(value)
     return value.strftime(DAY_FORMAT)
@@ -295,6 +319,7 @@ def register_ui(app):
     app.add_template_filter(_fmt_clock, "clock")
     app.add_template_filter(_fmt_trigger_dt, "trigger_dt")
     app.add_template_filter(_fmt_send_time, "send_time")
+    app.add_template_filter(_fmt_dt_cell, "dt_cell")
     app.add_template_filter(zone_label, "zone")
     app.add_template_filter(_fmt_iso, "iso")
     app.add_template_filter(_fmt_ago, "ago")

@@ -55,6 +55,8 @@ def test_one_format_with_the_zone_named(app):
         assert ui.time_of_day(time(9, 0), "America/New_York") == "09:00 New York"
         assert ui.format_date(datetime(2026, 12, 10, 23, 30)) == "11 Dec 2026"  # Berlin's calendar
         assert ui._fmt_day(datetime(2026, 12, 10).date()) == "Thu 10 Dec 2026"
+        assert ui._fmt_day("2026-12-10") == "Thu 10 Dec 2026"  # a schedule's occurrence key
+        assert ui._fmt_day("evt-17") == "evt-17"
         assert ui._fmt_iso(SEND) == "2026-12-10T17:20:00Z"
         assert ui.format_datetime(None) == "—"
     # zones are named by their place; the Etc/ ones by their offset (Etc/GMT+5 is UTC−5)
