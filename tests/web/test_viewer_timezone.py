@@ -138,8 +138,11 @@ def test_pages_show_trigger_send_times_in_both_zones(login, client, make):
     make.outbox_message(trigger=trig, send_after=datetime(2027, 1, 12, 17, 20))  # a winter day ahead
     db.session.commit()
     waiting = c.get("/outbox/")
-    assert ('12 Jan 2027, 18:20 Berlin<span class="visually-hidden"> · </span>'
-            '<span class="your-time">12:20 your time</span>') in waiting.get_data(as_text=True)
+    html = waiting.get_data(as_text=True)
+    assert ('<span class="when send-time"><span class="when-part">12 Jan 2027,</span> '
+            '<span class="when-part">18:20 Berlin</span><span class="visually-hidden"> · </span>'
+            '<span class="your-time">12:20 your time</span></span>') in html
+    assert "12 Jan 2027, 18:20 Berlin · 12:20 your time" in _text(waiting)
     listing = _text(c.get("/triggers/"))
     assert re.search(r"18:20 Berlin · \d\d:20 your time", listing)
     details = _text(c.get(f"/reports/triggers/{trig.id}"))
