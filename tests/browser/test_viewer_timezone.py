@@ -4,6 +4,7 @@ sending at 18:20 Europe/Berlin shows "18:20 Berlin" to the Berlin viewer and "18
 12:20 your time" to the New York one, in the outbox and the triggers list; every time is
 labelled with its zone; the staff setting on the account page wins over the browser's zone;
 the time-zone pickers refuse text that is not a zone."""
+from collections import Counter
 from datetime import time, timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from engine.clock import local_date, local_instant
 from extensions import db
 from models import DeliveryEvent, Staff, Trigger
 from models.base import utcnow
+from tests.browser.test_accessibility import Axe, violations_of
 from tests.conftest import sign_in
 
 pytestmark = pytest.mark.browser
@@ -163,6 +165,8 @@ def test_the_pickers_refuse_a_non_zone(zoned, make):
     expect(pg.locator("#time-zone .error")).to_contain_text("“Mars/Olympus” is not a time zone")
     expect(picker).to_have_attribute("aria-invalid", "true")
     pg.screenshot(path="/work/shots/tz/account-picker-refused.png", full_page=True)
+    axe, totals = Axe(), Counter()
+    problems = violations_of(axe, pg, "account page, zone refused", totals)
     assert pg.url.endswith("/account")
     db.session.expire_all()
     assert db.session.get(Staff, staff.id).timezone is None
@@ -180,5 +184,7 @@ def test_the_pickers_refuse_a_non_zone(zoned, make):
     pg.get_by_role("button", name="Save draft").click()
     expect(pg.locator(".field.has-error")).to_contain_text("is not a time zone")
     pg.screenshot(path="/work/shots/tz/wizard-picker-refused.png", full_page=True)
+    problems += violations_of(axe, pg, "wizard controls, zone refused", totals)
+    assert problems == [], "\n".join(problems)
     db.session.expire_all()
     assert db.session.get(Trigger, trigger.id).timezone == BERLIN
