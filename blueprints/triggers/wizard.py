@@ -124,7 +124,7 @@ def step(trigger_id, step):
         errors = rule_errors + [e for e in _step_errors(all_errors, step) if not (rule_errors and e["field"].startswith("rule"))]
         if not errors:
             if trigger is None:
-                trigger = Trigger(status="draft")
+                trigger = Trigger(status="draft", timezone=data["timezone"])  # the viewer's zone
                 db.session.add(trigger)
             trigger_engine.apply_trigger(trigger, {k: clean[k] for k in STEP_FIELDS[step] if k in clean})
             db.session.commit()

@@ -10,7 +10,7 @@ import pytest
 
 from blueprints import ui
 from extensions import db
-from models import Staff
+from models import Staff, Trigger
 
 # 17:20 UTC on a winter day is 18:20 in Berlin and 12:20 in New York.
 SEND = datetime(2026, 12, 10, 17, 20)
@@ -157,3 +157,27 @@ def test_a_hostile_cookie_never_fails_a_page(login, client):
         for path in ("/", "/outbox/", "/triggers/", "/account"):
             assert c.get(path).status_code == 200, (raw[:20], path)
         assert "Nudge shows every time in <strong>UTC</strong>" in c.get("/account").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("bad", ["Mars/Olympus", "../../etc/passwd", "Europe%2FBerlin", "berlin", "x" * 5000])
+def test_the_trigger_wizard_refuses_a_non_zone(login, make, bad):
+    c = login("manager")
+    trig = make.trigger(name="Draft", timezone="Europe/Berlin", status="draft")
+    db.session.commit()
+    page = c.get(f"/triggers/{trig.id}/edit/controls").get_data(as_text=True)
+    assert 'list="timezone-zones"' in page and 'data-zone-picker' in page and 'value="Europe/Berlin"' in page
+    r = c.post(f"/triggers/{trig.id}/edit/controls", data={
+        "priority": "1", "global_delay_days": "0", "retrigger_delay_days": "0", "generate_at": "08:00",
+        "send_at": "09:00", "timezone": bad, "action": "save"})
+    assert r.status_code == 422 and "IANA timezone" in r.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Trigger, trig.id).timezone == "Europe/Berlin"
+
+
+def test_a_new_trigger_starts_in_the_viewers_zone(login, client):
+    c = login("manager")
+    client.set_cookie("tz", "America%2FNew_York")  # was compared undecoded: never matched
+    c.post("/triggers/new", data={"name": "Fresh", "subject": "Hi", "html": "<p>Hi</p>",
+                                  "from_email": "cs@example.com", "action": "next"})
+    fresh = db.session.scalars(db.select(Trigger).where(Trigger.name == "Fresh")).one()
+    assert fresh.timezone == "America/New_York"
