@@ -1,9 +1,12 @@
 // Small behaviours shared by every page; htmx does the rest.
 (function () {
-  // Remember the browser's timezone so times show in the viewer's local time.
+  // Remember the browser's time zone so pages show times in it (unless the staff member
+  // chose a zone on their account page). The IANA name is stored URL-encoded
+  // ("Europe%2FBerlin"); blueprints/ui.py decodes it and accepts only a known zone.
   try {
     var tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
-    if (tz && document.cookie.indexOf("tz=" + encodeURIComponent(tz)) === -1) {
+    var stored = (document.cookie.match(/(?:^|;\s*)tz=([^;]*)/) || [])[1];
+    if (tz && stored !== encodeURIComponent(tz)) {
       document.cookie = "tz=" + encodeURIComponent(tz) + ";path=/;max-age=31536000;samesite=lax";
     }
   } catch (e) { /* old browser: UTC it is */ }

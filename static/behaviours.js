@@ -115,4 +115,56 @@
   on("input", "[data-field-errors]", clearFieldErrors);
   on("change", "[data-field-errors]", clearFieldErrors);
   // ---- end field errors ----
+
+  // <input data-zone-picker list="…">: a time-zone picker (templates/_zone_picker.html).
+  // A typed place ("berlin", "new york") or a name in other letter case becomes the IANA
+  // name from the list; text that is no zone is marked at once and the form is not sent
+  // (the server refuses it too).
+  function zoneNames(input) {
+    var list = input.list;
+    return list ? Array.prototype.map.call(list.options, function (o) { return o.value; }) : [];
+  }
+  function zoneMatch(input) {
+    var typed = input.value.trim().toLowerCase().replace(/ /g, "_");
+    if (!typed) return "";
+    var names = zoneNames(input), exact = null, places = [];
+    names.forEach(function (n) {
+      var low = n.toLowerCase();
+      if (low === typed) exact = n;
+      else if (low.slice(low.lastIndexOf("/") + 1) === typed) places.push(n);
+    });
+    return exact || (places.length === 1 ? places[0] : null);
+  }
+  function zoneCheck(input) {
+    var match = zoneMatch(input);
+    if (match) input.value = match;
+    var field = input.closest(".field"), bad = match === null;
+    var note = field && field.querySelector("[data-zone-error]");
+    if (bad && field && !note) {
+      note = document.createElement("small");
+      note.className = "error";
+      note.setAttribute("data-zone-error", "");
+      note.id = input.id + "-zone-error";
+      field.appendChild(note);
+    }
+    if (note) {
+      note.textContent = bad ? "“" + input.value.trim() + "” is not a time zone: choose one from the list (type a city to search)." : "";
+      note.hidden = !bad;
+    }
+    if (field && !bad) field.querySelectorAll(".error").forEach(function (el) { el.hidden = true; });  // fixed
+    if (field) field.classList.toggle("has-error", bad);
+    input.setAttribute("aria-invalid", bad ? "true" : "false");
+    if (bad) input.setAttribute("aria-describedby", input.id + "-zone-error");
+    else input.removeAttribute("aria-describedby");
+    return !bad;
+  }
+  on("change", "[data-zone-picker]", function (e, el) { zoneCheck(el); });
+  document.addEventListener("submit", function (e) {
+    var bad = Array.prototype.filter.call(e.target.querySelectorAll("[data-zone-picker]"), function (el) { return !zoneCheck(el); });
+    if (bad.length) {
+      e.preventDefault();
+      e.stopImmediatePropagation();
+      bad[0].focus();
+    }
+  }, true);
 })();

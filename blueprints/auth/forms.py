@@ -1,6 +1,8 @@
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField
-from wtforms.validators import DataRequired, Email, EqualTo, Length
+from wtforms import BooleanField, EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
+
+from engine.clock import is_timezone
 
 # Staff.email and LoginThrottle.email hold 320 characters; a longer "email" is bad input (400).
 EMAIL_MAX = 320
@@ -37,6 +39,17 @@ class PasswordChangeForm(NewPasswordForm):
     """Your own password: the current one, and the new one twice."""
     current_password = PasswordField("Current password", validators=[
         DataRequired(message="Enter your current password."), Length(max=PASSWORD_MAX)])
+
+
+class TimeZoneForm(FlaskForm):
+    """The zone a staff member's pages show times in; empty follows the browser's."""
+    timezone = StringField("Show times in")
+
+    def validate_timezone(self, field):
+        field.data = (field.data or "").strip()
+        if field.data and not is_timezone(field.data):
+            raise ValidationError("Choose a time zone from the list, such as Europe/Berlin or "
+                                  "America/New_York; leave it empty to follow your browser.")
 
 
 class ConfirmForm(FlaskForm):

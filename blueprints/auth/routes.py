@@ -3,7 +3,8 @@ from urllib.parse import urlsplit
 from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from blueprints.auth.forms import ConfirmForm, LoginForm, NewPasswordForm, PasswordChangeForm
+from blueprints.auth.forms import (ConfirmForm, LoginForm, NewPasswordForm, PasswordChangeForm,
+                                   TimeZoneForm)
 from engine.staff import login as staff_login
 from engine.staff import reset as staff_reset
 from engine.staff import sessions
@@ -94,10 +95,33 @@ def logout():
     return _end_this_session("You are signed out, on this and every other device.")
 
 
+def _account_page(form=None, zone_form=None, status=200):
+    me = current_user._get_current_object()
+    zone_form = zone_form or TimeZoneForm(formdata=None, timezone=me.timezone or "")
+    return render_template("auth/account.html", form=form or PasswordChangeForm(), confirm=ConfirmForm(),
+                           zone_form=zone_form), status
+
+
 @bp.route("/account")
 @login_required
 def account():
-    return render_template("auth/account.html", form=PasswordChangeForm(), confirm=ConfirmForm())
+    return _account_page()
+
+
+@bp.route("/account/timezone", methods=["POST"])
+@login_required
+def set_timezone():
+    me = current_user._get_current_object()
+    form = TimeZoneForm()
+    if not form.validate_on_submit():
+        return _account_page(zone_form=form, status=422)  # nothing saved
+    me.timezone = form.timezone.data or None
+    db.session.commit()
+    if me.timezone:
+        flash(f"Times are now shown in {me.timezone}, on every device you use.", "success")
+    else:
+        flash("Times now follow the time zone of the browser you are using.", "success")
+    return redirect(url_for("auth.account"))
 
 
 @bp.route("/account/sign-out-everywhere", methods=["POST"])
@@ -123,7 +147,7 @@ def change_password():
         db.session.commit()
         if not allowed:
             form.current_password.errors.append("Too many wrong passwords. Try again in a few minutes.")
-            return render_template("auth/account.html", form=form, confirm=ConfirmForm()), 429
+            return _account_page(form=form, status=429)
         if me.check_password(form.current_password.data):
             staff_login.succeeded(me.email)
             sessions.set_password(me, form.new_password.data)
@@ -134,7 +158,7 @@ def change_password():
             flash("Your password is changed, and every other device is signed out.", "success")
             return redirect(url_for("auth.account"))
         form.current_password.errors.append("That is not your current password.")
-    return render_template("auth/account.html", form=form, confirm=ConfirmForm()), 400
+    return _account_page(form=form, status=400)
 
 
 def _no_store(response):

@@ -7,7 +7,7 @@ latest approval.
 from dataclasses import dataclass
 from datetime import datetime
 
-from blueprints.ui import to_local
+from blueprints.ui import time_of_day
 from models.outbox import reason_label
 
 
@@ -31,7 +31,7 @@ def message_history(m) -> list[Step]:
         return steps
     steps.append(Step(m.created_at, "Generated", f"Occurrence {m.occurrence_key}", "blue"))
     if m.approved_at:
-        held = (f"held until {to_local(m.hold_until):%H:%M:%S}" if m.hold_until
+        held = (f"held until {time_of_day(m.hold_until, seconds=True)}" if m.hold_until
                 else "no hold: sent as soon as due")
         # An auto-send trigger approves its emails itself: nobody to name.
         title = f"Approved by {_who(m.approved_by)}" if m.approved_by_id else "Approved automatically"

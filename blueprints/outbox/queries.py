@@ -176,7 +176,7 @@ def list_page(f: Filters):
             .where(*where)
             .options(
                 defer(M.html), defer(M.text),
-                contains_eager(M.trigger).load_only(Trigger.id, Trigger.name, Trigger.kind),
+                contains_eager(M.trigger).load_only(Trigger.id, Trigger.name, Trigger.kind, Trigger.timezone),
                 contains_eager(M.contact).load_only(
                     Contact.id, Contact.email, Contact.first_name, Contact.last_name,
                     Contact.unsubscribed_at, Contact.external_id),

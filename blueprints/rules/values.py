@@ -30,11 +30,13 @@ def show(value) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, datetime):
-        from blueprints.ui import to_local  # shown in the viewer's timezone
+        from blueprints.ui import format_datetime  # the product's one format, viewer's zone
 
-        return to_local(value).strftime("%d %b %Y, %H:%M")
+        return format_datetime(value)
     if isinstance(value, date):
-        return value.strftime("%d %b %Y")
+        from blueprints.ui import format_date
+
+        return format_date(value)
     if isinstance(value, (int, float, Decimal)):
         number = float(value)
         return f"{number:,.0f}" if number.is_integer() else f"{number:,.2f}"

@@ -56,7 +56,7 @@ class ControlsForm(FlaskForm):
     never_retrigger = BooleanField("Never re-trigger (each contact gets this email once)")
     generate_at = StringField("Generate recipients daily at", render_kw={"type": "time"})
     send_at = StringField("Send emails daily at", render_kw={"type": "time"})
-    timezone = StringField("Timezone", render_kw={"list": "timezones", "data-detect-tz": "1"})
+    timezone = StringField("Time zone", render_kw={"data-detect-tz": "1"})  # templates/_zone_picker.html
     send_automatically = BooleanField("Send automatically (skip approval)")
 
     FIELDS = ("priority", "global_delay_days", "retrigger_delay_days", "never_retrigger",

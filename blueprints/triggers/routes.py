@@ -30,7 +30,7 @@ def index():
     # Plain rows of just what the list shows (500 ORM objects with their rules
     # and content cost more than the rest of the page's queries).
     query = select(Trigger.id, Trigger.name, Trigger.description, Trigger.kind, Trigger.event_name,
-                   Trigger.priority, Trigger.status, Trigger.started_at,
+                   Trigger.priority, Trigger.status, Trigger.started_at, Trigger.timezone,
                    Persona.name.label("persona_name")).outerjoin(Persona, Persona.id == Trigger.persona_id)
     if status in STATUSES:
         query = query.where(Trigger.status == status)

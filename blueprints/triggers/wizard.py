@@ -3,8 +3,6 @@
 Every step saves on its own (drafts); engine.triggers.validate_trigger is the
 single validation, and a step only refuses to save for errors in its own fields.
 """
-from zoneinfo import available_timezones
-
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
@@ -14,7 +12,7 @@ from blueprints.rules.values import HELD_LABELS
 from blueprints.rules.builder import builder_context, read_rule_field
 from blueprints.triggers.forms import ConfirmForm, ControlsForm, MessageForm, RuleStepForm
 from blueprints.triggers import bp
-from blueprints.ui import render_page
+from blueprints.ui import render_page, viewer_zone_name
 from engine import triggers as trigger_engine
 from engine.rules.fields import event_names as known_event_names
 from extensions import db
@@ -27,9 +25,8 @@ STEP_FIELDS = {
     "message": MessageForm.FIELDS, "rule": RuleStepForm.FIELDS, "controls": ControlsForm.FIELDS,
 }
 def _current_data(trigger: Trigger | None) -> dict:
-    if trigger is None:  # a new trigger starts from the defaults, in the browser's timezone
-        tz = request.cookies.get("tz")
-        return dict(trigger_engine.DEFAULTS, **({"timezone": tz} if tz in available_timezones() else {}))
+    if trigger is None:  # a new trigger starts from the defaults, in the viewer's zone
+        return dict(trigger_engine.DEFAULTS, timezone=viewer_zone_name())
     return trigger_engine.trigger_data(trigger)
 
 
@@ -135,7 +132,7 @@ def step(trigger_id, step):
                     return _ask_about_waiting(trigger, form, waiting)
         if not errors:
             if trigger is None:
-                trigger = Trigger(status="draft")
+                trigger = Trigger(status="draft", timezone=data["timezone"])  # the viewer's zone
                 db.session.add(trigger)
             trigger_engine.apply_trigger(trigger, {k: clean[k] for k in STEP_FIELDS[step] if k in clean})
             note = _apply_waiting_choice(trigger, waiting_choice)
@@ -163,8 +160,6 @@ def step(trigger_id, step):
         context["rb"] = builder_context(submitted_rule or data.get("rule"), prefix="rule-",
                                         errors=refused or None)
         context["event_names"] = known_event_names()  # the event name field's suggestions
-    if step == "controls":
-        context["timezones"] = sorted(available_timezones())
     return render_template(f"triggers/step_{step}.html", **context), status
 
 

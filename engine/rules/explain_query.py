@@ -28,6 +28,10 @@ def fmt_number(v) -> str:
     return f"{v:,.2f}".rstrip("0").rstrip(".")
 
 
+# Rules hold UTC instants, written as staff type them in the builder; say the zone.
+RULE_TIME = "%Y-%m-%d %H:%M UTC"
+
+
 def fmt_value(v, now=None) -> str:
     if v is None:
         return "(not set)"
@@ -36,7 +40,7 @@ def fmt_value(v, now=None) -> str:
     if isinstance(v, (int, float, Decimal)):
         return fmt_number(v)
     if isinstance(v, datetime):
-        text = v.strftime("%Y-%m-%d %H:%M")
+        text = v.strftime(RULE_TIME)
         if now is not None:
             days = (now - v) / timedelta(days=1)
             n = f"{abs(days):.0f}"
@@ -59,7 +63,7 @@ def expected_text(n: FieldCond) -> str:
     if op == "between":
         return f"between {fmt_number(v[0])} and {fmt_number(v[1])}"
     if op in ("before", "after"):
-        return f"{op} {v.strftime('%Y-%m-%d %H:%M')}"
+        return f"{op} {v.strftime(RULE_TIME)}"
     if op == "older_than_days":
         return f"more than {v} days ago"
     if op == "within_last_days":

@@ -60,7 +60,7 @@ def test_explain_time_and_drop_texts(app, make):
                     {"event": "export", "op": "dropped_by_pct", "value": 50, "within_days": 7},
                     {"field": "contact.timezone", "op": "is_set"}]}
     seen, drop, tz = explain(rule, c.id, NOW)["nodes"][2:]
-    assert seen["label"] == ("contact.last_seen_at = 2025-12-21 12:00 (20 days ago) — needs "
+    assert seen["label"] == ("contact.last_seen_at = 2025-12-21 12:00 UTC (20 days ago) — needs "
                              "more than 14 days ago ✓")
     assert drop["actual"] == "1 vs 2 in the 7 days before (-50%)" and drop["passed"] is True
     assert tz["actual"] == "(not set)" and tz["passed"] is False

@@ -94,4 +94,4 @@ def test_explainer_speaks_builder_labels_and_singular_days(app, make):
                               {"field": "contact.last_seen_at", "op": "within_last_days", "value": 7}]},
                      c.id, NOW)
     texts = [n["text"] for n in result["nodes"]]
-    assert texts[2:] == ["Role: user", "Contact: nps: 3", "Last seen: 2026-01-09 12:00 (1 day ago)"]
+    assert texts[2:] == ["Role: user", "Contact: nps: 3", "Last seen: 2026-01-09 12:00 UTC (1 day ago)"]

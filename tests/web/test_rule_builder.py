@@ -166,10 +166,10 @@ def test_builder_endpoints_need_login(client):
 def test_iso_text_values_show_as_times_in_the_viewers_timezone(app):
     from blueprints.rules.values import show
 
-    with app.test_request_context(headers={"Cookie": "tz=Europe/Berlin"}):
-        assert show("2026-01-05T09:00:00Z") == "05 Jan 2026, 10:00"
-        assert show("2026-01-05T10:00:00+01:00") == "05 Jan 2026, 10:00"  # the offset counts
-        assert show("2026-01-05T09:00") == "05 Jan 2026, 10:00"  # no offset: UTC
+    with app.test_request_context(headers={"Cookie": "tz=Europe%2FBerlin"}):
+        assert show("2026-01-05T09:00:00Z") == "05 Jan 2026, 10:00 Berlin"
+        assert show("2026-01-05T10:00:00+01:00") == "05 Jan 2026, 10:00 Berlin"  # the offset counts
+        assert show("2026-01-05T09:00") == "05 Jan 2026, 10:00 Berlin"  # no offset: UTC
         assert show("2026-01-05T09:00, roughly") == "2026-01-05T09:00, roughly"
 
 
