@@ -235,7 +235,8 @@ def sign_in(pg, base_url, role="admin"):
 @pytest.fixture
 def page(_browser, live_server):
     """A fresh browser page; page.login(role) signs in through the real form."""
-    context = _browser.new_context(viewport={"width": 1360, "height": 900}, timezone_id="UTC")
+    # Away from UTC (issue 15): a page that ignored the viewer's zone would show it.
+    context = _browser.new_context(viewport={"width": 1360, "height": 900}, timezone_id="America/New_York")
     pg = context.new_page()
     pg.set_default_timeout(10_000)
 

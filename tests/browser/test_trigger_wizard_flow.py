@@ -90,7 +90,7 @@ def test_wizard_create_preview_test_send_activate_copy_deactivate_delete(page, m
     expect(page).to_have_url(re.compile(rf"/triggers/{trigger_id}/edit/controls$"))
     assert trigger_named("Reports launch").rule["all"] == [
         {"field": "contact.role", "op": "eq", "value": "admin"}]
-    expect(page.locator("input[name=timezone]")).to_have_value("UTC")  # the browser's (Intl)
+    expect(page.locator("input[name=timezone]")).to_have_value("America/New_York")  # the browser's (Intl)
     page.fill("input[name=priority]", "7")
     page.fill("input[name=retrigger_delay_days]", "14")
     page.fill("input[name=generate_at]", "08:30")
