@@ -232,16 +232,36 @@ def sign_in(pg, base_url, role="admin"):
     return staff
 
 
-@pytest.fixture
-def page(_browser, live_server):
-    """A fresh browser page; page.login(role) signs in through the real form."""
-    # Away from UTC (issue 15): a page that ignored the viewer's zone would show it.
-    context = _browser.new_context(viewport={"width": 1360, "height": 900}, timezone_id="America/New_York")
+def _signed_in_capable_page(browser, live_server, zone, width):
+    context = browser.new_context(viewport={"width": width, "height": 900}, timezone_id=zone)
     pg = context.new_page()
     pg.set_default_timeout(10_000)
-
     pg.login = lambda role="admin": sign_in(pg, live_server.url, role)
     pg.base = live_server.url
+    return context, pg
+
+
+@pytest.fixture
+def page(_browser, live_server):
+    """A fresh browser page; page.login(role) signs in through the real form.
+    Away from UTC (issue 15): a page that ignored the viewer's zone would show it."""
+    context, pg = _signed_in_capable_page(_browser, live_server, "America/New_York", 1360)
+    yield pg
+    context.close()
+
+
+@pytest.fixture
+def berlin_page(_browser, live_server):
+    """As `page`, at 1280 px in Europe/Berlin."""
+    context, pg = _signed_in_capable_page(_browser, live_server, "Europe/Berlin", 1280)
+    yield pg
+    context.close()
+
+
+@pytest.fixture
+def ny_page(_browser, live_server):
+    """As `page`, at 1280 px in America/New_York."""
+    context, pg = _signed_in_capable_page(_browser, live_server, "America/New_York", 1280)
     yield pg
     context.close()
 

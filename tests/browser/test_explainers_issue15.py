@@ -8,21 +8,11 @@ from extensions import db
 from models import PersonaMember
 from models.base import utcnow
 from tests.conftest import sign_in
+from tests.browser import shot
 
 pytestmark = pytest.mark.browser
-SHOTS = "/work/shots/rules"
 
 
-@pytest.fixture
-def berlin_page(_browser, live_server):
-    context = _browser.new_context(viewport={"width": 1280, "height": 900},
-                                   timezone_id="Europe/Berlin")
-    pg = context.new_page()
-    pg.set_default_timeout(10_000)
-    pg.login = lambda role="admin": sign_in(pg, live_server.url, role)
-    pg.base = live_server.url
-    yield pg
-    context.close()
 
 
 @pytest.fixture
@@ -55,7 +45,7 @@ def test_contact_page_checks_against_a_trigger_or_persona(berlin_page, world):
     expect(failing.last).to_contain_text("needs > 50,000")
     expect(section.locator(".rb-explain-list")).not_to_contain_text("account.arr")
     expect(section).to_contain_text("every run holds this contact back: unsubscribed")
-    page.screenshot(path=f"{SHOTS}/contact-explainer.png", full_page=True)
+    shot(page, "contact-explainer")
     section.locator("select[name=check]").select_option(f"persona:{world['persona'].id}")
     expect(section).to_contain_text("Not a member of the persona “Enterprise”")
     expect(section.locator(".rb-explain-list")).to_contain_text("Plan: starter")
@@ -74,7 +64,7 @@ def test_trigger_page_explains_a_picked_contact(berlin_page, world):
     card.locator("input[name=contact]").press("Enter")
     expect(card.locator("[data-explain-verdict]")).to_have_attribute("data-explain-verdict", "no-match")
     expect(card.locator(".rb-explain-list li.fail").last).to_contain_text("ARR: 5,000")
-    card.screenshot(path=f"{SHOTS}/trigger-details-explainer.png")
+    shot(card, "trigger-details-explainer")
     card.locator("input[name=contact]").fill("nobody@x.test")
     card.locator("input[name=contact]").press("Enter")
     expect(card).to_contain_text("No contact has the email or external id “nobody@x.test”")

@@ -4,6 +4,7 @@ import re
 
 import pytest
 from playwright.sync_api import expect
+from tests.browser import shot
 
 pytestmark = pytest.mark.browser
 
@@ -24,7 +25,7 @@ def test_add_login_errors_are_sentences_and_clear_when_edited(page):
     expect(email.locator(".error")).to_have_text("Enter a valid email address, like name@company.com.")
     expect(password.locator(".error")).to_have_text("A password needs 8 to 256 characters.")
     expect(page.get_by_label("Email", exact=True)).to_have_attribute("aria-invalid", "true")
-    page.screenshot(path="/work/shots/staff/field-errors.png", full_page=True)
+    shot(page, "field-errors")
 
     page.get_by_label("Email", exact=True).fill("ann@example.com")  # fixed: its error goes
     expect(email.locator(".error")).to_have_count(0)
@@ -33,7 +34,7 @@ def test_add_login_errors_are_sentences_and_clear_when_edited(page):
     expect(password.locator(".error")).to_have_count(1)  # not edited yet: still says why
     page.get_by_label("Initial password").type("-and-longer")
     expect(password.locator(".error")).to_have_count(0)
-    page.screenshot(path="/work/shots/staff/field-errors-cleared.png", full_page=True)
+    shot(page, "field-errors-cleared")
 
     form.get_by_role("button", name="Add login").click()  # the server agrees now
     expect(page.locator(".flashes .flash").first).to_contain_text("ann@example.com can now sign in")
@@ -48,7 +49,7 @@ def test_account_page_errors_clear_when_edited(page):
     expect(_field(page, "New password").locator(".error")).to_have_text("Choose a new password.")
     expect(_field(page, "Repeat the new password").locator(".error")).to_have_text(
         "Type the new password a second time.")
-    page.screenshot(path="/work/shots/staff/account-errors.png", full_page=True)
+    shot(page, "account-errors")
     page.get_by_label("Current password").fill("x")
     expect(current.locator(".error")).to_have_count(0)
     expect(_field(page, "New password").locator(".error")).to_have_count(1)

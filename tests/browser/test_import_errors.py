@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 from extensions import db
 from models import ImportJob
 from tests import factories
+from tests.browser import shot
 
 pytestmark = pytest.mark.browser
 
@@ -35,7 +36,7 @@ def test_the_import_page_lists_every_problem_and_the_download_has_the_rows(page,
     row = page.locator(".errors-table tbody tr").first
     expect(row.locator("li")).to_have_count(3)  # line 3: email, true/false and the unknown account
     expect(row).to_contain_text("unknown account")
-    page.screenshot(path="/work/shots/staff/import-errors.png", full_page=True)
+    shot(page, "import-errors")
     with page.expect_download() as download:
         page.get_by_role("link", name="Download rows to fix (CSV)").click()
     got = list(csv.reader(io.StringIO(open(download.value.path(), encoding="utf-8").read())))
@@ -44,5 +45,3 @@ def test_the_import_page_lists_every_problem_and_the_download_has_the_rows(page,
     assert got[1][0] == "3" and got[1][2:] == ["c-2", "ghost", "bob-at-example", "maybe", "Bob"]
     assert len(got[1][1].split("; ")) == 3
     assert got[2][0] == "4" and got[2][2:] == ["c-3", "acme", "cy@example.com", "perhaps", "Cy"]
-    with open("/work/shots/staff/import-errors-download.csv", "w", encoding="utf-8") as f:
-        f.write(open(download.value.path(), encoding="utf-8").read())

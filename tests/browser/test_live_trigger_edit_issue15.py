@@ -10,21 +10,11 @@ from extensions import db
 from models import OutboxMessage
 from models.base import utcnow
 from tests.conftest import sign_in
+from tests.browser import shot
 
 pytestmark = pytest.mark.browser
-SHOTS = "/work/shots/rules"
 
 
-@pytest.fixture
-def ny_page(_browser, live_server):
-    context = _browser.new_context(viewport={"width": 1280, "height": 900},
-                                   timezone_id="America/New_York")
-    pg = context.new_page()
-    pg.set_default_timeout(10_000)
-    pg.login = lambda role="admin": sign_in(pg, live_server.url, role)
-    pg.base = live_server.url
-    yield pg
-    context.close()
 
 
 @pytest.fixture
@@ -66,7 +56,7 @@ def test_live_trigger_edit_rerenders_waiting_emails(ny_page, live):
     expect(choice).to_contain_text("2 waiting for approval, 1 approved")
     expect(choice.locator("input[value=rerender]")).to_be_checked()
     expect(page.locator("input[name=subject]")).to_have_value("New subject {{ contact.first_name }}")
-    page.screenshot(path=f"{SHOTS}/live-edit-waiting-choice.png", full_page=True)
+    shot(page, "live-edit-waiting-choice")
     ids = [r.id for r in live["rows"]]
     assert _subjects(ids) == ["Old subject P0", "Old subject P1", "Old subject P2"]
     choice.locator("button:has-text('Save the message')").click()
@@ -109,4 +99,4 @@ def test_live_trigger_rule_step_says_waiting_emails_stay(ny_page, live):
     row = page.locator(".rb-root > .rb-children > .rb-cond").last
     expect(row.locator(".rb-incomplete-tag")).to_be_visible()
     expect(page.locator("[data-rb-count]")).to_have_text("4")
-    page.screenshot(path=f"{SHOTS}/wizard-rule-step-live-incomplete.png", full_page=True)
+    shot(page, "wizard-rule-step-live-incomplete")

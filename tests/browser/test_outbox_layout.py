@@ -6,8 +6,7 @@ SMTP replies) and looked at in a real browser at 1280 px and 1400 px (the table
 fits: nothing hidden to the right, every action button whole, its text not cut)
 and at 390 px (a phone: each row is a card, its actions full-size tap targets).
 
-OUTBOX_SHOTS=/some/dir saves a screenshot of every tab at every width there."""
-import os
+NUDGE_SHOTS=/some/dir saves a screenshot of every tab at every width there."""
 from datetime import timedelta
 
 import pytest
@@ -15,6 +14,7 @@ from playwright.sync_api import expect
 
 from extensions import db
 from models.base import utcnow
+from tests.browser import shot
 
 pytestmark = pytest.mark.browser
 
@@ -122,11 +122,6 @@ def _login(page, base, role):
     return sign_in(page, base, role)
 
 
-def _shot(page, name):
-    folder = os.environ.get("OUTBOX_SHOTS")
-    if folder:
-        os.makedirs(folder, exist_ok=True)
-        page.screenshot(path=os.path.join(folder, f"{name}.png"), full_page=True)
 
 
 def _expected_buttons(tab):
@@ -144,7 +139,7 @@ def test_every_tab_keeps_its_actions_on_screen(_browser, live_server, make, widt
             page.goto(f"{live_server.url}/outbox/?tab={tab}")
             rows = page.locator("#outbox-list tbody tr")
             expect(rows.first).to_be_visible()
-            _shot(page, f"{tab.replace('&view=', '-')}-{width}")
+            shot(page, f"{tab.replace('&view=', '-')}-{width}")
             assert page.evaluate(MEASURE) == [], f"{tab} at {width} px"
             for name in _expected_buttons(tab):
                 buttons = page.locator("td.row-actions .btn, a.see-all").filter(has_text=name)
@@ -167,7 +162,7 @@ def test_on_a_phone_each_row_is_a_card_with_usable_actions(_browser, live_server
             page.goto(f"{live_server.url}/outbox/?tab={tab}")
             rows = page.locator("#outbox-list tbody tr")
             expect(rows.first).to_be_visible()
-            _shot(page, f"{tab.replace('&view=', '-')}-{PHONE}")
+            shot(page, f"{tab.replace('&view=', '-')}-{PHONE}")
             assert page.evaluate(MEASURE) == [], f"{tab} at {PHONE} px"
             # A card: the row is a block as wide as the list, its header row hidden, and
             # each value says what it is (the column's label is shown beside it).
@@ -212,7 +207,7 @@ def test_message_pages_fit_with_their_actions(_browser, live_server, make, width
         _login(page, live_server.url, "admin")
         for state, message_id in sorted(ids.items()):
             page.goto(f"{live_server.url}/outbox/{message_id}")
-            _shot(page, f"message-{state}-{width}")
+            shot(page, f"message-{state}-{width}")
             assert page.evaluate("() => document.documentElement.scrollWidth <= document.documentElement.clientWidth + 1"), state
             for button in page.locator(".page-header-actions .btn").all():
                 button.scroll_into_view_if_needed()

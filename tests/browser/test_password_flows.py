@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 from extensions import db
 from models import Staff
 from tests import factories
+from tests.browser import shot
 
 pytestmark = pytest.mark.browser
 
@@ -34,7 +35,7 @@ def test_changing_your_password_on_the_account_page(_browser, page):
     page.get_by_label("Repeat the new password").fill("brand-new-pass-7")
     page.get_by_role("button", name="Change password").click()
     expect(page.locator(".field.has-error .error")).to_have_text("That is not your current password.")
-    page.screenshot(path="/work/shots/staff/account-wrong-current.png", full_page=True)
+    shot(page, "account-wrong-current")
     assert _password_ok(me.id, "correct-horse-1")
 
     page.get_by_label("Current password").fill("correct-horse-1")
@@ -59,7 +60,7 @@ def test_an_admin_reset_link_lets_the_member_set_a_password_once(_browser, page)
     field = page.get_by_role("textbox", name="Reset link for forgot@example.com")
     expect(field).to_be_visible()
     expect(page.locator(".reset-link-card")).to_contain_text("works once")
-    page.screenshot(path="/work/shots/staff/staff-reset-link.png", full_page=True)
+    shot(page, "staff-reset-link")
     url = field.input_value()
     assert "/reset/" in url
 
@@ -74,7 +75,7 @@ def test_an_admin_reset_link_lets_the_member_set_a_password_once(_browser, page)
         theirs.get_by_label("Repeat the new password").fill("fresh-start-4")
         theirs.get_by_role("button", name="Set password").click()
         expect(theirs.locator(".field.has-error .error")).to_contain_text("not the same")
-        theirs.screenshot(path="/work/shots/staff/reset-page-error.png", full_page=True)
+        shot(theirs, "reset-page-error")
         theirs.get_by_label("New password", exact=True).fill("fresh-start-42")
         theirs.get_by_label("Repeat the new password").fill("fresh-start-42")
         theirs.get_by_role("button", name="Set password").click()
@@ -88,6 +89,6 @@ def test_an_admin_reset_link_lets_the_member_set_a_password_once(_browser, page)
         theirs.goto(url)  # used
         expect(theirs.get_by_role("heading", name="This link cannot be used")).to_be_visible()
         expect(theirs.locator(".reset-refused")).to_contain_text("already used")
-        theirs.screenshot(path="/work/shots/staff/reset-page-used.png", full_page=True)
+        shot(theirs, "reset-page-used")
     finally:
         context.close()

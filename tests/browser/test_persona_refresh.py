@@ -5,6 +5,7 @@ from playwright.sync_api import expect
 
 from extensions import db
 from tests import factories
+from tests.browser import shot
 
 pytestmark = pytest.mark.browser
 
@@ -26,7 +27,7 @@ def test_refresh_now_shows_progress_then_the_new_figures(page, run_jobs):
     expect(progress).to_have_attribute("data-status", "running")
     expect(progress).to_contain_text("Refreshing the members of “Bigco admins”")
     expect(progress.get_by_role("progressbar")).to_be_visible()
-    page.screenshot(path="/work/shots/staff/persona-refresh-running.png", full_page=True)
+    shot(page, "persona-refresh-running")
     page.wait_for_timeout(1500)  # it keeps polling while nothing has run
     expect(progress).to_have_attribute("data-status", "running")
 
@@ -45,6 +46,6 @@ def test_refresh_now_shows_progress_then_the_new_figures(page, run_jobs):
     assert "refreshing" not in page.url
     page.wait_for_timeout(1200)
     expect(progress).to_have_attribute("data-status", "done")  # polling stopped, still done
-    page.screenshot(path="/work/shots/staff/persona-refresh-done.png", full_page=True)
+    shot(page, "persona-refresh-done")
     page.goto(page.base + f"/personas/{persona.id}")  # the same page loaded afresh looks the same
-    page.screenshot(path="/work/shots/staff/persona-after-reload.png", full_page=True)
+    shot(page, "persona-after-reload")

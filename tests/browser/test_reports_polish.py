@@ -4,10 +4,8 @@ the trigger report's totals row drills down, its chart has straight, distinguish
 lines; the reports index has a validated range picker and a chart.
 
 Set NUDGE_SHOTS=<dir> to keep a screenshot of each page."""
-import os
 import re
 from datetime import time, timedelta
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -18,17 +16,13 @@ from engine.tick import TIMING_KEY, run_tick
 from extensions import db
 from models import Communication, DeliveryEvent, TickRun
 from models.base import utcnow
+from tests.browser import shot
 
 pytestmark = pytest.mark.browser
 TZ = "America/New_York"
 HOSTILE = "<script>window.pwned=1</script><img src=x onerror=alert(1)>"
 
 
-def shot(page, name):
-    folder = os.environ.get("NUDGE_SHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
 
 
 def history(make):

@@ -12,21 +12,11 @@ from extensions import db
 from models import Persona
 from models.base import utcnow
 from tests.conftest import sign_in
+from tests.browser import shot
 
 pytestmark = pytest.mark.browser
-SHOTS = "/work/shots/rules"
 
 
-@pytest.fixture
-def ny_page(_browser, live_server):
-    context = _browser.new_context(viewport={"width": 1280, "height": 900},
-                                   timezone_id="America/New_York")
-    pg = context.new_page()
-    pg.set_default_timeout(10_000)
-    pg.login = lambda role="admin": sign_in(pg, live_server.url, role)
-    pg.base = live_server.url
-    yield pg
-    context.close()
 
 
 @pytest.fixture
@@ -67,7 +57,7 @@ def test_half_typed_condition_is_ignored_and_marked(ny_page, people):
     expect(count(page)).to_have_text("5")
     expect(page.locator(".rb-nobody")).to_have_count(0)
     expect(page.locator(".rb-ignored-note")).to_contain_text("1 incomplete condition ignored")
-    page.screenshot(path=f"{SHOTS}/builder-incomplete-condition.png", full_page=True)
+    shot(page, "builder-incomplete-condition")
     # Typing the value makes it count, and the mark goes away.
     row.locator("[data-rb=value]").fill("admin")
     expect(count(page)).to_have_text("3")
@@ -84,7 +74,7 @@ def test_half_typed_condition_is_ignored_and_marked(ny_page, people):
     saved = page.locator(".rb-saved-errors")  # named in the visual builder, not only on the JSON tab
     expect(saved).to_contain_text("“Role is …”: a value is required — this condition is not finished")
     expect(page.locator(".rb-root .rb-cond .rb-incomplete-tag")).to_be_visible()
-    page.screenshot(path=f"{SHOTS}/builder-incomplete-refused.png", full_page=True)
+    shot(page, "builder-incomplete-refused")
     page.locator(".rb-root > .rb-children > .rb-cond").last.locator("[data-rb=value]").fill("admin")
     expect(count(page)).to_have_text("3")
     expect(saved).to_have_count(0)  # fixed: the list of problems goes
@@ -105,7 +95,7 @@ def test_preview_says_how_many_are_held_back(ny_page, people):
     page.locator(".rb-root > .rb-children > .rb-cond").last.locator("[data-rb=value]").fill("admin")
     expect(count(page)).to_have_text("3")
     expect(held).to_contain_text("3 match · 1 will be held back (unsubscribed)")
-    page.screenshot(path=f"{SHOTS}/builder-held-back.png", full_page=True)
+    shot(page, "builder-held-back")
     # Nobody held back: no line.
     page.locator(".rb-root > .rb-children > .rb-cond").last.locator("[data-rb=value]").fill("user")
     expect(count(page)).to_have_text("2")

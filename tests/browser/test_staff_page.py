@@ -5,6 +5,7 @@ from playwright.sync_api import expect
 
 from extensions import db
 from tests import factories
+from tests.browser import shot
 
 pytestmark = pytest.mark.browser
 
@@ -57,9 +58,9 @@ def test_the_remove_confirmation_of_the_last_row_is_not_clipped(_browser, live_s
                             " { if (p !== document.documentElement && p !== document.body) n += p.scrollTop; }"
                             " return n; }") == 0
         if width == 1360:
-            page.screenshot(path="/work/shots/staff/staff-remove-confirm.png", full_page=True)
+            shot(page, "staff-remove-confirm")
         elif width == 390:
-            page.screenshot(path="/work/shots/staff/staff-remove-confirm-390.png", full_page=True)
+            shot(page, "staff-remove-confirm-390")
         button.click()
         expect(page.locator(".flashes .flash").first).to_contain_text("zoe.last@example.com can no longer sign in")
     finally:

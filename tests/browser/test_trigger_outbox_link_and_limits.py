@@ -12,15 +12,6 @@ from tests.conftest import sign_in
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def berlin_page(_browser, live_server):
-    context = _browser.new_context(viewport={"width": 1280, "height": 900},
-                                   timezone_id="Europe/Berlin")
-    pg = context.new_page()
-    pg.set_default_timeout(10_000)
-    pg.base = live_server.url
-    yield pg
-    context.close()
 
 
 def test_the_trigger_reports_outbox_button_shows_only_that_trigger(berlin_page, make):

@@ -16,6 +16,7 @@ from models import DeliveryEvent, Staff, Trigger
 from models.base import utcnow
 from tests.browser.test_accessibility import Axe, violations_of
 from tests.conftest import sign_in
+from tests.browser import shot
 
 pytestmark = pytest.mark.browser
 BERLIN, NEW_YORK = "Europe/Berlin", "America/New_York"
@@ -82,7 +83,7 @@ def test_a_berlin_viewer_sees_the_berlin_send_time_labelled(zoned, make):
     pg.goto(pg.base + f"/outbox/{message.id}")
     expect(pg.locator("dt:text-is('Send time') + dd")).to_contain_text("18:20 Berlin")
     expect(pg.locator("dt:text-is('Generated') + dd")).to_contain_text(" Berlin")
-    pg.screenshot(path="/work/shots/tz/message-berlin.png", full_page=True)
+    shot(pg, "message-berlin")
 
 
 def test_a_new_york_viewer_sees_the_triggers_zone_and_their_own(zoned, make):
@@ -92,17 +93,17 @@ def test_a_new_york_viewer_sees_the_triggers_zone_and_their_own(zoned, make):
 
     cell = waiting_send_cell(pg)
     expect(cell).to_contain_text("18:20 Berlin · 12:20 your time")
-    pg.screenshot(path="/work/shots/tz/outbox-waiting-new-york.png", full_page=True)
+    shot(pg, "outbox-waiting-new-york")
     nxt = next_send_cell(pg, "Berlin digest")
     expect(nxt).to_contain_text("18:20 Berlin")
     expect(nxt).to_contain_text("12:20 your time")
-    pg.screenshot(path="/work/shots/tz/triggers-new-york.png", full_page=True)
+    shot(pg, "triggers-new-york")
     # The trigger's details: next send in both zones, its daily time in its own
     pg.goto(pg.base + f"/reports/triggers/{trigger.id}")
     expect(pg.locator("dt:text-is('Next send') + dd")).to_contain_text("18:20 Berlin · 12:20 your time")
     expect(pg.locator(".stat", has_text="Next send")).to_contain_text("18:20 Berlin · 12:20 your time")
     expect(pg.locator("dt:text-is('Next send') + dd")).to_contain_text("(daily 18:20 Berlin)")
-    pg.screenshot(path="/work/shots/tz/trigger-details-new-york.png", full_page=True)
+    shot(pg, "trigger-details-new-york")
     # The account page says which zone pages use, and where it comes from
     pg.goto(pg.base + "/account")
     expect(pg.locator("#time-zone")).to_contain_text("Nudge shows every time in America/New_York (this browser's zone)")
@@ -121,7 +122,7 @@ def test_the_recipient_list_names_the_triggers_day_and_shows_local_times(zoned, 
     pg.goto(pg.base + f"/reports/triggers/{trigger.id}/recipients?day={day.isoformat()}&metric=delivered")
     expect(pg.locator("h1 + p")).to_contain_text("(New York day)")
     expect(pg.locator("#recipients, table").first).to_contain_text("09:30 New York · 15:30 your time")
-    pg.screenshot(path="/work/shots/tz/recipients-berlin.png", full_page=True)
+    shot(pg, "recipients-berlin")
 
 
 def test_the_staff_setting_overrides_the_browser(zoned, make, app):
@@ -134,7 +135,7 @@ def test_the_staff_setting_overrides_the_browser(zoned, make, app):
     picker.fill("tokyo")  # a place, in any case: the picker completes it from its list
     picker.press("Tab")
     expect(picker).to_have_value("Asia/Tokyo")
-    pg.screenshot(path="/work/shots/tz/account-picker.png", full_page=True)
+    shot(pg, "account-picker")
     pg.get_by_role("button", name="Save time zone").click()
     expect(pg.locator(".flash, .alert").first).to_contain_text("Times are now shown in Asia/Tokyo")
     expect(pg.locator("#time-zone")).to_contain_text("Asia/Tokyo (your setting)")
@@ -164,7 +165,7 @@ def test_the_pickers_refuse_a_non_zone(zoned, make):
     pg.get_by_role("button", name="Save time zone").click()
     expect(pg.locator("#time-zone .error")).to_contain_text("“Mars/Olympus” is not a time zone")
     expect(picker).to_have_attribute("aria-invalid", "true")
-    pg.screenshot(path="/work/shots/tz/account-picker-refused.png", full_page=True)
+    shot(pg, "account-picker-refused")
     axe, totals = Axe(), Counter()
     problems = violations_of(axe, pg, "account page, zone refused", totals)
     assert pg.url.endswith("/account")
@@ -183,7 +184,7 @@ def test_the_pickers_refuse_a_non_zone(zoned, make):
     tz.fill("Berlin, roughly")
     pg.get_by_role("button", name="Save draft").click()
     expect(pg.locator(".field.has-error")).to_contain_text("is not a time zone")
-    pg.screenshot(path="/work/shots/tz/wizard-picker-refused.png", full_page=True)
+    shot(pg, "wizard-picker-refused")
     problems += violations_of(axe, pg, "wizard controls, zone refused", totals)
     assert problems == [], "\n".join(problems)
     db.session.expire_all()

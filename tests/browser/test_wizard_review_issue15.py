@@ -8,21 +8,11 @@ from playwright.sync_api import expect
 from extensions import db
 from models.base import utcnow
 from tests.conftest import sign_in
+from tests.browser import shot
 
 pytestmark = pytest.mark.browser
-SHOTS = "/work/shots/rules"
 
 
-@pytest.fixture
-def berlin_page(_browser, live_server):
-    context = _browser.new_context(viewport={"width": 1280, "height": 900},
-                                   timezone_id="Europe/Berlin")
-    pg = context.new_page()
-    pg.set_default_timeout(10_000)
-    pg.login = lambda role="admin": sign_in(pg, live_server.url, role)
-    pg.base = live_server.url
-    yield pg
-    context.close()
 
 
 @pytest.fixture
@@ -63,7 +53,7 @@ def test_review_says_when_the_shown_contact_does_not_match(berlin_page, setup):
     expect(failing.last).to_contain_text("needs = admin")
     expect(page.locator("#review-preview")).to_contain_text("uli@globex.test")
     expect(page.locator("#test-send-contact")).to_have_value(str(setup["user"].id))
-    page.screenshot(path=f"{SHOTS}/wizard-review-no-match.png", full_page=True)
+    shot(page, "wizard-review-no-match")
     # Back to a matching contact from the picker: the warning goes, the picker agrees.
     picker.select_option(str(setup["admin"].id))
     expect(page.locator("#review-preview")).to_contain_text("ada@globex.test")
