@@ -7,7 +7,7 @@ latest approval.
 from dataclasses import dataclass
 from datetime import datetime
 
-from blueprints.ui import time_of_day
+from blueprints.times import time_of_day
 from models.outbox import reason_label
 
 

@@ -30,11 +30,11 @@ def show(value) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, datetime):
-        from blueprints.ui import format_datetime  # the product's one format, viewer's zone
+        from blueprints.times import format_datetime  # the product's one format, viewer's zone
 
         return format_datetime(value)
     if isinstance(value, date):
-        from blueprints.ui import format_date
+        from blueprints.times import format_date
 
         return format_date(value)
     if isinstance(value, (int, float, Decimal)):

@@ -12,7 +12,8 @@ from blueprints.rules.values import HELD_LABELS
 from blueprints.rules.builder import builder_context, read_rule_field
 from blueprints.triggers.forms import ConfirmForm, ControlsForm, MessageForm, RuleStepForm
 from blueprints.triggers import bp
-from blueprints.ui import render_page, viewer_zone_name
+from blueprints.times import viewer_zone_name
+from blueprints.ui import render_page
 from engine import triggers as trigger_engine
 from engine.rules.fields import event_names as known_event_names
 from extensions import db

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from blueprints import ui
+from blueprints import times
 from extensions import db
 from models import Staff, Trigger
 
@@ -33,8 +33,8 @@ def _cookie(value):
 ])
 def test_the_browser_cookie_is_decoded(app, raw, zone):
     with app.test_request_context(headers=_cookie(raw)):
-        assert ui.viewer_zone_name() == zone
-        assert ui.viewer_tz().key == zone
+        assert times.viewer_zone_name() == zone
+        assert times.viewer_tz().key == zone
 
 
 @pytest.mark.parametrize("raw", [
@@ -43,24 +43,24 @@ def test_the_browser_cookie_is_decoded(app, raw, zone):
 ])
 def test_a_hostile_or_unknown_cookie_falls_back_to_utc(app, raw):
     with app.test_request_context(headers=_cookie(raw)):
-        assert ui.viewer_zone_name() == "UTC"
-        assert ui.format_datetime(SEND) == "10 Dec 2026, 17:20 UTC"
+        assert times.viewer_zone_name() == "UTC"
+        assert times.format_datetime(SEND) == "10 Dec 2026, 17:20 UTC"
 
 
 def test_one_format_with_the_zone_named(app):
     with app.test_request_context(headers=_cookie("Europe%2FBerlin")):
-        assert ui.format_datetime(SEND) == "10 Dec 2026, 18:20 Berlin"
-        assert ui._fmt_dt(SEND, seconds=True) == "10 Dec 2026, 18:20:00 Berlin"
-        assert ui.time_of_day(SEND) == "18:20 Berlin"
-        assert ui.time_of_day(time(9, 0), "America/New_York") == "09:00 New York"
-        assert ui.format_date(datetime(2026, 12, 10, 23, 30)) == "11 Dec 2026"  # Berlin's calendar
-        assert ui._fmt_day(datetime(2026, 12, 10).date()) == "Thu 10 Dec 2026"
-        assert ui._fmt_day("2026-12-10") == "Thu 10 Dec 2026"  # a schedule's occurrence key
-        assert ui._fmt_day("evt-17") == "evt-17"
-        assert ui._fmt_iso(SEND) == "2026-12-10T17:20:00Z"
-        assert ui.format_datetime(None) == "—"
+        assert times.format_datetime(SEND) == "10 Dec 2026, 18:20 Berlin"
+        assert times._fmt_dt(SEND, seconds=True) == "10 Dec 2026, 18:20:00 Berlin"
+        assert times.time_of_day(SEND) == "18:20 Berlin"
+        assert times.time_of_day(time(9, 0), "America/New_York") == "09:00 New York"
+        assert times.format_date(datetime(2026, 12, 10, 23, 30)) == "11 Dec 2026"  # Berlin's calendar
+        assert times._fmt_day(datetime(2026, 12, 10).date()) == "Thu 10 Dec 2026"
+        assert times._fmt_day("2026-12-10") == "Thu 10 Dec 2026"  # a schedule's occurrence key
+        assert times._fmt_day("evt-17") == "evt-17"
+        assert times._fmt_iso(SEND) == "2026-12-10T17:20:00Z"
+        assert times.format_datetime(None) == "—"
     # zones are named by their place; the Etc/ ones by their offset (Etc/GMT+5 is UTC−5)
-    assert [ui.zone_label(z) for z in ("America/New_York", "America/Argentina/Buenos_Aires", "UTC",
+    assert [times.zone_label(z) for z in ("America/New_York", "America/Argentina/Buenos_Aires", "UTC",
                                        "Etc/GMT+5", "Etc/UTC")] == [
         "New York", "Buenos Aires", "UTC", "UTC−05:00", "UTC"]
 
@@ -69,14 +69,14 @@ def test_patterns_passed_the_old_way_keep_the_one_format(app):
     """Templates written before (|dt('%H:%M'), |date('%A %d %B %Y')) neither fail nor bring
     back a format of their own: the pattern only says seconds, clock alone, or weekday."""
     with app.test_request_context(headers=_cookie("Europe%2FBerlin")):
-        assert ui._fmt_dt(SEND, "%H:%M") == "18:20 Berlin"
-        assert ui._fmt_dt(SEND, "%H:%M:%S") == "18:20:00 Berlin"
-        assert ui._fmt_dt(SEND, "%d %b %Y, %H:%M:%S") == "10 Dec 2026, 18:20:00 Berlin"
-        assert ui._fmt_dt(SEND, "%d %b, %H:%M") == "10 Dec 2026, 18:20 Berlin"
-        assert ui._fmt_clock(SEND, "%H:%M:%S") == "18:20:00 Berlin"
-        assert ui._fmt_date(SEND, "%d %b") == "10 Dec 2026"
-        assert ui._fmt_date(SEND, "%A %d %B %Y") == "Thu 10 Dec 2026"
-        assert ui._fmt_date(SEND.date(), "%A, %d %b %Y") == "Thu 10 Dec 2026"
+        assert times._fmt_dt(SEND, "%H:%M") == "18:20 Berlin"
+        assert times._fmt_dt(SEND, "%H:%M:%S") == "18:20:00 Berlin"
+        assert times._fmt_dt(SEND, "%d %b %Y, %H:%M:%S") == "10 Dec 2026, 18:20:00 Berlin"
+        assert times._fmt_dt(SEND, "%d %b, %H:%M") == "10 Dec 2026, 18:20 Berlin"
+        assert times._fmt_clock(SEND, "%H:%M:%S") == "18:20:00 Berlin"
+        assert times._fmt_date(SEND, "%d %b") == "10 Dec 2026"
+        assert times._fmt_date(SEND, "%A %d %B %Y") == "Thu 10 Dec 2026"
+        assert times._fmt_date(SEND.date(), "%A, %d %b %Y") == "Thu 10 Dec 2026"
         rendered = app.jinja_env.from_string(
             "{{ at|dt('%H:%M:%S') }} / {{ at|date('%d %b') }} / {{ at|dt('%d %b %Y, %H:%M:%S') }}").render(at=SEND)
         assert rendered == "18:20:00 Berlin / 10 Dec 2026 / 10 Dec 2026, 18:20:00 Berlin"
@@ -84,13 +84,13 @@ def test_patterns_passed_the_old_way_keep_the_one_format(app):
 
 def test_a_send_time_shows_the_triggers_zone_and_the_viewers(app):
     with app.test_request_context(headers=_cookie("America%2FNew_York")):
-        assert ui._fmt_trigger_dt(SEND, "Europe/Berlin") == "10 Dec 2026, 18:20 Berlin · 12:20 your time"
+        assert times._fmt_trigger_dt(SEND, "Europe/Berlin") == "10 Dec 2026, 18:20 Berlin · 12:20 your time"
         # another calendar day for the viewer: the date is repeated
         late = datetime(2026, 12, 10, 23, 30)
-        assert ui._fmt_trigger_dt(late, "Europe/Berlin") == "11 Dec 2026, 00:30 Berlin · 10 Dec 2026, 18:30 your time"
+        assert times._fmt_trigger_dt(late, "Europe/Berlin") == "11 Dec 2026, 00:30 Berlin · 10 Dec 2026, 18:30 your time"
     with app.test_request_context(headers=_cookie("Europe%2FBerlin")):
-        assert ui._fmt_trigger_dt(SEND, "Europe/Berlin") == "10 Dec 2026, 18:20 Berlin"
-        assert ui._fmt_trigger_dt(SEND, "Europe/Paris") == "10 Dec 2026, 18:20 Paris"  # same clock: said once
+        assert times._fmt_trigger_dt(SEND, "Europe/Berlin") == "10 Dec 2026, 18:20 Berlin"
+        assert times._fmt_trigger_dt(SEND, "Europe/Paris") == "10 Dec 2026, 18:20 Paris"  # same clock: said once
 
 
 def test_the_staff_setting_overrides_the_browser(login, client):
