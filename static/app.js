@@ -2,7 +2,7 @@
 (function () {
   // Remember the browser's time zone so pages show times in it (unless the staff member
   // chose a zone on their account page). The IANA name is stored URL-encoded
-  // ("Europe%2FBerlin"); blueprints/ui.py decodes it and accepts only a known zone.
+  // ("Europe%2FBerlin"); blueprints/times.py decodes it and accepts only a known zone.
   try {
     var tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
     var stored = (document.cookie.match(/(?:^|;\s*)tz=([^;]*)/) || [])[1];

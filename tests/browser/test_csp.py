@@ -149,10 +149,11 @@ def test_the_apps_javascript_works_under_the_policy(app, csp_page):
 
     # Saving flashes a message; its close button (data-dismiss-parent) removes it.
     page.get_by_role("button", name=re.compile("Save")).first.click()
-    flash = page.locator(".flash").first
-    expect(flash).to_be_visible()
-    flash.locator(".flash-close").click()
-    expect(page.locator(".flash")).to_have_count(0)
+    expect(page).to_have_url(re.compile(rf"/personas/{persona.id}$"))
+    saved = page.locator(".flash", has_text="“Admins” saved")
+    expect(saved).to_have_count(1)
+    saved.locator(".flash-close").click()
+    expect(saved).to_have_count(0)
 
     # The variable picker inserts at the cursor.
     page.goto(page.base + "/templates/new")
