@@ -87,21 +87,10 @@ def _zone_of(tz: str | None) -> str:
     return tz if tz and is_timezone(tz) else viewer_zone_name()
 
 
-def _legacy_format(arg) -> bool:
-    """A strftime pattern passed the old way (|dt('%H:%M')): the filters keep one format
-    and only read what the pattern asked for (seconds, the clock alone, a weekday)."""
-    return isinstance(arg, str) and "%" in arg
-
-
 def _fmt_dt(value, tz: str | None = None, seconds: bool = False):
     """"03 Dec 2026, 14:05 Berlin": the instant in `tz` (default: the viewer's zone)."""
     if value is None:
         return "—"
-    if _legacy_format(tz):
-        pattern, tz = tz, None
-        seconds = seconds or "%S" in pattern
-        if not any(code in pattern for code in ("%d", "%b", "%B", "%Y", "%a", "%A")):
-            return _fmt_clock(value, seconds=seconds)
     name = _zone_of(tz)
     local = to_local(value, name)
     clock = CLOCK_SECONDS_FORMAT if seconds else CLOCK_FORMAT
@@ -112,8 +101,6 @@ def _fmt_clock(value, tz: str | None = None, seconds: bool = False):
     """"14:05 Berlin": the time of day only (where the date is shown beside it)."""
     if value is None:
         return "—"
-    if _legacy_format(tz):
-        seconds, tz = seconds or "%S" in tz, None
     name = _zone_of(tz)
     clock = CLOCK_SECONDS_FORMAT if seconds else CLOCK_FORMAT
     if isinstance(value, time):  # a wall-clock setting such as a trigger's send time
@@ -194,13 +181,10 @@ def zone_options() -> tuple[tuple[str, str], ...]:
     return _zone_options_at(hour)
 
 
-def _fmt_date(value, legacy_format: str | None = None):
-    """"03 Dec 2026" (a datetime counts on the viewer's calendar). A pattern passed the
-    old way gives this format too, or the day format when it asked for a weekday."""
+def _fmt_date(value):
+    """"03 Dec 2026" (a datetime counts on the viewer's calendar)."""
     if value is None:
         return "—"
-    if _legacy_format(legacy_format) and ("%a" in legacy_format or "%A" in legacy_format):
-        return _fmt_day(value)
     if isinstance(value, datetime):
         value = to_local(value)
     return value.strftime(DATE_FORMAT)

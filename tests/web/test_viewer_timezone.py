@@ -65,23 +65,6 @@ def test_one_format_with_the_zone_named(app):
         "New York", "Buenos Aires", "UTC", "UTC−05:00", "UTC"]
 
 
-def test_patterns_passed_the_old_way_keep_the_one_format(app):
-    """Templates written before (|dt('%H:%M'), |date('%A %d %B %Y')) neither fail nor bring
-    back a format of their own: the pattern only says seconds, clock alone, or weekday."""
-    with app.test_request_context(headers=_cookie("Europe%2FBerlin")):
-        assert times._fmt_dt(SEND, "%H:%M") == "18:20 Berlin"
-        assert times._fmt_dt(SEND, "%H:%M:%S") == "18:20:00 Berlin"
-        assert times._fmt_dt(SEND, "%d %b %Y, %H:%M:%S") == "10 Dec 2026, 18:20:00 Berlin"
-        assert times._fmt_dt(SEND, "%d %b, %H:%M") == "10 Dec 2026, 18:20 Berlin"
-        assert times._fmt_clock(SEND, "%H:%M:%S") == "18:20:00 Berlin"
-        assert times._fmt_date(SEND, "%d %b") == "10 Dec 2026"
-        assert times._fmt_date(SEND, "%A %d %B %Y") == "Thu 10 Dec 2026"
-        assert times._fmt_date(SEND.date(), "%A, %d %b %Y") == "Thu 10 Dec 2026"
-        rendered = app.jinja_env.from_string(
-            "{{ at|dt('%H:%M:%S') }} / {{ at|date('%d %b') }} / {{ at|dt('%d %b %Y, %H:%M:%S') }}").render(at=SEND)
-        assert rendered == "18:20:00 Berlin / 10 Dec 2026 / 10 Dec 2026, 18:20:00 Berlin"
-
-
 def test_a_send_time_shows_the_triggers_zone_and_the_viewers(app):
     with app.test_request_context(headers=_cookie("America%2FNew_York")):
         assert times._fmt_trigger_dt(SEND, "Europe/Berlin") == "10 Dec 2026, 18:20 Berlin · 12:20 your time"
