@@ -83,13 +83,20 @@ def change_role(staff_id):
     return redirect(url_for("settings.staff"))
 
 
+def _confirmed_member(staff_id) -> Staff:
+    """The member a confirmed per-row action (sign out, reset link, remove) is for:
+    404 when there is no such login, 400 without the form's CSRF token."""
+    member = db.session.get(Staff, staff_id) or abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    return member
+
+
 @bp.route("/staff/<int:staff_id>/sign-out", methods=["POST"])
 @role_required("admin")
 def sign_out_staff(staff_id):
     """End every session and remember cookie of this member, on every device."""
-    member = db.session.get(Staff, staff_id) or abort(404)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
+    member = _confirmed_member(staff_id)
     sessions.revoke_sessions(member)
     db.session.commit()
     if member.id == current_user.id:
@@ -105,9 +112,7 @@ def sign_out_staff(staff_id):
 def create_reset_link(staff_id):
     """A one-time, expiring link that lets this member set a new password (nothing stored:
     the signed token is bound to the current password hash, so it stops working once used)."""
-    member = db.session.get(Staff, staff_id) or abort(404)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
+    member = _confirmed_member(staff_id)
     if member.id == current_user.id:
         flash("Change your own password on your account page.", "info")
         return redirect(url_for("auth.account"))
@@ -129,9 +134,7 @@ def _keep_this_browser_signed_in(me: Staff) -> None:
 @bp.route("/staff/<int:staff_id>/remove", methods=["POST"])
 @role_required("admin")
 def remove_staff(staff_id):
-    member = db.session.get(Staff, staff_id) or abort(404)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
+    member = _confirmed_member(staff_id)
     if member.id == current_user.id:
         flash("You cannot remove your own login. Ask another admin.", "error")
         return redirect(url_for("settings.staff"))
