@@ -1,8 +1,11 @@
 """All models, imported here so Alembic and create_all see every table."""
 from models.account import Account
 from models.api_key import ApiKey
+from models.bounce import BounceRecord
 from models.communication import Communication
 from models.contact import Contact
+from models.contact_change import ContactChange
+from models.contact_list import ContactList, ListMember
 from models.delivery import DeliveryEvent
 from models.event import Event
 from models.import_job import ImportJob
@@ -15,8 +18,9 @@ from models.template import EmailTemplate
 from models.trigger import TickRun, Trigger, TriggerRun
 
 __all__ = [
-    "Account", "ApiKey", "Communication", "Contact", "DeliveryEvent", "EmailTemplate",
-    "Event", "ImportJob", "LoginThrottle", "OutboxMessage", "Persona", "PersonaMember",
+    "Account", "ApiKey", "BounceRecord", "Communication", "Contact", "ContactChange",
+    "ContactList", "DeliveryEvent", "EmailTemplate",
+    "Event", "ImportJob", "ListMember", "LoginThrottle", "OutboxMessage", "Persona", "PersonaMember",
     "PersonaTransition", "ReportDay", "ReportDayContact", "ReportFoldLock", "ReportRecipient",
     "SinkMessage", "Staff", "TickRun", "Trigger", "TriggerRun",
 ]

@@ -25,6 +25,10 @@ class Contact(db.Model):
     last_seen_at: Mapped[datetime | None] = mapped_column(db.DateTime, nullable=True)
     unsubscribed_at: Mapped[datetime | None] = mapped_column(db.DateTime, nullable=True)
     attributes: Mapped[dict] = mapped_column(JSONType, default=dict)
+    # Set by a hard bounce (or enough soft ones) for the current address; the
+    # frequency controls skip the contact (reason "bounced") until it is cleared.
+    email_bounced_at: Mapped[datetime | None] = mapped_column(db.DateTime, nullable=True)
+    email_bounce_reason: Mapped[str | None] = mapped_column(db.Text, nullable=True)
 
     account = relationship("Account", back_populates="contacts")
 

@@ -38,6 +38,8 @@ class ReportDay(db.Model):
     clicked: Mapped[int] = mapped_column(default=0)
     failed: Mapped[int] = mapped_column(default=0)
     unsubscribed: Mapped[int] = mapped_column(default=0)
+    # Distinct contacts whose email bounced (or complained) that day.
+    bounced: Mapped[int] = mapped_column(default=0, server_default="0")
     # Contacts whose latest delivery from this trigger was on this day: summing it
     # over the last 30 days gives the distinct 30-day recipients in <= 30 rows.
     latest_delivered: Mapped[int] = mapped_column(default=0)

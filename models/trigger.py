@@ -1,6 +1,6 @@
 from datetime import datetime, time
 
-from sqlalchemy import ForeignKey, Index, UniqueConstraint, true
+from sqlalchemy import ForeignKey, Index, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
@@ -49,11 +49,23 @@ class Trigger(db.Model):
     persona_id: Mapped[int | None] = mapped_column(ForeignKey("personas.id"), nullable=True)
     event_name: Mapped[str | None] = mapped_column(db.String(128), nullable=True)
     rule: Mapped[dict | None] = mapped_column(JSONType, nullable=True)
+    # Change-feed kinds: list_added / list_removed name a list; field_updated a
+    # rule field ("contact.attributes.plan") and optionally the old and/or new
+    # value, as JSON text (engine.contacts.changes.encode_value); NULL = any.
+    # No foreign key: SQLite cannot add or drop one in place (see the migration);
+    # deleting a list that a trigger uses is refused by engine/contacts.
+    list_id: Mapped[int | None] = mapped_column(nullable=True)
+    field: Mapped[str | None] = mapped_column(db.String(200), nullable=True)
+    from_value: Mapped[str | None] = mapped_column(db.Text, nullable=True)
+    to_value: Mapped[str | None] = mapped_column(db.Text, nullable=True)
     # Controls
     priority: Mapped[int] = mapped_column(default=TRIGGER_DEFAULTS["priority"])
     global_delay_days: Mapped[int] = mapped_column(default=TRIGGER_DEFAULTS["global_delay_days"])
     retrigger_delay_days: Mapped[int] = mapped_column(default=TRIGGER_DEFAULTS["retrigger_delay_days"])
     never_retrigger: Mapped[bool] = mapped_column(default=TRIGGER_DEFAULTS["never_retrigger"])
+    # Mailtrap's rule: at most one email from this trigger to a contact in 24 hours
+    # (suppression reason "once_per_24h").
+    once_per_24h: Mapped[bool] = mapped_column(default=False, server_default=false())
     generate_at: Mapped[time] = mapped_column(db.Time, default=TRIGGER_DEFAULTS["generate_at"])
     send_at: Mapped[time] = mapped_column(db.Time, default=TRIGGER_DEFAULTS["send_at"])
     timezone: Mapped[str] = mapped_column(db.String(64), default=TRIGGER_DEFAULTS["timezone"])
@@ -67,6 +79,7 @@ class Trigger(db.Model):
     # Event/persona triggers fire on rows newer than these high-water marks.
     last_event_id: Mapped[int] = mapped_column(db.BigInteger, default=0)
     last_transition_id: Mapped[int] = mapped_column(db.BigInteger, default=0)
+    last_change_id: Mapped[int] = mapped_column(db.BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(db.DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(db.DateTime, default=utcnow, onupdate=utcnow)
 
