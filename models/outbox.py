@@ -30,6 +30,7 @@ REASON_LABELS = {
     "unsubscribed": "Unsubscribed",
     "never_retrigger": "Never re-trigger",
     "retrigger_delay": "Re-trigger delay",
+    "once_per_24h": "Once in 24 hours",
     "global_delay": "Global delay",
     "no_email": "No email address",
     # stopped by staff or by the trigger's lifecycle (engine/outbox staff actions)
@@ -40,7 +41,8 @@ REASON_LABELS = {
     "dismissed": "Dismissed by staff",
 }
 REASON_CODES = tuple(REASON_LABELS)
-SUPPRESSION_CODES = ("unsubscribed", "never_retrigger", "retrigger_delay", "global_delay", "no_email")
+SUPPRESSION_CODES = ("unsubscribed", "never_retrigger", "retrigger_delay", "once_per_24h", "global_delay",
+                     "no_email")
 
 
 def reason_label(code: str | None) -> str:

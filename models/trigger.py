@@ -6,7 +6,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from extensions import db
 from models.base import JSONType, utcnow
 
-KINDS = ("schedule", "persona_enter", "persona_leave", "event")
+# The change-feed kinds (models.ContactChange; engine/triggers/generate.py run_changes).
+FEED_KINDS = ("contact_created", "field_updated", "list_added", "list_removed")
+KINDS = ("schedule", "persona_enter", "persona_leave", "event", *FEED_KINDS)
 STATUSES = ("draft", "active", "paused", "inactive")
 # What a new trigger starts with, stored form: the column defaults below, and (as
 # API fields, engine.triggers.validation.DEFAULTS) what the API and the wizard fill
@@ -17,7 +19,9 @@ TRIGGER_DEFAULTS = {
     "template_id": None, "kind": "schedule", "persona_id": None, "event_name": None, "rule": None,
     "priority": 1, "global_delay_days": 0, "retrigger_delay_days": 0, "never_retrigger": False,
     "generate_at": time(8, 0), "send_at": time(9, 0), "timezone": "UTC", "requires_approval": True,
-    "track_opens": True, "track_clicks": True,
+    "track_opens": True, "track_clicks": True, "list_id": None, "field": None,
+    "from_value": None, "to_value": None,  # the API's "from" / "to"
+    "once_per_24h": False,  # on for FEED_KINDS (engine.triggers.validation.kind_defaults)
 }
 
 
@@ -65,7 +69,8 @@ class Trigger(db.Model):
     never_retrigger: Mapped[bool] = mapped_column(default=TRIGGER_DEFAULTS["never_retrigger"])
     # Mailtrap's rule: at most one email from this trigger to a contact in 24 hours
     # (suppression reason "once_per_24h").
-    once_per_24h: Mapped[bool] = mapped_column(default=False, server_default=false())
+    once_per_24h: Mapped[bool] = mapped_column(default=TRIGGER_DEFAULTS["once_per_24h"],
+                                               server_default=false())
     generate_at: Mapped[time] = mapped_column(db.Time, default=TRIGGER_DEFAULTS["generate_at"])
     send_at: Mapped[time] = mapped_column(db.Time, default=TRIGGER_DEFAULTS["send_at"])
     timezone: Mapped[str] = mapped_column(db.String(64), default=TRIGGER_DEFAULTS["timezone"])

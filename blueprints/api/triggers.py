@@ -3,6 +3,8 @@ so teams can keep triggers in version control.
 
 PUT merges: fields left out of the body keep their current value. An active
 trigger must stay activatable, so PUT on it is validated as for activation.
+once_per_24h left out takes its kind's default (on for the change-feed kinds)
+on POST, and on a PUT that changes the kind.
 """
 from flask import jsonify, request
 from sqlalchemy import select
@@ -61,7 +63,7 @@ def triggers_create():
     body = _body()
     if body is None:
         return api_error(400, "expected a JSON object with the trigger's fields")
-    clean, errors = engine.validate_trigger({**engine.DEFAULTS, **body})
+    clean, errors = engine.validate_trigger({**engine.DEFAULTS, **engine.kind_defaults(body), **body})
     if errors:
         return _invalid(errors)
     trigger = Trigger(status="draft")
@@ -92,6 +94,8 @@ def triggers_update(trigger_id):
     if body is None:
         return api_error(400, "expected a JSON object with the trigger's fields")
     merged = {**engine.trigger_data(trigger), **body}
+    if body.get("kind", trigger.kind) != trigger.kind:
+        merged = {**merged, **engine.kind_defaults(body), **body}
     clean, errors = engine.validate_trigger(merged, for_activation=trigger.status == "active")
     if errors:
         return _invalid(errors)

@@ -9,11 +9,12 @@ from sqlalchemy import func, select
 
 from engine.triggers.stats import iso, trigger_stats  # noqa: F401  (re-exported)
 from engine.triggers.validation import (  # noqa: F401  (re-exported for views and the API)
-    DEFAULTS, FIELDS, LABELS, READ_ONLY, validate_trigger)
+    DEFAULTS, FIELDS, LABELS, READ_ONLY, STORED_AS, kind_defaults, validate_trigger)
+from engine.contacts.changes import decode_value, encode_value
 from engine.outbox import (  # noqa: F401  (waiting_by_state re-exported for the views)
     cancel_waiting_for_trigger, waiting_by_state, waiting_count, waiting_or_sending_count)
 from extensions import db
-from models import Event, PersonaTransition, Trigger
+from models import ContactChange, Event, PersonaTransition, Trigger
 
 
 class TriggerInUse(Exception):
@@ -26,7 +27,9 @@ class TriggerInUse(Exception):
 
 def trigger_data(trigger) -> dict:
     """The trigger's editable fields in API form (times as "HH:MM")."""
-    data = {k: getattr(trigger, k) for k in FIELDS}
+    data = {k: getattr(trigger, STORED_AS.get(k, k)) for k in FIELDS}
+    for key in STORED_AS:  # from / to: the values, not their feed encoding
+        data[key] = decode_value(data[key])
     for key in ("generate_at", "send_at"):
         data[key] = data[key].strftime("%H:%M") if data[key] is not None else None
     return data
@@ -69,7 +72,9 @@ def apply_trigger(trigger, clean: dict) -> None:
 
         forget_trigger(trigger.id, utcnow())
     for key, value in clean.items():
-        if key in FIELDS:
+        if key in STORED_AS:
+            setattr(trigger, STORED_AS[key], encode_value(value))
+        elif key in FIELDS:
             setattr(trigger, key, value)
 
 
@@ -86,6 +91,7 @@ def activate(trigger, now: datetime) -> list[str]:
     if trigger.status != "active":
         trigger.last_event_id = db.session.scalar(select(func.max(Event.id))) or 0
         trigger.last_transition_id = db.session.scalar(select(func.max(PersonaTransition.id))) or 0
+        trigger.last_change_id = db.session.scalar(select(func.max(ContactChange.id))) or 0
     trigger.status = "active"
     trigger.keep_queued_when_inactive = False
     trigger.started_at = trigger.started_at or now
@@ -108,7 +114,7 @@ def deactivate(trigger, now: datetime, keep_waiting: bool = False) -> int:
 
 def copy_trigger(trigger) -> Trigger:
     """A new draft with the same fields, named "Copy of …" (added and flushed, not committed)."""
-    clone = Trigger(**{k: getattr(trigger, k) for k in FIELDS})
+    clone = Trigger(**{STORED_AS.get(k, k): getattr(trigger, STORED_AS.get(k, k)) for k in FIELDS})
     clone.name = f"Copy of {trigger.name}"[:128]
     clone.rule = dict(trigger.rule) if isinstance(trigger.rule, dict) else trigger.rule
     clone.status, clone.started_at = "draft", None

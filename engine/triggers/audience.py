@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from extensions import db
 from models import Account, Contact, PersonaMember
+from models.trigger import FEED_KINDS
 
 
 def rule_filter(trigger, now: datetime):
@@ -30,7 +31,8 @@ def audience_select(trigger, now: datetime):
     - persona set: the persona's current members, narrowed by the inline rule
       when there is one (Planhat's extra segment filter);
     - otherwise the inline rule's matches;
-    - an event trigger with neither: every contact (the event decides who);
+    - an event or change-feed trigger with neither: every contact (the event
+      or the change decides who);
     - a schedule trigger with neither: None (never "everyone" by accident).
     Raises engine.rules.RuleError for a bad rule.
     """
@@ -46,7 +48,7 @@ def audience_select(trigger, now: datetime):
         from engine.rules import matching_contacts_select
 
         return matching_contacts_select(trigger.rule, now)
-    if trigger.kind == "event":
+    if trigger.kind == "event" or trigger.kind in FEED_KINDS:
         return select(Contact.id.label("contact_id"), Contact.account_id.label("account_id"))
     return None
 
@@ -109,8 +111,8 @@ def explain_audience(trigger, contact_id: int, now: datetime) -> dict:
     if trigger.rule:
         out["rule"] = explain(trigger.rule, contact_id, now)
         out["matches"] = out["rule"]["matches"]
-    elif trigger.kind == "event":
-        out["matches"] = True  # the event decides who
+    elif trigger.kind == "event" or trigger.kind in FEED_KINDS:
+        out["matches"] = True  # the event / the change decides who
     else:
         out["reason"] = "this trigger has no rule or persona yet, so it reaches nobody"
     return out

@@ -4,6 +4,8 @@ For each candidate, in this order:
   1. unsubscribed                                   -> never
   2. never_retrigger and this trigger already emailed them
   3. this trigger emailed them within retrigger_delay_days
+  3b. once_per_24h and this trigger emailed them in the last 24 hours (Mailtrap's
+      rule; exact hours, not calendar days: "at most once in 24 hours")
   4. ANY trigger emailed them within this trigger's global_delay_days
      (rows already in the outbox count, so messages generated earlier in the
      same tick by higher-priority triggers hold this one back)
@@ -51,9 +53,17 @@ def window_start(days: int, now: datetime, tz: str) -> datetime | None:
     return local_instant(first_day, time(0, 0), tz)
 
 
+ONCE_WINDOW = timedelta(hours=24)
+
+
 def uses_history(trigger) -> bool:
     return bool(trigger.never_retrigger or (trigger.retrigger_delay_days or 0) > 0
-                or (trigger.global_delay_days or 0) > 0)
+                or trigger.once_per_24h or (trigger.global_delay_days or 0) > 0)
+
+
+def _once_since(trigger, now: datetime) -> datetime | None:
+    """Start of the once-per-24-hours window (None when the control is off)."""
+    return now - ONCE_WINDOW if trigger.once_per_24h else None
 
 
 def control_columns(trigger, contact_id_col, now: datetime) -> list:
@@ -69,10 +79,13 @@ def control_columns(trigger, contact_id_col, now: datetime) -> list:
     which rule it met."""
     tz = trigger.timezone or "UTC"
     mine = None
-    if trigger.never_retrigger or (trigger.retrigger_delay_days or 0) > 0:
+    once = _once_since(trigger, now)
+    if trigger.never_retrigger or (trigger.retrigger_delay_days or 0) > 0 or once is not None:
         mine = O.trigger_id == trigger.id
         if not trigger.never_retrigger:
-            mine = and_(mine, EMAILED_AT >= window_start(trigger.retrigger_delay_days, now, tz))
+            starts = [t for t in (window_start(trigger.retrigger_delay_days or 0, now, tz), once)
+                      if t is not None]
+            mine = and_(mine, EMAILED_AT >= min(starts))
     since = window_start(trigger.global_delay_days or 0, now, tz)
     recent = EMAILED_AT >= since if since is not None else None
     if mine is None and recent is None:
@@ -167,6 +180,10 @@ def state_and_reason(trigger, c, now: datetime, dialect: str, *, duplicate=None)
     elif since is not None:
         rules.append((own, "retrigger_delay", "re-trigger delay: " + emailed + days.ago(c.held_at)
                       + f" ({r}-day delay)"))
+    once = _once_since(trigger, now)
+    if once is not None and not trigger.never_retrigger:
+        rules.append((and_(held, c.held_trigger_id == trigger.id, c.held_at >= once), "once_per_24h",
+                      "at most once in 24 hours: " + emailed + "by this trigger " + days.ago(c.held_at)))
     if window_start(g, now, tz) is not None:
         who = func.coalesce(c.held_trigger_name, "trigger #" + cast(c.held_trigger_id, String))
         rules.append((held, "global_delay", "global delay: emailed by “" + who + "” "
@@ -197,5 +214,7 @@ def in_run_reason(trigger) -> tuple[str, str]:
     if (trigger.retrigger_delay_days or 0) > 0:
         return ("retrigger_delay",
                 f"re-trigger delay: emailed today ({trigger.retrigger_delay_days}-day delay)")
+    if trigger.once_per_24h:
+        return "once_per_24h", "at most once in 24 hours: emailed by this trigger today"
     return ("global_delay",
             f"global delay: emailed by “{trigger.name}” today ({trigger.global_delay_days}-day delay)")

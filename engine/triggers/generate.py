@@ -4,9 +4,9 @@ One run = one trigger and its new occurrences, in ONE transaction whose first
 statement is the lock (generate_step, the orchestrator, commits each run; the
 runners end their own reads with a rollback so the lock opens the transaction):
   * schedule triggers insert their TriggerRun (unique trigger + local day);
-  * persona / event triggers advance their high-water mark with a
-    conditional UPDATE (WHERE last_*_id = <value we read>); an event
-    trigger's mark trails by a settle window (see run_events).
+  * persona / event / change-feed triggers advance their high-water mark
+    with a conditional UPDATE (WHERE last_*_id = <value we read>); an event
+    or feed trigger's mark trails by a settle window (see run_events).
 A concurrent tick that loses the lock writes nothing (on PostgreSQL it waits
 for the winner's commit, then sees the conflict). Outbox rows are inserted
 with ON CONFLICT DO NOTHING on (trigger_id, contact_id, occurrence_key) as a
@@ -229,8 +229,87 @@ def run_events(trigger, now) -> dict | None:
     return dict(counts, settled_id=settled)
 
 
+# Which change-feed rows (models.ContactChange.kind) each feed trigger kind fires on.
+FEED_CHANGE_KIND = {"contact_created": "created", "field_updated": "field",
+                    "list_added": "list_added", "list_removed": "list_removed"}
+
+
+def feed_scope(trigger) -> list | None:
+    """The conditions on ContactChange that a feed trigger fires on (kind;
+    field_updated: field and the optional from / to values, equal as encoded
+    JSON text; list kinds: the list), or None when the trigger is incomplete."""
+    from models import ContactChange as CC
+
+    scope = [CC.kind == FEED_CHANGE_KIND[trigger.kind]]
+    if trigger.kind == "field_updated":
+        if not trigger.field:
+            return None
+        scope.append(CC.field == trigger.field)
+        if trigger.from_value is not None:
+            scope.append(CC.old_value == trigger.from_value)
+        if trigger.to_value is not None:
+            scope.append(CC.new_value == trigger.to_value)
+    elif trigger.kind in ("list_added", "list_removed"):
+        if not trigger.list_id:
+            return None
+        scope.append(CC.list_id == trigger.list_id)
+    return scope
+
+
+def run_changes(trigger, now) -> dict | None:
+    """Fire a change-feed trigger (contact_created, field_updated, list_added,
+    list_removed) for its feed rows that have not fired it yet.
+
+    The feed is written by ingest, imports, staff edits and list changes in
+    their own transactions, so ids commit out of order exactly as events do,
+    and this is run_events over models.ContactChange: the mark (last_change_id)
+    only advances over SETTLED ids (recorded at least EVENT_SETTLE ago), each
+    tick re-examines the rows above it, and the outbox row (trigger, contact,
+    occurrence_key = change id) is the fact that a change has fired. Quiet
+    ticks write nothing. An optional rule and the persona narrow who qualifies;
+    two changes of one contact in one run are handled by generate() (the
+    second is held back when the trigger has any control).
+    """
+    from models import ContactChange as CC
+
+    scope = feed_scope(trigger)
+    if scope is None:
+        return None
+    old = db.session.execute(select(Trigger.last_change_id).where(Trigger.id == trigger.id)).scalar() or 0
+    scope.append(CC.id > old)
+    if trigger.started_at:
+        scope.append(CC.at >= trigger.started_at)  # never fire for history
+    fired = (select(OutboxMessage.id).where(
+        OutboxMessage.trigger_id == trigger.id, OutboxMessage.contact_id == CC.contact_id,
+        OutboxMessage.occurrence_key == cast(CC.id, String(64))).exists())
+    unfired = and_(*scope, ~fired)
+    pending = db.session.execute(select(CC.id).where(unfired).limit(1)).first() is not None
+    settled = db.session.execute(
+        select(CC.id).where(CC.id > old, CC.at <= now - EVENT_SETTLE)
+        .order_by(CC.id.desc()).limit(1)).scalar() or old
+    db.session.rollback()  # end the read so the lock is the transaction's first statement
+    if not pending and settled == old:
+        return None  # the usual quiet tick: no write at all
+    if not _advance_mark(trigger.id, Trigger.last_change_id, old, settled) or not pending:
+        return None  # the caller commits the settled mark
+    stmt = (select(CC.contact_id.label("contact_id"), Contact.account_id.label("account_id"),
+                   cast(CC.id, String(64)).label("occurrence_key"), CC.id.label("seq"))
+            .join(Contact, Contact.id == CC.contact_id).where(unfired))
+    narrowed = rule_filter(trigger, now)
+    if narrowed is not None:
+        stmt = stmt.where(CC.contact_id.in_(narrowed))
+    if trigger.persona_id:  # as for event triggers: the persona's current members
+        from models import PersonaMember
+
+        stmt = stmt.where(CC.contact_id.in_(select(PersonaMember.contact_id).where(
+            PersonaMember.persona_id == trigger.persona_id)))
+    counts = generate(trigger, stmt, now)
+    return dict(counts, settled_id=settled)
+
+
 RUNNERS = {"schedule": run_schedule, "persona_enter": run_transitions,
-           "persona_leave": run_transitions, "event": run_events}
+           "persona_leave": run_transitions, "event": run_events,
+           **{kind: run_changes for kind in FEED_CHANGE_KIND}}
 
 
 def generate_step(now: datetime) -> dict:

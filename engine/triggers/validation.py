@@ -7,24 +7,32 @@ from email_validator import EmailNotValidError, validate_email
 
 from engine.clock import is_timezone
 from extensions import db
-from models import EmailTemplate, Persona
-from models.trigger import KINDS, TRIGGER_DEFAULTS
+from models import ContactList, EmailTemplate, Persona
+from models.trigger import FEED_KINDS, KINDS, TRIGGER_DEFAULTS
 
 # The wizard's fields = the API's fields (DESIGN.md "Public contracts").
 FIELDS = ("name", "description", "from_email", "from_name", "bcc", "reply_to_name", "reply_to_email",
           "no_reply", "subject", "html", "text", "template_id", "kind", "persona_id",
           "event_name", "rule", "priority", "global_delay_days", "retrigger_delay_days",
           "never_retrigger", "generate_at", "send_at", "timezone", "requires_approval",
-          "track_opens", "track_clicks")
+          "track_opens", "track_clicks", "list_id", "field", "from", "to", "once_per_24h")
+# API fields stored under another column name: field_updated's old / new value,
+# kept as the change feed's JSON text (engine.contacts.changes.encode_value).
+STORED_AS = {"from": "from_value", "to": "to_value"}
+LIST_KINDS = ("list_added", "list_removed")
 # Computed fields a client may send back unchanged (GET -> edit -> PUT); ignored.
 READ_ONLY = ("id", "status", "started_at", "last_send_at", "next_send_at", "recipients_30d")
 # A new trigger's fields as the API takes them (times "HH:MM"): models.trigger.TRIGGER_DEFAULTS.
-DEFAULTS = {k: v.strftime("%H:%M") if isinstance(v, time) else v for k, v in TRIGGER_DEFAULTS.items()}
+API_NAME = {column: name for name, column in STORED_AS.items()}
+DEFAULTS = {API_NAME.get(k, k): v.strftime("%H:%M") if isinstance(v, time) else v
+            for k, v in TRIGGER_DEFAULTS.items()}
 LABELS = {"name": "Name", "from_email": "From email", "from_name": "From name", "bcc": "BCC", "reply_to_name": "Reply-to name",
           "reply_to_email": "Reply-to email", "subject": "Subject", "html": "HTML body",
           "text": "Plain-text body", "template_id": "Template", "kind": "Trigger kind",
           "persona_id": "Persona", "event_name": "Event name", "rule": "Rule",
-          "generate_at": "Generate time", "send_at": "Send time", "timezone": "Timezone"}
+          "generate_at": "Generate time", "send_at": "Send time", "timezone": "Timezone",
+          "list_id": "List", "field": "Contact field", "from": "From value", "to": "To value",
+          "once_per_24h": "Once in 24 hours"}
 MAX_DELAY_DAYS = 3650
 _HHMM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)\Z")
 
@@ -98,6 +106,38 @@ def _kind(value):
     return value
 
 
+def _field_value(value):
+    """field_updated's from / to: one value as the feed records it (None = any)."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    raise _Bad("must be a text, number or true/false value (or null for any value)")
+
+
+def _contact_field(value):
+    """A contact field as rules name it: contact.<built-in column> or
+    contact.attributes.<key> (engine/rules/fields.py)."""
+    from engine.rules.fields import COLUMNS
+
+    value = _text(200, single_line=True)(value)
+    if value is None:
+        return None
+    entity, _, rest = value.partition(".")
+    if entity == "contact" and rest.startswith("attributes."):
+        if rest[len("attributes."):].strip():
+            return value
+    elif entity == "contact" and ("contact", rest) in COLUMNS:
+        return value
+    known = ", ".join(f"contact.{n}" for e, n in COLUMNS if e == "contact")
+    raise _Bad(f"is not a contact field (use one of {known}, or contact.attributes.<key>)")
+
+
+def kind_defaults(data: dict) -> dict:
+    """The defaults that depend on the kind, for a trigger that leaves them out:
+    once_per_24h is on for the change-feed kinds (Mailtrap's rule), off for the
+    others (their behaviour never changed)."""
+    return {"once_per_24h": data.get("kind") in FEED_KINDS}
+
+
 def _rule(value):
     if value is None:
         return None
@@ -117,6 +157,8 @@ CHECKS = {
     "global_delay_days": _int(0, MAX_DELAY_DAYS), "retrigger_delay_days": _int(0, MAX_DELAY_DAYS),
     "never_retrigger": _bool, "generate_at": _clock, "send_at": _clock, "timezone": _timezone,
     "requires_approval": _bool, "track_opens": _bool, "track_clicks": _bool,
+    "list_id": _int(1, 2**31 - 1, nullable=True), "field": _contact_field,
+    "from": _field_value, "to": _field_value, "once_per_24h": _bool,
 }
 
 
@@ -151,6 +193,7 @@ def validate_trigger(data: dict, *, for_activation: bool = False) -> tuple[dict,
     if value["no_reply"]:
         clean["reply_to_name"] = clean["reply_to_email"] = None
     errors += _audience_errors(value, bad, for_activation)
+    errors += _feed_errors(value, bad, clean)
     errors += _content_errors(value, bad, for_activation)
     if value["kind"] == "schedule" and value["generate_at"] and value["send_at"] \
             and value["send_at"] < value["generate_at"]:
@@ -186,6 +229,34 @@ def _audience_errors(value, bad, for_activation):
         elif rule is not None and rule.get("user_types") == []:
             errors.append({"field": "rule.user_types",
                            "message": "no user types are checked, so nobody would match"})
+    return errors
+
+
+def _feed_errors(value, bad, clean):
+    """The change-feed kinds' own fields: a list kind names an existing list,
+    field_updated a field and from != to. Fields another kind does not use are
+    cleared, so a schedule trigger never holds a list back from deletion."""
+    from engine.contacts.changes import encode_value
+
+    kind, errors = value["kind"], []
+    if kind in LIST_KINDS:
+        if "list_id" in bad:
+            pass
+        elif not value["list_id"]:
+            errors.append({"field": "list_id", "message": "choose the list this trigger watches"})
+        elif db.session.get(ContactList, value["list_id"]) is None:
+            errors.append({"field": "list_id", "message": "no such list"})
+    else:
+        clean.update((k, None) for k in ("list_id",) if k in clean)
+    if kind == "field_updated":
+        if not value["field"] and "field" not in bad:
+            errors.append({"field": "field", "message": "choose the contact field this trigger watches"})
+        if value["from"] is not None and not {"from", "to"} & bad \
+                and encode_value(value["from"]) == encode_value(value["to"]):
+            errors.append({"field": "to", "message": "is the same as the from value, "
+                           "so the field would never change that way"})
+    else:
+        clean.update((k, None) for k in ("field", "from", "to") if k in clean)
     return errors
 
 
