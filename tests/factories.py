@@ -115,3 +115,25 @@ def email_template(**kw):
     kw.setdefault("html", '<p>Hi {{ contact.first_name }},</p><p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>')
     kw.setdefault("text", "")
     return _save(EmailTemplate(**kw))
+
+
+def contact_list(name=None, **kw):
+    """A hand-kept list (members are not added: see contact_change for the feed)."""
+    from models import ContactList
+
+    return _save(ContactList(name=name or f"List {_n()}", **kw))
+
+
+def contact_change(contact, kind="field", field=None, old=None, new=None, contact_list=None,
+                   at=None, **kw):
+    """One change-feed row as the recording code writes it (values are encoded
+    with engine.contacts.changes.encode_value). Pass id= and at= to play a row
+    whose transaction commits late."""
+    from engine.contacts.changes import encode_value
+    from models import ContactChange
+
+    kw.setdefault("source", "api")
+    return _save(ContactChange(
+        contact_id=contact.id, kind=kind, field=field, old_value=encode_value(old),
+        new_value=encode_value(new), list_id=contact_list.id if contact_list is not None else None,
+        at=at or utcnow(), **kw))
