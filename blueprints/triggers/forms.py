@@ -10,6 +10,10 @@ KIND_CHOICES = [
     ("persona_enter", "When a contact enters a persona"),
     ("persona_leave", "When a contact leaves a persona"),
     ("event", "When the product sends an API event"),
+    ("contact_created", "A contact is created"),
+    ("field_updated", "A contact field is updated"),
+    ("list_added", "A contact is added to a list"),
+    ("list_removed", "A contact is removed from a list"),
 ]
 
 
@@ -42,8 +46,15 @@ class RuleStepForm(FlaskForm):
     persona_id = SelectField("Persona", coerce=str, validate_choice=False)
     event_name = StringField("Event name", render_kw={"placeholder": "payment_failed", "list": "event-names"})
     use_filter = BooleanField("Also filter by a segment rule")
+    list_id = SelectField("List", coerce=str, validate_choice=False)
+    field = SelectField("Contact field", coerce=str, validate_choice=False)
+    # The API's "from" / "to" (Python keywords, so the form names differ).
+    from_value = StringField("From value (optional)", render_kw={"placeholder": "any value"})
+    to_value = StringField("To value (optional)", render_kw={"placeholder": "any value"})
 
-    FIELDS = ("kind", "persona_id", "event_name", "rule")
+    FIELDS = ("kind", "persona_id", "event_name", "rule", "list_id", "field", "from", "to")
+    # A validation error on an API field shows on this form field.
+    FORM_FIELD = {"from": "from_value", "to": "to_value"}
 
 
 class ControlsForm(FlaskForm):
@@ -54,13 +65,14 @@ class ControlsForm(FlaskForm):
     retrigger_delay_days = IntegerField("Re-trigger delay (days)", validators=[Optional()],
                                         description="Minimum days before this trigger emails the same contact again.")
     never_retrigger = BooleanField("Never re-trigger (each contact gets this email once)")
+    once_per_24h = BooleanField("Send to the same contact at most once in 24 hours")
     generate_at = StringField("Generate recipients daily at", render_kw={"type": "time"})
     send_at = StringField("Send emails daily at", render_kw={"type": "time"})
     timezone = StringField("Time zone", render_kw={"data-detect-tz": "1"})  # templates/_zone_picker.html
     send_automatically = BooleanField("Send automatically (skip approval)")
 
     FIELDS = ("priority", "global_delay_days", "retrigger_delay_days", "never_retrigger",
-              "generate_at", "send_at", "timezone", "requires_approval")
+              "once_per_24h", "generate_at", "send_at", "timezone", "requires_approval")
 
 
 class ConfirmForm(FlaskForm):

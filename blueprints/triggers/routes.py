@@ -10,7 +10,7 @@ from blueprints.ui import render_page
 from engine import triggers as trigger_engine
 from engine.reports.fold import fold_for_reading
 from extensions import db
-from models import Persona, Trigger
+from models import ContactList, Persona, Trigger
 from models.base import utcnow
 from models.trigger import STATUSES
 from blueprints.triggers import bp
@@ -29,9 +29,12 @@ def index():
     sort = request.args.get("sort", "priority")
     # Plain rows of just what the list shows (500 ORM objects with their rules
     # and content cost more than the rest of the page's queries).
-    query = select(Trigger.id, Trigger.name, Trigger.description, Trigger.kind, Trigger.event_name,
-                   Trigger.priority, Trigger.status, Trigger.started_at, Trigger.timezone,
-                   Persona.name.label("persona_name")).outerjoin(Persona, Persona.id == Trigger.persona_id)
+    query = (select(Trigger.id, Trigger.name, Trigger.description, Trigger.kind, Trigger.event_name,
+                    Trigger.priority, Trigger.status, Trigger.started_at, Trigger.timezone,
+                    Trigger.field, Trigger.from_value, Trigger.to_value, Trigger.list_id,
+                    Persona.name.label("persona_name"), ContactList.name.label("list_name"))
+             .outerjoin(Persona, Persona.id == Trigger.persona_id)
+             .outerjoin(ContactList, ContactList.id == Trigger.list_id))
     if status in STATUSES:
         query = query.where(Trigger.status == status)
     query = query.order_by(*SORTS.get(sort, SORTS["priority"]))

@@ -3,6 +3,8 @@
 Every step saves on its own (drafts); engine.triggers.validate_trigger is the
 single validation, and a step only refuses to save for errors in its own fields.
 """
+import json
+
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
@@ -17,8 +19,9 @@ from blueprints.ui import render_page
 from engine import triggers as trigger_engine
 from engine.rules.fields import event_names as known_event_names
 from extensions import db
-from models import EmailTemplate, Persona, Trigger
+from models import ContactList, EmailTemplate, Persona, Trigger
 from models.base import utcnow
+from models.trigger import FEED_KINDS
 
 STEPS = ("message", "rule", "controls", "review")
 STEP_LABELS = {"message": "Message", "rule": "Rule", "controls": "Controls", "review": "Review"}
@@ -46,14 +49,47 @@ def _message_data(form: MessageForm) -> dict:
     return data
 
 
+def _contact_fields() -> list[dict]:
+    """The field_updated picker: the contact's built-in columns and the custom
+    attribute keys seen in the data (engine.rules.fields.field_catalog)."""
+    from engine.rules.fields import field_catalog
+
+    return [f for f in field_catalog() if f["path"].startswith("contact.")]
+
+
+def _typed(text, path: str | None):
+    """A from / to value typed in the wizard, as the feed stores it: a number or
+    true/false for a field of that type, else the text; empty = any value."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    kind = next((f["type"] for f in _contact_fields() if f["path"] == path), "text")
+    if kind == "number":
+        try:
+            number = float(text)
+        except ValueError:
+            return text  # not a number: the text, which the field never holds
+        return int(number) if number.is_integer() and "." not in text else number
+    if kind == "boolean" and text.lower() in ("true", "false", "yes", "no"):
+        return text.lower() in ("true", "yes")
+    return text
+
+
 def _rule_data(form: RuleStepForm, rule_errors: list) -> tuple[dict, list]:
     kind = form.kind.data or "schedule"
-    data = {"kind": kind, "persona_id": None, "event_name": None, "rule": None}
+    data = {"kind": kind, "persona_id": None, "event_name": None, "rule": None,
+            "list_id": None, "field": None, "from": None, "to": None}
     persona_based = kind in ("persona_enter", "persona_leave") or form.audience.data == "persona"
     if persona_based:
         data["persona_id"] = int(form.persona_id.data) if str(form.persona_id.data or "").isdigit() else None
     if kind == "event":
         data["event_name"] = (form.event_name.data or "").strip() or None
+    if kind in ("list_added", "list_removed"):
+        data["list_id"] = int(form.list_id.data) if str(form.list_id.data or "").isdigit() else None
+    if kind == "field_updated":
+        data["field"] = (form.field.data or "").strip() or None
+        data["from"] = _typed(form.from_value.data, data["field"])
+        data["to"] = _typed(form.to_value.data, data["field"])
     wants_rule = (kind == "schedule" and not persona_based) or form.use_filter.data
     if wants_rule:
         rule, errors = read_rule_field(request.form, prefix="rule-")
@@ -72,6 +108,13 @@ def _controls_data(form: ControlsForm) -> dict:
     return data
 
 
+def _shown(value) -> str:
+    """A from / to value in its text box."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
 def _forms(step: str, data: dict):
     if step == "message":
         form = MessageForm(data=data)
@@ -84,10 +127,22 @@ def _forms(step: str, data: dict):
         form = RuleStepForm(data=data)
         personas = db.session.execute(select(Persona.id, Persona.name).order_by(Persona.name)).all()
         form.persona_id.choices = [("", "Choose a persona…")] + [(str(i), n) for i, n in personas]
+        lists = db.session.execute(select(ContactList.id, ContactList.name).order_by(ContactList.name)).all()
+        form.list_id.choices = [("", "Choose a list…")] + [(str(i), n) for i, n in lists]
+        fields = [(f["path"], f["label"] if f["path"].count(".") == 1 else f["path"][len("contact.attributes."):]
+                   + " (custom attribute)") for f in _contact_fields()]
+        if data.get("field") and data["field"] not in {p for p, _ in fields}:
+            fields.append((data["field"], data["field"]))  # a key the sample did not show
+        form.field.choices = [("", "Choose a field…")] + fields
         if request.method == "GET":
+            form.list_id.data = str(data.get("list_id") or "")
+            form.field.data = data.get("field") or ""
+            form.from_value.data = _shown(data.get("from"))
+            form.to_value.data = _shown(data.get("to"))
             form.persona_id.data = str(data.get("persona_id") or "")
             form.audience.data = "persona" if data.get("persona_id") else "rule"
-            form.use_filter.data = bool(data.get("persona_id") or data.get("kind") == "event") and bool(data.get("rule"))
+            form.use_filter.data = bool(data.get("persona_id") or data.get("kind") == "event"
+                                        or data.get("kind") in FEED_KINDS) and bool(data.get("rule"))
         return form
     form = ControlsForm(data=data)
     if request.method == "GET":
@@ -136,6 +191,10 @@ def step(trigger_id, step):
                 trigger = Trigger(status="draft", timezone=data["timezone"])  # the viewer's zone
                 db.session.add(trigger)
             trigger_engine.apply_trigger(trigger, {k: clean[k] for k in STEP_FIELDS[step] if k in clean})
+            if step == "rule" and (data["kind"] in FEED_KINDS) != (clean["kind"] in FEED_KINDS):
+                # A new kind family brings its default (on for the feed kinds);
+                # the Controls step, next, shows it and can turn it off.
+                trigger.once_per_24h = trigger_engine.kind_defaults(clean)["once_per_24h"]
             note = _apply_waiting_choice(trigger, waiting_choice)
             db.session.commit()
             action = request.form.get("action", "next")
@@ -146,7 +205,8 @@ def step(trigger_id, step):
                 flash("Saved.", "success")
             return redirect(url_for("triggers.step", trigger_id=trigger.id, step=target))
         for error in errors:
-            field = getattr(form, str(error["field"]).split(".")[0].split("[")[0], None)
+            name = str(error["field"]).split(".")[0].split("[")[0]
+            field = getattr(form, RuleStepForm.FORM_FIELD.get(name, name), None)
             if field is not None and hasattr(field, "errors"):
                 field.errors = list(field.errors) + [error["message"]]
         status = 422
@@ -161,6 +221,7 @@ def step(trigger_id, step):
         context["rb"] = builder_context(submitted_rule or data.get("rule"), prefix="rule-",
                                         errors=refused or None)
         context["event_names"] = known_event_names()  # the event name field's suggestions
+        context["has_lists"] = len(form.list_id.choices) > 1
     return render_template(f"triggers/step_{step}.html", **context), status
 
 
