@@ -100,9 +100,11 @@ def test_list_kinds_pick_a_list_and_the_names_are_escaped(login, make):
     listing = client.get("/triggers/").get_data(as_text=True)
     assert "Added to list: &lt;script&gt;alert(1)&lt;/script&gt; Webinar — March" in listing
     assert "<script>alert(1)</script>" not in listing
-    details = client.get(f"/reports/triggers/{trigger.id}")
-    if details.status_code == 200:
-        assert "<script>alert(1)</script>" not in details.get_data(as_text=True)
+    details = client.get(f"/reports/triggers/{trigger.id}").get_data(as_text=True)
+    assert "Added to list: &lt;script&gt;alert(1)&lt;/script&gt; Webinar — March" in details
+    assert "<script>alert(1)</script>" not in details and "On change" in details
+    review = client.get(f"/triggers/{trigger.id}/edit/review").get_data(as_text=True)
+    assert "Added to list: &lt;script&gt;" in review and "<script>alert(1)</script>" not in review
 
 
 def test_no_lists_says_so_and_links_to_lists(login):
@@ -145,3 +147,13 @@ def test_the_rule_step_needs_the_csrf_token(login, app):
         app.config["WTF_CSRF_ENABLED"] = False
     db.session.refresh(trigger)
     assert trigger.kind == "schedule"
+
+
+def test_a_copy_keeps_the_feed_fields(login, make):
+    original = make.trigger(kind="field_updated", field="contact.attributes.plan", from_value='"trial"',
+                            to_value='"pro"', once_per_24h=True, rule=None)
+    client = login("manager")
+    assert client.post(f"/triggers/{original.id}/copy").status_code == 302
+    copy = db.session.scalars(db.select(Trigger).filter_by(name=f"Copy of {original.name}")).one()
+    assert (copy.kind, copy.field, copy.from_value, copy.to_value, copy.once_per_24h, copy.status) == (
+        "field_updated", "contact.attributes.plan", '"trial"', '"pro"', True, "draft")
