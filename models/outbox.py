@@ -58,7 +58,8 @@ class OutboxMessage(db.Model):
     trigger_id: Mapped[int] = mapped_column(ForeignKey("triggers.id", ondelete="CASCADE"))
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
-    # Run date for schedules, transition id for personas, event id for events.
+    # Run date for schedules, transition id for personas, event id for events,
+    # change id (models.ContactChange) for the change-feed kinds.
     occurrence_key: Mapped[str] = mapped_column(db.String(64))
     to_email: Mapped[str] = mapped_column(db.String(320), default="")
     # NULL on a waiting row = not rendered yet: generation inserts rows set-based

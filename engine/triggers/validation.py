@@ -239,15 +239,13 @@ def _feed_errors(value, bad, clean):
     from engine.contacts.changes import encode_value
 
     kind, errors = value["kind"], []
-    if kind in LIST_KINDS:
-        if "list_id" in bad:
-            pass
-        elif not value["list_id"]:
+    if kind in LIST_KINDS and "list_id" not in bad:
+        if not value["list_id"]:
             errors.append({"field": "list_id", "message": "choose the list this trigger watches"})
         elif db.session.get(ContactList, value["list_id"]) is None:
             errors.append({"field": "list_id", "message": "no such list"})
-    else:
-        clean.update((k, None) for k in ("list_id",) if k in clean)
+    elif kind not in LIST_KINDS and "list_id" in clean:
+        clean["list_id"] = None
     if kind == "field_updated":
         if not value["field"] and "field" not in bad:
             errors.append({"field": "field", "message": "choose the contact field this trigger watches"})
