@@ -15,6 +15,7 @@ from itertools import accumulate
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from engine.contacts.event_days import add_from_events
 from engine.db.bulk_load import load
 from devtools.demo_words import (
     ACTIVITY_LEVELS, COMPANY_FIRST, COMPANY_SECOND, COMPANY_SUFFIX, CSM_OWNERS, DOMAIN_TLDS,
@@ -83,12 +84,13 @@ def _generate(conn, n_accounts, n_contacts, n_events, seed, now, log):
     load(conn, "contacts", CONTACT_COLUMNS, (_contact_row(c, now_ts) for c in people), len(people), log)
     written = load(conn, "events", EVENT_COLUMNS, _event_rows(rng, accts, people, n_events, now_ts),
                    n_events, log)
+    add_from_events(conn, min_contact_id=first_contact)  # every event written is of a new contact
     if conn.dialect.name == "postgresql":
         for table in ("accounts", "contacts"):
             # Explicit ids were written: move the sequence past them.
             conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                               f"(SELECT MAX(id) FROM {table}))"))
-        conn.execute(text("ANALYZE accounts, contacts, events"))  # plan with the new sizes
+        conn.execute(text("ANALYZE accounts, contacts, events, event_days"))  # plan with the new sizes
     return {"accounts": len(accts), "contacts": len(people), "events": written,
             "seconds": round(time.perf_counter() - started, 2)}
 
