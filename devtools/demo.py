@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 from engine.contacts.event_days import add_from_events
 from engine.db.bulk_load import load
 from devtools.demo_words import (
-    ACTIVITY_LEVELS, COMPANY_FIRST, COMPANY_SECOND, COMPANY_SUFFIX, CSM_OWNERS, DOMAIN_TLDS,
+    ACTIVITY_LEVELS, COMPANY_FIRST, EVENTS_PER_ACTIVE_DAY, COMPANY_SECOND, COMPANY_SUFFIX, CSM_OWNERS, DOMAIN_TLDS,
     EVENT_PROPERTIES, EVENT_WEIGHTS, FIRST_NAMES, INDUSTRIES, LAST_NAMES, OWNER_TITLES, PLANS,
     REGIONS, ROLES, UTC_OFFSETS,
 )
@@ -274,15 +274,24 @@ def _event_rows(rng, accts, people, total, now_ts):
             # The most recent event is the login that set last_seen_at.
             stamp = _stamp(hi)
             yield (cid, "login", stamp, props["login"][0], stamp)
-            for name in rng.choices(names, cum_weights=name_cw, k=n - 1):
-                u = rng.random()  # declining accounts: denser further back, thinning towards now
+            # The days the contact used the product (sessions of a few events each),
+            # drawn like single events used to be: declining accounts denser further
+            # back, quiet weekends.
+            active_days = []
+            for _d in range(max(1, min(round((n - 1) / EVENTS_PER_ACTIVE_DAY), int(span // DAY) + 1))):
+                u = rng.random()
                 ts = hi - span * (u ** 0.5 if declining else u)
-                if (int((ts + shift) // DAY) + 3) % 7 >= 5 and rng.random() < 0.6:  # quiet weekends
+                if (int((ts + shift) // DAY) + 3) % 7 >= 5 and rng.random() < 0.6:
                     u = rng.random()
                     ts = hi - span * (u ** 0.5 if declining else u)
+                active_days.append(ts)
+            for name in rng.choices(names, cum_weights=name_cw, k=n - 1):
+                ts = rng.choice(active_days)
                 if rng.random() < 0.8:  # most work happens in local office hours
                     office = (ts + shift) // DAY * DAY - shift + rng.uniform(28_800, 66_600)
                     ts = office if lo <= office <= hi else ts
+                else:
+                    ts = min(hi, max(lo, ts + rng.uniform(-7200, 7200)))
                 stamp = _stamp(ts)
                 yield (cid, name, stamp, rng.choice(props[name]), stamp)
         for _ in range(billing.get(idx, 0)):

@@ -85,40 +85,39 @@ def rebuild(conn) -> int:
 
 
 # -- ORM writes --------------------------------------------------------------
-def _orm_counts(session) -> Counter:
+_MOVED = ("contact_id", "name", "occurred_at")
+_PENDING = "event_days_pending"
+
+
+def _before_flush(session, _flush_context, _instances):
+    """Take the stored (old) values of the Event rows this flush deletes or moves
+    off the rollup; read from the database, as an expired object knows no old value."""
+    dirty = [obj for obj in session.dirty if isinstance(obj, Event) and obj not in session.deleted
+             and any(inspect(obj).attrs[k].history.has_changes() for k in _MOVED)]
+    gone = [obj for obj in session.deleted if isinstance(obj, Event)]
+    ids = [obj.id for obj in dirty + gone if obj.id is not None]
     counts = Counter()
-    for obj in session.new:
-        if isinstance(obj, Event):
-            counts[(obj.contact_id, obj.name, obj.occurred_at.date())] += 1
-    for obj in session.deleted:
-        if isinstance(obj, Event):
-            counts[(obj.contact_id, obj.name, obj.occurred_at.date())] -= 1
-    for obj in session.dirty:
-        if not isinstance(obj, Event) or obj in session.deleted:
-            continue
-        state = inspect(obj)
-        old = {}
-        for key in ("contact_id", "name", "occurred_at"):
-            hist = state.attrs[key].history
-            if hist.has_changes() and hist.deleted:
-                old[key] = hist.deleted[0]
-        if old:
-            before = (old.get("contact_id", obj.contact_id), old.get("name", obj.name),
-                      old.get("occurred_at", obj.occurred_at).date())
-            counts[before] -= 1
-            counts[(obj.contact_id, obj.name, obj.occurred_at.date())] += 1
-    return counts
+    if ids:
+        E = EVENTS.c
+        for cid, name, at in session.connection().execute(
+                select(E.contact_id, E.name, E.occurred_at).where(E.id.in_(ids))):
+            counts[(cid, name, at.date())] -= 1
+    session.info[_PENDING] = (counts, dirty)
 
 
 def _after_flush(session, _flush_context):
-    counts = _orm_counts(session)
+    counts, dirty = session.info.pop(_PENDING, (Counter(), []))
+    for obj in list(session.new) + dirty:
+        if isinstance(obj, Event):
+            counts[(obj.contact_id, obj.name, obj.occurred_at.date())] += 1
     if counts:
         _apply(session.connection(), counts)
 
 
 def register_orm_listener() -> None:
-    if not event.contains(Session, "after_flush", _after_flush):
-        event.listen(Session, "after_flush", _after_flush)
+    for name, fn in (("before_flush", _before_flush), ("after_flush", _after_flush)):
+        if not event.contains(Session, name, fn):
+            event.listen(Session, name, fn)
 
 
 __all__ = ["add_stored_events", "add_from_events", "rebuild", "day_of_column",
