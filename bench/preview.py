@@ -5,7 +5,7 @@
 
 Data from devtools.demo.generate (seed-demo's generator) into a SQLite file under
 /tmp/nudge-bench (kept between runs; --rebuild makes it again), and also into a
-PostgreSQL database `nudge_bench_preview` when DATABASE_URL is set. For five
+PostgreSQL database `<DATABASE_URL's database>_bench_preview` when DATABASE_URL is set. For five
 rules it times, interleaved in the same run, a preview (count + distinct
 accounts + 20 sample rows with the fields the rule uses):
   engine  engine.rules.preview(rule, now, 20)  (parse + compile + SQL + rows)
