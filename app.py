@@ -63,6 +63,9 @@ def create_app(config=None):
     htmx.init_app(app)
 
     import models  # noqa: F401  (register every table)
+    from engine.contacts.event_days import register_orm_listener
+
+    register_orm_listener()  # ORM-written events keep the daily rollup in step
 
     for name in BLUEPRINTS:
         importlib.import_module(f"blueprints.{name}.routes")  # registers the views on bp

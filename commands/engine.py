@@ -10,6 +10,7 @@ def register(group):
     group.add_command(send_due_command)
     group.add_command(outbox_counts)
     group.add_command(rebuild_reports)
+    group.add_command(rebuild_rollups)
 
 
 def parse_instant(value: str | None) -> datetime | None:
@@ -76,3 +77,18 @@ def rebuild_reports(trigger_ids):
     summary = rebuild(utcnow(), list(trigger_ids) or None)
     db.session.commit()
     click.echo(f"Reports rebuilt: {summary['days']} trigger-days in {time.perf_counter() - started:.1f} s")
+
+
+@click.command("rebuild-rollups")
+@with_appcontext
+def rebuild_rollups():
+    """Recompute the daily event rollup (event_days) exactly from the stored events."""
+    import time
+
+    from engine.contacts.event_days import rebuild
+    from extensions import db
+
+    started = time.perf_counter()
+    rows = rebuild(db.session.connection())
+    db.session.commit()
+    click.echo(f"Event rollups rebuilt: {rows:,} contact-days in {time.perf_counter() - started:.1f} s")

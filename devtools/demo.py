@@ -15,9 +15,10 @@ from itertools import accumulate
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from engine.contacts.event_days import add_from_events
 from engine.db.bulk_load import load
 from devtools.demo_words import (
-    ACTIVITY_LEVELS, COMPANY_FIRST, COMPANY_SECOND, COMPANY_SUFFIX, CSM_OWNERS, DOMAIN_TLDS,
+    ACTIVITY_LEVELS, COMPANY_FIRST, EVENTS_PER_ACTIVE_DAY, COMPANY_SECOND, COMPANY_SUFFIX, CSM_OWNERS, DOMAIN_TLDS,
     EVENT_PROPERTIES, EVENT_WEIGHTS, FIRST_NAMES, INDUSTRIES, LAST_NAMES, OWNER_TITLES, PLANS,
     REGIONS, ROLES, UTC_OFFSETS,
 )
@@ -83,12 +84,13 @@ def _generate(conn, n_accounts, n_contacts, n_events, seed, now, log):
     load(conn, "contacts", CONTACT_COLUMNS, (_contact_row(c, now_ts) for c in people), len(people), log)
     written = load(conn, "events", EVENT_COLUMNS, _event_rows(rng, accts, people, n_events, now_ts),
                    n_events, log)
+    add_from_events(conn, min_contact_id=first_contact)  # every event written is of a new contact
     if conn.dialect.name == "postgresql":
         for table in ("accounts", "contacts"):
             # Explicit ids were written: move the sequence past them.
             conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                               f"(SELECT MAX(id) FROM {table}))"))
-        conn.execute(text("ANALYZE accounts, contacts, events"))  # plan with the new sizes
+        conn.execute(text("ANALYZE accounts, contacts, events, event_days"))  # plan with the new sizes
     return {"accounts": len(accts), "contacts": len(people), "events": written,
             "seconds": round(time.perf_counter() - started, 2)}
 
@@ -272,15 +274,24 @@ def _event_rows(rng, accts, people, total, now_ts):
             # The most recent event is the login that set last_seen_at.
             stamp = _stamp(hi)
             yield (cid, "login", stamp, props["login"][0], stamp)
-            for name in rng.choices(names, cum_weights=name_cw, k=n - 1):
-                u = rng.random()  # declining accounts: denser further back, thinning towards now
+            # The days the contact used the product (sessions of a few events each),
+            # drawn like single events used to be: declining accounts denser further
+            # back, quiet weekends.
+            active_days = []
+            for _d in range(max(1, min(round((n - 1) / EVENTS_PER_ACTIVE_DAY), int(span // DAY) + 1))):
+                u = rng.random()
                 ts = hi - span * (u ** 0.5 if declining else u)
-                if (int((ts + shift) // DAY) + 3) % 7 >= 5 and rng.random() < 0.6:  # quiet weekends
+                if (int((ts + shift) // DAY) + 3) % 7 >= 5 and rng.random() < 0.6:
                     u = rng.random()
                     ts = hi - span * (u ** 0.5 if declining else u)
+                active_days.append(ts)
+            for name in rng.choices(names, cum_weights=name_cw, k=n - 1):
+                ts = rng.choice(active_days)
                 if rng.random() < 0.8:  # most work happens in local office hours
                     office = (ts + shift) // DAY * DAY - shift + rng.uniform(28_800, 66_600)
                     ts = office if lo <= office <= hi else ts
+                else:
+                    ts = min(hi, max(lo, ts + rng.uniform(-7200, 7200)))
                 stamp = _stamp(ts)
                 yield (cid, name, stamp, rng.choice(props[name]), stamp)
         for _ in range(billing.get(idx, 0)):

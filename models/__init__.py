@@ -8,6 +8,7 @@ from models.contact_change import ContactChange
 from models.contact_list import ContactList, ListMember
 from models.delivery import DeliveryEvent
 from models.event import Event
+from models.event_day import EventDay
 from models.import_job import ImportJob
 from models.outbox import OutboxMessage
 from models.persona import Persona, PersonaMember, PersonaTransition
@@ -20,7 +21,7 @@ from models.trigger import TickRun, Trigger, TriggerRun
 __all__ = [
     "Account", "ApiKey", "BounceRecord", "Communication", "Contact", "ContactChange",
     "ContactList", "DeliveryEvent", "EmailTemplate",
-    "Event", "ImportJob", "ListMember", "LoginThrottle", "OutboxMessage", "Persona", "PersonaMember",
+    "Event", "EventDay", "ImportJob", "ListMember", "LoginThrottle", "OutboxMessage", "Persona", "PersonaMember",
     "PersonaTransition", "ReportDay", "ReportDayContact", "ReportFoldLock", "ReportRecipient",
     "SinkMessage", "Staff", "TickRun", "Trigger", "TriggerRun",
 ]

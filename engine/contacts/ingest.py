@@ -18,6 +18,7 @@ from datetime import datetime
 
 from sqlalchemy import bindparam
 
+from engine.contacts.event_days import add_stored_events
 from engine.contacts.fields import (
     FieldError, arr_field, boolean_field, normalize_email, object_field, parse_time, status_field,
     text_field, timezone_field, to_json)
@@ -263,6 +264,9 @@ def _store_events(rows, now, touched_contacts):
         inserts.append(row)
     if inserts:
         _bulk_insert("events", INSERT_COLUMNS["events"], inserts, {**DEFAULTS["events"], "received_at": now})
+        # The daily rollup rules read, in this transaction, from exactly the rows stored.
+        add_stored_events(db.session.connection(),
+                          ((r["contact_id"], r["name"], r["occurred_at"]) for r in inserts))
     if touched_contacts is not None:
         touched_contacts.update(r["contact_id"] for r in inserts)
     return len(inserts)

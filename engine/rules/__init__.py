@@ -41,6 +41,12 @@ implements the same definitions; the property test checks they agree):
   to now). dropped_by_pct P (within_days D required): previous window
   (now - 2D, now - D] has count prev > 0 and (prev - current) * 100 >= P * prev.
 * Limits: `in` lists <= 1000 values, nesting depth <= 8, <= 100 conditions.
+
+Event conditions over 3 days or more (and all-time counts) compile to the daily
+rollup (event_days: per contact, name and UTC day) for the whole days of their
+windows and to raw events for the partial edge days, with the same results
+(engine/rules/sql.py Compiler.window_counts_from_rollup; the property test runs
+both paths against the reference).
 """
 from __future__ import annotations
 

@@ -21,6 +21,7 @@ from sqlalchemy import func, null, select, true
 from engine.rules.nodes import EventCond, FieldCond, Rule
 from engine.rules.fields import column_for
 from engine.rules.attributes import ISO_SECONDS
+from engine.rules import sql
 from engine.rules.sql import Compiler, inactive_days
 from engine.rules.suppression import CONTACT_SUPPRESSIONS, held_back_columns
 
@@ -94,12 +95,14 @@ class _Built:
             .outerjoin(page, true()).outerjoin(contacts, C.id == page.c.cid)
             .outerjoin(accounts, A.id == C.account_id).order_by(page.c.cid))
         self.now_values = comp.now_values
+        self.now_derived = comp.now_derived
 
     def params(self, now: datetime) -> dict:
         out = {}
         for key, days_back, as_text in self.now_values:
             value = now - timedelta(days=days_back)
             out[key] = value.strftime(ISO_SECONDS) if as_text else value
+        out.update((key, fn(now)) for key, fn in self.now_derived)
         return out
 
 
@@ -107,7 +110,8 @@ def _built(rule: Rule, now: datetime, limit: int) -> _Built:
     inactive = inactive_days()
     if not rule.source:  # a Rule not made by parse_rule: nothing stable to key on
         return _Built(rule, now, limit, inactive)
-    key = (json.dumps(rule.source, sort_keys=True, default=str), limit, inactive)
+    key = (json.dumps(rule.source, sort_keys=True, default=str), limit, inactive,
+           sql.EVENT_ROLLUPS)  # the compile-path switch (tests flip it)
     with _lock:
         hit = _cache.get(key)
         if hit is not None:

@@ -10,13 +10,17 @@ JSON-attribute conditions are always guarded by their (never NULL) kind.
 Event conditions are `contact IN (grouped subquery over events)` -- one scan
 of the (name, occurred_at, contact_id) index per condition instead of one
 lookup per contact; the operators that include a count of 0 use NOT IN.
+Windows of ROLLUP_MIN_DAYS days or more (and all-time counts) read the daily
+rollup (event_days) for their whole UTC days and raw events only for the
+partial edge days -- exact, see Compiler.event_from_rollup.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from sqlalchemy import (
-    DateTime, String, and_, bindparam, case, false, func, literal, not_, or_, select, true,
+    Date, DateTime, String, and_, bindparam, case, false, func, literal, literal_column, not_,
+    or_, select, true, union_all,
 )
 
 from engine.rules.nodes import EventCond, FieldCond, Group, Not, Rule
@@ -26,6 +30,12 @@ from engine.rules.attributes import (
 )
 
 DEFAULT_INACTIVE_AFTER_DAYS = 30
+# Event conditions read the daily rollup when this is on (tests switch it off to
+# prove both compile paths agree) and the window spans at least this many days:
+# a 1-2 day window is mostly its two partial edge days, read from raw events anyway.
+EVENT_ROLLUPS = True
+ROLLUP_MIN_DAYS = 3
+MICROSECOND = timedelta(microseconds=1)
 
 
 def inactive_days(value=None) -> int:
@@ -44,14 +54,17 @@ class Compiler:
     subqueries to one contact (the explainer), without changing the logic."""
 
     def __init__(self, now: datetime, *, inactive_after_days=None, only_contact=None,
-                 now_params=False):
-        from models import Account, Contact, Event
+                 now_params=False, event_rollups=None):
+        from models import Account, Contact, Event, EventDay
 
         self.now = now
         # now_params: every instant derived from `now` becomes a named parameter
         # (listed in now_values) so a built statement can be reused at a later now.
         self.now_params = now_params
         self.now_values = []  # (parameter key, days before now, as ISO text?)
+        self.now_derived = []  # (parameter key, function of now -> value): rollup bounds
+        self.event_rollups = EVENT_ROLLUPS if event_rollups is None else event_rollups
+        self.EventDay = EventDay.__table__.c
         self.inactive_after = inactive_days(inactive_after_days)
         self.only_contact = only_contact
         # Core table columns, not ORM attributes: building the statement on
@@ -178,6 +191,8 @@ class Compiler:
         return func.count() - prev, prev, cond + [E.occurred_at > prev_start]
 
     def event(self, n: EventCond):
+        if self.uses_rollup(n):
+            return self.event_from_rollup(n)
         E = self.Event
         cur, prev, where = self.event_counts(n)
         cid = self.Contact.id
@@ -197,6 +212,110 @@ class Compiler:
                 c_prev > 0, (c_prev - c_cur) * 100 >= c_prev * float(v)))
         # Contacts without events in the window have count 0 and no group: express
         # each operator as IN / NOT IN of a group set that never needs count 0.
+        if n.op == "count_gte":
+            return true() if v <= 0 else having(cur >= v)
+        if n.op == "count_gt":
+            return having(cur > v)
+        if n.op == "count_lte":
+            return not_(having(cur > v))
+        if n.op == "count_lt":
+            return false() if v <= 0 else not_(having(cur >= v))
+        return not_(having(cur >= 1)) if v == 0 else having(cur == v)
+
+    # -- events from the daily rollup ---------------------------------------
+    def uses_rollup(self, n: EventCond) -> bool:
+        return self.event_rollups and (n.within_days is None or n.within_days >= ROLLUP_MIN_DAYS)
+
+    def derived(self, fn, type_):
+        """A value computed from `now` (a parameter recomputed at a later now when
+        now_params is on, like at())."""
+        if not self.now_params:
+            return fn(self.now)
+        key = f"rule_now_d{len(self.now_derived)}"
+        self.now_derived.append((key, fn))
+        return bindparam(key, fn(self.now), type_=type_)
+
+    def window_counts_from_rollup(self, n: EventCond):
+        """A subquery (cid, w1[, w2]) of per-contact event counts in the windows
+        (b0, b1] [and (b1, b2]] -- b_j = now - (m - j) * within_days, m windows,
+        b0 = the beginning of time for an all-time count -- read from the rollup.
+
+        Every boundary b has the same time of day (the windows are whole days
+        long), so every boundary's UTC day is split the same way: when b is in
+        the first half of its day that day is counted with the window after b and
+        the events of [day start, b] are moved, from raw events, to the window
+        before; otherwise the day counts with the window before b and the events
+        of (b, next day start) move to the window after. Exact for any `now`
+        (also a cached statement's later one), and at most half a day of raw
+        events per boundary; the window before b0 / after now is not counted,
+        so only the moves into and out of b0's and now's days remain."""
+        E, R = self.Event, self.EventDay
+        dropped = n.op == "dropped_by_pct"
+        m = 2 if dropped else 1
+        if n.within_days is None:  # all time up to now: only the boundary now
+            days_back = [None, 0]
+        else:
+            days_back = [(m - j) * n.within_days for j in range(m + 1)]
+        # Chosen once, from this `now`: a later now keeps the (still exact) split.
+        into_next = self.now.time() < time(12)
+        shift = 0 if into_next else 1  # day of the boundary counted with the window after it?
+
+        def bound(j):  # b_j as a function of now
+            return lambda now, k=days_back[j]: now - timedelta(days=k)
+
+        def day_of(j, plus):
+            return self.derived(lambda now, b=bound(j): b(now).date() + timedelta(days=plus), Date())
+
+        def contact_filter(col):
+            return [] if self.only_contact is None else [col == self.only_contact]
+
+        zero = literal_column("0")
+        parts = []
+        for j in range(1, m + 1):  # whole days of window j
+            cols = [R.contact_id.label("cid")] + [
+                (R["count"] if w == j else zero).label(f"w{w}") for w in range(1, m + 1)]
+            where = [R.name == n.event, R.day <= day_of(j, shift - 1)]
+            if days_back[j - 1] is not None:
+                where.append(R.day >= day_of(j - 1, shift))
+            parts.append(select(*cols).where(*where, *contact_filter(R.contact_id)))
+        sign = 1 if into_next else -1
+        for j in range(m + 1):  # the events moved across boundary j
+            if days_back[j] is None:
+                continue
+            b = bound(j)
+            if into_next:  # [day start, b]
+                lo = lambda now, b=b: datetime.combine(b(now).date(), time())
+                hi = b
+            else:  # (b, next day start), as a closed range of microsecond stamps
+                lo = lambda now, b=b: b(now) + MICROSECOND
+                hi = lambda now, b=b: (datetime.combine(b(now).date(), time())
+                                       + timedelta(days=1) - MICROSECOND)
+            delta = {j: sign, j + 1: -sign}
+            cols = [E.contact_id.label("cid")] + [
+                literal_column(str(delta.get(w, 0))).label(f"w{w}") for w in range(1, m + 1)]
+            parts.append(select(*cols).where(
+                E.name == n.event, E.occurred_at >= self.derived(lo, DateTime()),
+                E.occurred_at <= self.derived(hi, DateTime()), *contact_filter(E.contact_id)))
+        rows = union_all(*parts).subquery()
+        return select(rows.c.cid, *(func.sum(rows.c[f"w{w}"]).label(f"w{w}")
+                                    for w in range(1, m + 1))).group_by(rows.c.cid).subquery()
+
+    def event_from_rollup(self, n: EventCond):
+        """The same truth as event(), with counts from window_counts_from_rollup. A
+        contact can have a group with count 0 there (a day's rollup minus its
+        moved events): every operator below only selects groups with count > 0,
+        or negates such a set, so that changes nothing."""
+        counts = self.window_counts_from_rollup(n)
+        cid, v = self.Contact.id, n.value
+        if n.op == "dropped_by_pct":
+            c_prev, c_cur = counts.c.w1, counts.c.w2
+            return cid.in_(select(counts.c.cid).where(
+                c_prev > 0, (c_prev - c_cur) * 100 >= c_prev * float(v)))
+        cur = counts.c.w1
+
+        def having(h):
+            return cid.in_(select(counts.c.cid).where(h))
+
         if n.op == "count_gte":
             return true() if v <= 0 else having(cur >= v)
         if n.op == "count_gt":
@@ -248,8 +367,8 @@ def _ascii_lower(s: str) -> str:
     return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in s)
 
 
-def compile_select(rule: Rule, now: datetime, *, inactive_after_days=None):
-    comp = Compiler(now, inactive_after_days=inactive_after_days)
+def compile_select(rule: Rule, now: datetime, *, inactive_after_days=None, event_rollups=None):
+    comp = Compiler(now, inactive_after_days=inactive_after_days, event_rollups=event_rollups)
     C = comp.Contact
     return comp.base(C.id.label("contact_id"), C.account_id.label("account_id")).where(
         comp.where(rule))

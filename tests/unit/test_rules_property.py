@@ -1,25 +1,47 @@
 """Property test: the compiled SQL selects exactly the contacts the plain-Python
 reference evaluator (tests/unit/rules_reference.py) selects -- for random rules
 over random small datasets with NULLs, missing and oddly typed attributes and
-events on window boundaries. Runs on whichever DATABASE_URL the suite uses."""
+events on window boundaries and on and around UTC midnights. Event conditions are
+checked on both compile paths (the daily rollup for whole days + raw edge events,
+and raw events only), at a `now` in the first and second half of a UTC day and on
+a midnight itself (the rollup path splits edge days differently then). Runs on
+whichever DATABASE_URL the suite uses."""
 from datetime import datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, insert
 
+from engine.contacts.event_days import rebuild
 from engine.rules import RuleError, explain, matching_contacts_select, parse_rule, preview
+from engine.rules import sql as rules_sql
 from extensions import db
 from models import Account, Contact, Event
 from tests.unit.rules_reference import Reference
 
 NOW = datetime(2026, 1, 10, 12, 0, 0)
-D, S = timedelta(days=1), timedelta(seconds=1)
+NOWS = [NOW, datetime(2026, 1, 10, 3, 30, 0), datetime(2026, 1, 10, 0, 0, 0),
+        datetime(2026, 1, 10, 23, 59, 59, 999999)]
+D, S, US = timedelta(days=1), timedelta(seconds=1), timedelta(microseconds=1)
 # Offsets from NOW, mostly on the window edges the rules below use (1, 3, 7, 14, 30 days).
 OFFSETS = [7 * D, 7 * D + S, 14 * D, 30 * D, 30 * D + S, D, -D, 0 * D, S, 3 * D, 7 * D - S,
-           14 * D + S, 6 * D, 400 * D]
+           14 * D + S, 6 * D, 400 * D, US, -US, 3 * D + US, 7 * D - US, 14 * D + US]
+# Days before NOW's UTC day whose midnight (+ a small shift) an event lands on: the
+# edge days of 3-, 7- and 14-day windows and the days inside them.
+MIDNIGHT_DAYS = [0, 1, 2, 3, 4, 6, 7, 8, 13, 14, 15, 28]
+MIDNIGHT_SHIFTS = [timedelta(0), -US, US, -S, timedelta(hours=1), -timedelta(hours=1)]
+# The rule oracle's times: relative offsets, or midnights around now's day.
 times = st.sampled_from(OFFSETS).map(lambda off: NOW - off)
 maybe_times = st.none() | times
+
+
+def event_times(now):
+    midnight = datetime.combine(now.date(), datetime.min.time())
+    return (st.sampled_from(OFFSETS).map(lambda off: now - off)
+            | st.builds(lambda k, shift: midnight - k * D + shift,
+                        st.sampled_from(MIDNIGHT_DAYS), st.sampled_from(MIDNIGHT_SHIFTS)))
+
+
 TEXTS = ["admin", "Admin", "ADMIN", "user", "", "ädmin", "Ädmin", "ad%min", "ad_min", "a b",
          "owner"]
 texts = st.sampled_from(TEXTS)
@@ -53,13 +75,14 @@ def datasets(draw):
         "attributes": draw(attributes),
     } for i in range(draw(st.integers(0, 8)))]
     events = []
+    now = draw(st.sampled_from(NOWS))
     if contacts:
         events = [{
             "id": i + 1, "contact_id": draw(st.integers(1, len(contacts))),
-            "name": draw(st.sampled_from(EVENT_NAMES[:2])), "occurred_at": draw(times),
+            "name": draw(st.sampled_from(EVENT_NAMES[:2])), "occurred_at": draw(event_times(now)),
             "properties": {}, "received_at": NOW,
         } for i in range(draw(st.integers(0, 16)))]
-    return accounts, contacts, events
+    return accounts, contacts, events, now
 
 
 TEXT_FIELDS = ["contact.role", "contact.first_name", "contact.timezone", "contact.email",
@@ -111,7 +134,7 @@ event_leaf = st.builds(event_cond, st.sampled_from(EVENT_NAMES),
                        st.sampled_from(["count_eq", "count_gt", "count_gte", "count_lt", "count_lte"]),
                        st.integers(0, 3), st.sampled_from([None, 1, 3, 7, 14])) | \
     st.builds(event_cond, st.sampled_from(EVENT_NAMES), st.just("dropped_by_pct"),
-              st.sampled_from([0, 25, 50, 100, 33.3]), st.sampled_from([1, 3, 7]))
+              st.sampled_from([0, 25, 50, 100, 33.3]), st.sampled_from([1, 3, 4, 7]))
 leaf = text_leaf | number_leaf | bool_leaf | time_leaf | event_leaf
 tree = st.recursive(leaf, lambda kids: st.one_of(
     st.lists(kids, max_size=3).map(lambda xs: {"all": xs}),
@@ -137,32 +160,88 @@ def load(accounts, contacts, events):
     for model, rows in ((Account, accounts), (Contact, contacts), (Event, events)):
         if rows:
             db.session.execute(insert(model), rows)
+    rebuild(db.session.connection())  # a Core insert: roll the events up like a bulk load
     db.session.commit()
+
+
+class compile_path:
+    """Compile event conditions from the rollup (True) or raw events only (False)."""
+
+    def __init__(self, rollups):
+        self.rollups = rollups
+
+    def __enter__(self):
+        self.saved, rules_sql.EVENT_ROLLUPS = rules_sql.EVENT_ROLLUPS, self.rollups
+
+    def __exit__(self, *exc):
+        rules_sql.EVENT_ROLLUPS = self.saved
 
 
 @settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=datasets(), rule=rules(), more=st.lists(leaf, min_size=1, max_size=6))
 def test_compiled_sql_matches_reference(app, data, rule, more):
-    accounts, contacts, events = data
+    accounts, contacts, events, now = data
     load(accounts, contacts, events)
-    reference = Reference(accounts, contacts, events, NOW)
+    reference = Reference(accounts, contacts, events, now)
+    for rollups in (True, False):
+        with compile_path(rollups):
+            check_against_reference(reference, contacts, rule, more, now, rollups)
+
+
+def check_against_reference(reference, contacts, rule, more, now, rollups):
     # Extra single conditions per dataset: cheap, and they hit boundaries more often.
     for extra in more:
-        got = {r.contact_id for r in db.session.execute(matching_contacts_select(extra, NOW))}
-        assert got == reference.matching_ids(extra), extra
+        got = {r.contact_id for r in db.session.execute(matching_contacts_select(extra, now))}
+        assert got == reference.matching_ids(extra), (extra, now, rollups)
 
     expected = reference.matching_ids(rule)
-    got = {row.contact_id for row in db.session.execute(matching_contacts_select(rule, NOW))}
-    assert got == expected, rule
+    got = {row.contact_id for row in db.session.execute(matching_contacts_select(rule, now))}
+    assert got == expected, (rule, now, rollups)
 
-    result = preview(rule, NOW, limit=100)
+    result = preview(rule, now, limit=100)
     assert result["count"] == len(expected)
     assert {s["contact_id"] for s in result["sample"]} == expected
     by_id = {c["id"]: c["account_id"] for c in contacts}
     assert result["accounts"] == len({by_id[i] for i in expected})
     for contact in contacts[:4]:
-        assert explain(rule, contact["id"], NOW)["matches"] == (contact["id"] in expected), rule
+        assert explain(rule, contact["id"], now)["matches"] == (contact["id"] in expected), rule
+
+
+@settings(max_examples=120, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=datasets(), conditions=st.lists(event_leaf, min_size=4, max_size=10))
+def test_event_conditions_agree_on_both_compile_paths(app, data, conditions):
+    """Event conditions alone, many per dataset: the rollup path and the raw path
+    each select exactly the reference's contacts."""
+    accounts, contacts, events, now = data
+    load(accounts, contacts, events)
+    reference = Reference(accounts, contacts, events, now)
+    for condition in conditions:
+        expected = reference.matching_ids(condition)
+        for rollups in (True, False):
+            with compile_path(rollups):
+                got = {r.contact_id for r in db.session.execute(
+                    matching_contacts_select(condition, now))}
+            assert got == expected, (condition, now, rollups)
+
+
+def test_cached_preview_stays_exact_at_a_later_now(app):
+    """A preview statement built at one now (rollup edge split chosen from it) is
+    reused at later nows in the other half of the day: the counts stay exact."""
+    from tests import factories as f
+
+    contact = f.contact()
+    first = NOWS[1]  # 03:30: boundary days count with the window after them
+    stamps = [first - k * timedelta(hours=5) for k in range(60)]
+    for at in stamps:
+        f.event(contact, "login", occurred_at=at)
+    for later in (first, first + timedelta(hours=10), first + timedelta(days=2, hours=20)):
+        for days in (3, 7):
+            in_window = sum(1 for at in stamps if later - days * D < at <= later)
+            for value, expect in ((in_window, True), (in_window + 1, False)):
+                rule = {"event": "login", "op": "count_gte", "value": value, "within_days": days}
+                assert (preview(rule, later, 20)["count"] == 1) is expect, (later, days, value)
 
 
 json_values = st.recursive(
