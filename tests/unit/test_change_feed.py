@@ -231,3 +231,25 @@ def test_field_changes_helper_compares_only_given_columns():
     assert feed.contact_field_changes(stored, {"role": "admin"}) == []
     assert feed.contact_field_changes(stored, {"email": "b@x.io", "attributes": {}}) == [
         ("contact.email", "a@x.io", "b@x.io"), ("contact.attributes.k", 1, None)]
+
+
+def test_staff_edit_engine_writes_changes_and_feed_together(app, make):
+    from engine.contacts.editing import ContactEditError, update_contact
+
+    person = make.contact(role="user", email="a@acme.io", timezone=None)
+    with pytest.raises(ContactEditError) as bad:
+        update_contact(person.id, {"role": "owner", "email": "nope", "timezone": "Mars/Base"},
+                       actor="s@x.io", now=NOW)
+    assert set(bad.value.errors) == {"email", "timezone"}
+    with pytest.raises(ContactEditError):
+        update_contact(person.id, {"external_id": "other"}, actor="s@x.io", now=NOW)
+    db.session.rollback()
+    assert _feed() == [] and db.session.get(Contact, person.id).role == "user"
+    assert update_contact(person.id, {"role": "owner", "timezone": " "}, actor="s@x.io", now=NOW) == [
+        ("contact.role", "user", "owner")]
+    db.session.rollback()  # the caller's transaction: both go
+    db.session.expire_all()
+    assert _feed() == [] and db.session.get(Contact, person.id).role == "user"
+    update_contact(person.id, {"role": "owner"}, actor="s@x.io", now=NOW)
+    db.session.commit()
+    assert [(r.field, r.source, r.actor) for r in _feed()] == [("contact.role", "staff", "s@x.io")]
