@@ -6,7 +6,7 @@ from blueprints.ui import page_number, paginate
 from engine.contacts.changes import decode_value
 from engine.rules.fields import field_label
 from extensions import db
-from models import ContactChange
+from models import ContactChange, ContactList
 
 PER_PAGE = 20
 SOURCE_LABELS = {"api": "API", "import": "CSV import", "staff": "Staff", "journey": "Journey",
@@ -15,13 +15,14 @@ KIND_LABELS = {"created": "Contact created", "list_added": "Added to a list",
                "list_removed": "Removed from a list"}
 
 
-def change_view(row: ContactChange) -> dict:
+def change_view(row: ContactChange, list_names: dict | None = None) -> dict:
     """What the table shows for one feed row (values decoded, never marked safe)."""
     if row.kind == "field":
         what = field_label(row.field or "")
     else:
         what = KIND_LABELS.get(row.kind, row.kind)
     return {"what": what, "field": row.field, "kind": row.kind,
+            "list_name": (list_names or {}).get(row.list_id),
             "old": _shown(row.old_value), "new": _shown(row.new_value),
             "at": row.at, "source": SOURCE_LABELS.get(row.source, row.source), "actor": row.actor,
             "list_id": row.list_id}
@@ -47,5 +48,8 @@ def changes_section(contact, args):
         page_number(args, "changes_page"), PER_PAGE)
     total = changes.total if changes.total is not None else db.session.scalar(
         select(func.count()).select_from(ContactChange).where(ContactChange.contact_id == contact.id))
-    return {"changes": changes, "rows": [change_view(r) for r in changes.items],
+    list_ids = {r.list_id for r in changes.items if r.list_id is not None}
+    list_names = dict(db.session.execute(
+        select(ContactList.id, ContactList.name).where(ContactList.id.in_(list_ids))).all()) if list_ids else {}
+    return {"changes": changes, "rows": [change_view(r, list_names) for r in changes.items],
             "summary": f"{total:,} change{'' if total == 1 else 's'}, newest first" if total else None}

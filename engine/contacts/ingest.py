@@ -12,6 +12,12 @@ item keep their stored value; a nullable field sent as null is cleared.
 is removed), so a partial update does not wipe other custom data.
 Events are append-only: an event whose external_id was seen before (stored,
 or earlier in the same batch) is skipped and not counted.
+
+Contacts write the change feed (engine/contacts/changes.py) in the same
+transaction: the stored values are read with the lookup, compared field by
+field (attributes key by key, after the merge), and only rows that change are
+updated; then one INSERT ... SELECT per chunk records "created" and one
+executemany records every "field" change. A changed email clears the bounce.
 """
 import json
 from datetime import datetime

@@ -168,3 +168,16 @@ def test_api_ingest_records_the_key_name(api, app):
     rows = db.session.scalars(select(ContactChange).order_by(ContactChange.id)).all()
     assert [(r.kind, r.field, r.source, r.actor) for r in rows] == [
         ("created", None, "api", key_name), ("field", "contact.role", "api", key_name)]
+
+
+def test_changes_section_names_the_list_of_a_membership_change(login, person):
+    from models import ContactList
+
+    lst = ContactList(name="Webinar <March>")
+    db.session.add(lst)
+    db.session.flush()
+    db.session.add(ContactChange(contact_id=person.id, kind="list_added", list_id=lst.id, source="staff",
+                                 actor="s@x.io", at=utcnow()))
+    db.session.commit()
+    page = login("viewer").get(f"/contacts/{person.id}").get_data(as_text=True)
+    assert "Added to a list" in page and "Webinar &lt;March&gt;" in page
