@@ -15,6 +15,7 @@ from itertools import accumulate
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from engine.contacts.changes import record_created_from
 from engine.contacts.event_days import add_from_events
 from engine.db.bulk_load import load
 from devtools.demo_words import (
@@ -82,6 +83,8 @@ def _generate(conn, n_accounts, n_contacts, n_events, seed, now, log):
     load(conn, "accounts", ACCOUNT_COLUMNS, (_account_row(a, now_ts) for a in accts), len(accts), log)
     people = _make_contacts(rng, accts, n_contacts, first_contact)
     load(conn, "contacts", CONTACT_COLUMNS, (_contact_row(c, now_ts) for c in people), len(people), log)
+    # The change feed: every generated contact was created, now (one INSERT ... SELECT).
+    record_created_from(conn, first_contact, source="demo", actor=None, at=now)
     written = load(conn, "events", EVENT_COLUMNS, _event_rows(rng, accts, people, n_events, now_ts),
                    n_events, log)
     add_from_events(conn, min_contact_id=first_contact)  # every event written is of a new contact

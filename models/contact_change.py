@@ -9,8 +9,8 @@ from models.base import BigIntId, utcnow
 # created: a new contact; field: one field changed (field, old_value, new_value);
 # list_added / list_removed: a membership change (list_id).
 CHANGE_KINDS = ("created", "field", "list_added", "list_removed")
-# What made the change.
-CHANGE_SOURCES = ("api", "import", "staff", "journey", "demo")
+# What made the change ("contact": the contact themselves, e.g. an unsubscribe link).
+CHANGE_SOURCES = ("api", "import", "staff", "journey", "demo", "contact")
 
 
 class ContactChange(db.Model):

@@ -14,6 +14,7 @@ from extensions import db
 from models import Account, Contact
 from models.base import utcnow
 from blueprints.accounts import bp
+from blueprints.accounts import contact_changes, contact_editing  # noqa: F401  (register their views)
 
 
 YES_NO = {"yes": True, "no": False}
@@ -147,13 +148,19 @@ def contact_detail(contact_id: int):
     wanted = request.args.get("section")
     if request.htmx and wanted in CONTACT_SECTIONS:
         return _render_section(CONTACT_SECTIONS[wanted], contact, now)
+    return contact_page(contact, now)
+
+
+def contact_page(contact, now, status=200, **extra):
+    """The whole contact page; `extra` reaches its template (e.g. a form with errors)."""
     sections = [(panel, _render_section(panel, contact, now)) for panel in ordered(CONTACT_SECTIONS)]
     inactive_days = current_app.config["INACTIVE_AFTER_DAYS"]
     return render_template(
         "accounts/contact.html", contact=contact, account=contact.account, now=now,
         sections=sections, activity=queries.contact_activity(contact.id, now - timedelta(days=30)),
         inactive=contact.last_seen_at is None or contact.last_seen_at < now - timedelta(days=inactive_days),
-    )
+        **extra,
+    ), status
 
 
 def _render_section(panel, contact, now) -> Markup:

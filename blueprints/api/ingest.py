@@ -1,5 +1,5 @@
 """POST /api/v1/accounts|contacts|events: atomic batch upserts (DESIGN.md "Public contracts")."""
-from flask import current_app, jsonify
+from flask import current_app, g, jsonify
 from sqlalchemy.exc import IntegrityError
 
 from blueprints.api.routes import api_error, bp, json_body, require_api_key
@@ -22,7 +22,9 @@ def _ingest_endpoint(kind: str):
     now = utcnow()
     for attempt in (1, 2):
         try:
-            result = ingest(kind, items, now, touched_contacts=touched)
+            # The change feed says which key made a contact change (by its name).
+            result = ingest(kind, items, now, touched_contacts=touched, source="api",
+                            actor=g.api_key.name)
             db.session.commit()  # the batch is one transaction: all of it or nothing
             break
         except IngestError as exc:

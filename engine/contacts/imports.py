@@ -41,6 +41,7 @@ def run_import(import_id: int, now: datetime | None = None) -> dict:
         return {"skipped": True}
     job = db.session.get(ImportJob, import_id)
     kind, text, mapping = job.kind, job.csv_text, dict(job.mapping or {})
+    filename = job.filename  # the change feed's actor for the contacts this import changes
     # Counters live here and are written with one UPDATE per chunk, so the
     # (up to 20 MB) file text is read once, not reloaded after every commit.
     progress = Progress(job.processed_rows, job.created_rows, job.updated_rows, job.failed_rows,
@@ -50,7 +51,7 @@ def run_import(import_id: int, now: datetime | None = None) -> dict:
         for chunk in chunks:
             for attempt in (1, 2):
                 try:
-                    _process_chunk(import_id, kind, converter, chunk, progress, now)
+                    _process_chunk(import_id, kind, converter, chunk, progress, now, filename)
                     db.session.commit()
                     break
                 except IntegrityError:
@@ -105,7 +106,7 @@ def _chunks(kind: str, text: str, mapping: dict, done: int):
 
 
 def _process_chunk(import_id: int, kind: str, converter: RowConverter, chunk: list,
-                   progress: Progress, now: datetime | None) -> None:
+                   progress: Progress, now: datetime | None, filename: str | None = None) -> None:
     from engine.contacts.ingest import store, validate
 
     # Every row goes through the same checks as the ingest API, so a bad row lists all of its
@@ -134,7 +135,8 @@ def _process_chunk(import_id: int, kind: str, converter: RowConverter, chunk: li
     if kind == "contacts":
         _unknown_accounts(items, found)
     rows = [r for r in rows if checkable[r["_index"]] not in found]
-    created, updated = store(kind, rows, now or utcnow()) if rows else (0, 0)
+    created, updated = (store(kind, rows, now or utcnow(), source="import", actor=filename)
+                        if rows else (0, 0))
     errors = sorted(({"line": lines[i], "message": "; ".join(msgs), "problems": msgs}
                      for i, msgs in found.items()), key=lambda e: e["line"])
     after = Progress(progress.processed + len(chunk), progress.created + created,

@@ -12,6 +12,12 @@ item keep their stored value; a nullable field sent as null is cleared.
 is removed), so a partial update does not wipe other custom data.
 Events are append-only: an event whose external_id was seen before (stored,
 or earlier in the same batch) is skipped and not counted.
+
+Contacts write the change feed (engine/contacts/changes.py) in the same
+transaction: the stored values are read with the lookup, compared field by
+field (attributes key by key, after the merge), and only rows that change are
+updated; then one INSERT ... SELECT per chunk records "created" and one
+executemany records every "field" change. A changed email clears the bounce.
 """
 import json
 from datetime import datetime
@@ -201,16 +207,24 @@ def _resolve(rows, errors, ref_field, id_field, table, message):
 
 
 def store(kind: str, rows: list[dict], now: datetime, *,
-          touched_contacts: set | None = None) -> tuple[int, int]:
+          touched_contacts: set | None = None, source: str = "api",
+          actor: str | None = None) -> tuple[int, int]:
     """Upsert validated rows (from validate) by external_id; returns (created, updated).
 
     Does not commit: the caller owns the transaction. Fields omitted from an
     item keep their stored value on update; attributes are merged (see module doc).
     For events, touched_contacts (if given) receives the contact ids of the
     events actually stored.
+    Contacts also write the change feed (engine.contacts.changes) in the same
+    transaction: one "created" row per new contact and one "field" row per field
+    that really changed, by `source` / `actor`. A row that changes nothing is not
+    written at all (it still counts as updated: "updated" counts the items that
+    matched a stored row, as it always has).
     """
     if kind == "events":
         return _store_events(rows, now, touched_contacts), 0
+    if kind == "contacts":
+        return _store_contacts(rows, now, source, actor)
     model = MODELS[kind]
     table = model.__table__
     existing = _lookup(table.name, [r["external_id"] for r in rows], "id", "attributes")
@@ -219,26 +233,97 @@ def store(kind: str, rows: list[dict], now: datetime, *,
     for row in rows:
         found = existing.get(row["external_id"])
         if found is None:
-            attributes = row.get("attributes")
-            if attributes and None in attributes.values():  # null means "no such key"
-                row["attributes"], row["_json"] = _merge({}, attributes), None
+            _drop_null_attributes(row)
             inserts.append(row)
             continue
         values = {k: v for k, v in row.items() if k in columns and k not in ("id", "external_id")}
         if "attributes" in values:
-            stored = found[1]
-            if isinstance(stored, str):  # SQLite hands back the JSON text
-                stored = json.loads(stored)
-            values["attributes"] = _merge(stored or {}, values["attributes"])
+            values["attributes"] = _merge(_json_value(found[1]) or {}, values["attributes"])
         values["_id"] = found[0]
         updates.setdefault(tuple(sorted(values)), []).append(values)
     if inserts:
         _bulk_insert(table.name, INSERT_COLUMNS[kind], inserts, {**DEFAULTS[kind], "created_at": now})
+    _execute_updates(table, updates)
+    return len(inserts), sum(len(g) for g in updates.values())
+
+
+def _drop_null_attributes(row: dict) -> None:
+    attributes = row.get("attributes")
+    if attributes and None in attributes.values():  # null means "no such key"
+        row["attributes"], row["_json"] = _merge({}, attributes), None
+
+
+def _json_value(stored):
+    return json.loads(stored) if isinstance(stored, str) else stored  # SQLite hands back text
+
+
+def _execute_updates(table, updates: dict) -> None:
     for keys, group in updates.items():
         stmt = table.update().where(table.c.id == bindparam("_id")).values(
             {k: bindparam(k) for k in keys if k != "_id"})
         db.session.execute(stmt, group)
-    return len(inserts), sum(len(g) for g in updates.values())
+
+
+# The stored contact columns an upsert compares against (after "id").
+_CONTACT_STORED = ("account_id", "email", "first_name", "last_name", "role", "is_crm_contact",
+                   "is_product_user", "timezone", "created_at", "last_seen_at", "attributes")
+_CONTACT_WRITABLE = frozenset(_CONTACT_STORED)
+
+
+def _stored_contacts(external_ids) -> dict:
+    """{external_id: {"id", column: Python value}} of the stored contacts, one query per
+    chunk; values converted as SQLAlchemy would (SQLite: times from text, booleans from
+    0/1, attributes from JSON text)."""
+    sqlite = db.session.connection().dialect.name == "sqlite"
+    found = _lookup("contacts", external_ids, "id", *_CONTACT_STORED)
+    parse = datetime.fromisoformat
+    stored = {}
+    for ext, values in found.items():
+        row = dict(zip(("id",) + _CONTACT_STORED, values))
+        if sqlite:
+            for column in ("created_at", "last_seen_at"):
+                if isinstance(row[column], str):
+                    row[column] = parse(row[column])
+            row["is_crm_contact"] = bool(row["is_crm_contact"])
+            row["is_product_user"] = bool(row["is_product_user"])
+        row["attributes"] = _json_value(row["attributes"]) or {}
+        stored[ext] = row
+    return stored
+
+
+def _store_contacts(rows, now, source, actor):
+    from engine.contacts.changes import contact_field_changes, insert_field_changes, record_created
+
+    existing = _stored_contacts([r["external_id"] for r in rows])
+    table = Contact.__table__
+    inserts, updates, field_changes = [], {}, []
+    for row in rows:
+        stored = existing.get(row["external_id"])
+        if stored is None:
+            _drop_null_attributes(row)
+            inserts.append(row)
+            continue
+        values = {k: v for k, v in row.items() if k in _CONTACT_WRITABLE}
+        if "attributes" in values:
+            values["attributes"] = _merge(stored["attributes"], values["attributes"])
+        changes = contact_field_changes(stored, values)
+        if not changes:
+            continue  # nothing to write, nothing to record
+        contact_id = stored["id"]
+        field_changes.extend((contact_id, field, old, new) for field, old, new in changes)
+        if any(field == "contact.email" for field, _, _ in changes):
+            # A changed address is not the one that bounced (the bounce was the old one's).
+            values["email_bounced_at"] = values["email_bounce_reason"] = None
+        values["_id"] = contact_id
+        updates.setdefault(tuple(sorted(values)), []).append(values)
+    if inserts:
+        _bulk_insert("contacts", INSERT_COLUMNS["contacts"], inserts,
+                     {**DEFAULTS["contacts"], "created_at": now})
+        record_created([r["external_id"] for r in inserts], source=source, actor=actor, at=now,
+                       chunk=CHUNK)
+    _execute_updates(table, updates)
+    insert_field_changes(field_changes, source=source, actor=actor, at=now)
+    return len(inserts), len(rows) - len(inserts)
 
 
 def _merge(stored: dict, given: dict) -> dict:
@@ -272,7 +357,8 @@ def _store_events(rows, now, touched_contacts):
     return len(inserts)
 
 
-def ingest(kind: str, items: list, now: datetime, *, touched_contacts: set | None = None) -> dict:
+def ingest(kind: str, items: list, now: datetime, *, touched_contacts: set | None = None,
+           source: str = "api", actor: str | None = None) -> dict:
     """Validate and store one batch; the caller commits. Returns {"created", "updated"}.
 
     Raises IngestError (nothing stored) when any item is invalid. A concurrent
@@ -285,5 +371,6 @@ def ingest(kind: str, items: list, now: datetime, *, touched_contacts: set | Non
         raise IngestError(errors)
     if touched_contacts is not None:
         touched_contacts.clear()
-    created, updated = store(kind, rows, now, touched_contacts=touched_contacts)
+    created, updated = store(kind, rows, now, touched_contacts=touched_contacts,
+                             source=source, actor=actor)
     return {"created": created, "updated": updated}

@@ -299,6 +299,11 @@ def unsubscribe(message_id: int, now: datetime) -> bool | None:
     ).rowcount
     if changed:
         _event(keys, "unsubscribed", now)
+        from engine.contacts.changes import insert_field_changes
+
+        # The contact did it themselves; same transaction as the UPDATE above.
+        insert_field_changes([(keys.contact_id, "contact.unsubscribed_at", None, now)],
+                             source="contact", actor="unsubscribe link", at=now)
         from engine.outbox import suppress_for_unsubscribe
 
         suppress_for_unsubscribe(keys.contact_id, now)
