@@ -281,9 +281,11 @@ def recipient(message_id: int) -> dict | None:
             "sender": row.from_email or ""}
 
 
-def unsubscribe(message_id: int, now: datetime) -> bool | None:
+def unsubscribe(message_id: int, now: datetime, detail: str | None = None) -> bool | None:
     """Unsubscribe the message's contact; idempotent.
 
+    `detail` is the event's reason when it was not the link: "complaint" for a
+    spam complaint (engine/bounces/records.py).
     True when this call unsubscribed them (an "unsubscribed" event is written),
     False when they already were, None when the message does not exist.
     """
@@ -298,7 +300,7 @@ def unsubscribe(message_id: int, now: datetime) -> bool | None:
         .execution_options(synchronize_session=False)
     ).rowcount
     if changed:
-        _event(keys, "unsubscribed", now)
+        _event(keys, "unsubscribed", now, detail=detail)
         from engine.outbox import suppress_for_unsubscribe
 
         suppress_for_unsubscribe(keys.contact_id, now)
