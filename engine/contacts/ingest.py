@@ -16,7 +16,7 @@ or earlier in the same batch) is skipped and not counted.
 import json
 from datetime import datetime
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, case, func
 
 from engine.contacts.fields import (
     FieldError, arr_field, boolean_field, normalize_email, object_field, parse_time, status_field,
@@ -234,10 +234,20 @@ def store(kind: str, rows: list[dict], now: datetime, *,
     if inserts:
         _bulk_insert(table.name, INSERT_COLUMNS[kind], inserts, {**DEFAULTS[kind], "created_at": now})
     for keys, group in updates.items():
-        stmt = table.update().where(table.c.id == bindparam("_id")).values(
-            {k: bindparam(k) for k in keys if k != "_id"})
+        values = {k: bindparam(k) for k in keys if k != "_id"}
+        if kind == "contacts" and "email" in keys:
+            values.update(_bounce_cleared_by_new_email(table))
+        stmt = table.update().where(table.c.id == bindparam("_id")).values(values)
         db.session.execute(stmt, group)
     return len(inserts), sum(len(g) for g in updates.values())
+
+
+def _bounce_cleared_by_new_email(table) -> dict:
+    """A changed address is a new address: its predecessor's bounce mark (engine/bounces)
+    goes (the same address, in any case, keeps it)."""
+    same = func.lower(table.c.email) == func.lower(bindparam("email"))
+    return {name: case((same, table.c[name]), else_=None)
+            for name in ("email_bounced_at", "email_bounce_reason")}
 
 
 def _merge(stored: dict, given: dict) -> dict:

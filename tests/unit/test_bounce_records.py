@@ -177,3 +177,22 @@ def test_message_id_header_round_trips_the_senders_message_id(app):
     assert verp.message_id_from_header("<nudge-test-abc@x>") is None
     assert verp.message_id_from_header("<123@other>") is None
     assert verp.message_id_from_header(None) is None
+
+
+def test_an_upsert_that_changes_the_email_clears_the_bounce(make):
+    from engine.contacts.ingest import ingest
+
+    account = make.account(external_id="acc-x")
+    kept = make.contact(account=account, external_id="kept", email="kept@example.com",
+                        email_bounced_at=NOW, email_bounce_reason="5.1.1 gone")
+    moved = make.contact(account=account, external_id="moved", email="old@example.com",
+                         email_bounced_at=NOW, email_bounce_reason="5.1.1 gone")
+    ingest("contacts", [
+        {"external_id": "kept", "account_external_id": "acc-x", "email": "KEPT@example.com"},
+        {"external_id": "moved", "account_external_id": "acc-x", "email": "new@example.com"},
+    ], NOW)
+    db.session.commit()
+    assert _contact(kept.id).email_bounced_at == NOW  # the same address, another case
+    fresh = _contact(moved.id)
+    assert fresh.email == "new@example.com"
+    assert fresh.email_bounced_at is None and fresh.email_bounce_reason is None
