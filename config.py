@@ -85,6 +85,16 @@ class Config:
     DKIM_DOMAIN = os.environ.get("DKIM_DOMAIN", "")  # all three set: messages are DKIM-signed
     DKIM_SELECTOR = os.environ.get("DKIM_SELECTOR", "")
     DKIM_PRIVATE_KEY_PATH = os.environ.get("DKIM_PRIVATE_KEY_PATH", "")
+    # Bounces (DESIGN.md "Bounces and complaints"): set -> VERP envelope senders
+    # bounces+<token>@BOUNCE_DOMAIN, and the listener accepts mail for it only.
+    BOUNCE_DOMAIN = os.environ.get("BOUNCE_DOMAIN", "")
+    # imaps://user:pass@host:993/INBOX: a mailbox of DSNs the tick polls (empty = off).
+    BOUNCE_IMAP_URL = os.environ.get("BOUNCE_IMAP_URL", "")
+    # Where unparseable messages are moved (empty = left in place, seen).
+    BOUNCE_IMAP_UNPARSED_FOLDER = os.environ.get("BOUNCE_IMAP_UNPARSED_FOLDER", "")
+    # That many soft bounces of one address within that many days mark it bounced.
+    BOUNCE_SOFT_LIMIT = int(os.environ.get("BOUNCE_SOFT_LIMIT", "3"))
+    BOUNCE_SOFT_WINDOW_DAYS = int(os.environ.get("BOUNCE_SOFT_WINDOW_DAYS", "7"))
     APPROVAL_HOLD_MINUTES = int(os.environ.get("APPROVAL_HOLD_MINUTES", "10"))
     INACTIVE_AFTER_DAYS = int(os.environ.get("INACTIVE_AFTER_DAYS", "30"))
     PERSONA_REFRESH_MINUTES = int(os.environ.get("PERSONA_REFRESH_MINUTES", "15"))

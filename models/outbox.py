@@ -28,6 +28,7 @@ REASON_LABELS = {
     # suppressed by the frequency controls (engine/triggers/controls.py), or
     # unsubscribed while waiting (engine/outbox suppress_for_unsubscribe)
     "unsubscribed": "Unsubscribed",
+    "bounced": "Bounced",  # the address bounced (engine/bounces/records.py)
     "never_retrigger": "Never re-trigger",
     "retrigger_delay": "Re-trigger delay",
     "once_per_24h": "Once in 24 hours",
@@ -41,8 +42,8 @@ REASON_LABELS = {
     "dismissed": "Dismissed by staff",
 }
 REASON_CODES = tuple(REASON_LABELS)
-SUPPRESSION_CODES = ("unsubscribed", "never_retrigger", "retrigger_delay", "once_per_24h", "global_delay",
-                     "no_email")
+SUPPRESSION_CODES = ("unsubscribed", "bounced", "never_retrigger", "retrigger_delay", "once_per_24h",
+                     "global_delay", "no_email")
 
 
 def reason_label(code: str | None) -> str:

@@ -259,8 +259,8 @@ def _json_value(stored):
 
 def _execute_updates(table, updates: dict) -> None:
     for keys, group in updates.items():
-        stmt = table.update().where(table.c.id == bindparam("_id")).values(
-            {k: bindparam(k) for k in keys if k != "_id"})
+        values = {k: bindparam(k) for k in keys if k != "_id"}
+        stmt = table.update().where(table.c.id == bindparam("_id")).values(values)
         db.session.execute(stmt, group)
 
 
@@ -311,8 +311,9 @@ def _store_contacts(rows, now, source, actor):
             continue  # nothing to write, nothing to record
         contact_id = stored["id"]
         field_changes.extend((contact_id, field, old, new) for field, old, new in changes)
-        if any(field == "contact.email" for field, _, _ in changes):
-            # A changed address is not the one that bounced (the bounce was the old one's).
+        if any(field == "contact.email" and (old or "").lower() != (new or "").lower()
+               for field, old, new in changes):
+            # A new address is not the one that bounced (the same one in another case is).
             values["email_bounced_at"] = values["email_bounce_reason"] = None
         values["_id"] = contact_id
         updates.setdefault(tuple(sorted(values)), []).append(values)

@@ -66,6 +66,16 @@ def suppress_for_unsubscribe(contact_id: int, now: datetime) -> int:
     return _exec(stmt).rowcount
 
 
+def suppress_for_bounce(contact_id: int, now: datetime) -> int:
+    """Waiting or approved (not yet sending) emails of a contact whose address just
+    bounced (engine/bounces/records.py) -> suppressed "bounced"."""
+    stmt = (update(T)
+            .where(M.contact_id == contact_id, M.state.in_(WAITING_STATES))
+            .values(state="suppressed", reason_code="bounced", reason="address bounced",
+                    claim_token=None, updated_at=now))
+    return _exec(stmt).rowcount
+
+
 # ------------------------------------------------------------ the send time
 # When an approved message may go (DESIGN.md): the hold has passed, the
 # trigger's send time has come and a 4xx backoff is over -- and no live claim

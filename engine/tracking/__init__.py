@@ -281,9 +281,11 @@ def recipient(message_id: int) -> dict | None:
             "sender": row.from_email or ""}
 
 
-def unsubscribe(message_id: int, now: datetime) -> bool | None:
+def unsubscribe(message_id: int, now: datetime, detail: str | None = None) -> bool | None:
     """Unsubscribe the message's contact; idempotent.
 
+    `detail` is the event's reason when it was not the link: "complaint" for a
+    spam complaint (engine/bounces/records.py).
     True when this call unsubscribed them (an "unsubscribed" event is written),
     False when they already were, None when the message does not exist.
     """
@@ -298,12 +300,13 @@ def unsubscribe(message_id: int, now: datetime) -> bool | None:
         .execution_options(synchronize_session=False)
     ).rowcount
     if changed:
-        _event(keys, "unsubscribed", now)
+        _event(keys, "unsubscribed", now, detail=detail)
         from engine.contacts.changes import insert_field_changes
 
-        # The contact did it themselves; same transaction as the UPDATE above.
+        # The contact did it themselves (a link, or a complaint to their mailbox
+        # provider); same transaction as the UPDATE above.
         insert_field_changes([(keys.contact_id, "contact.unsubscribed_at", None, now)],
-                             source="contact", actor="unsubscribe link", at=now)
+                             source="contact", actor=detail or "unsubscribe link", at=now)
         from engine.outbox import suppress_for_unsubscribe
 
         suppress_for_unsubscribe(keys.contact_id, now)
