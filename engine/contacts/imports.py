@@ -41,6 +41,7 @@ def run_import(import_id: int, now: datetime | None = None) -> dict:
         return {"skipped": True}
     job = db.session.get(ImportJob, import_id)
     kind, text, mapping = job.kind, job.csv_text, dict(job.mapping or {})
+    into_list = (job.list_id, job.filename) if kind == "contacts" and job.list_id else None
     # Counters live here and are written with one UPDATE per chunk, so the
     # (up to 20 MB) file text is read once, not reloaded after every commit.
     progress = Progress(job.processed_rows, job.created_rows, job.updated_rows, job.failed_rows,
@@ -50,7 +51,7 @@ def run_import(import_id: int, now: datetime | None = None) -> dict:
         for chunk in chunks:
             for attempt in (1, 2):
                 try:
-                    _process_chunk(import_id, kind, converter, chunk, progress, now)
+                    _process_chunk(import_id, kind, converter, chunk, progress, now, into_list)
                     db.session.commit()
                     break
                 except IntegrityError:
@@ -105,7 +106,7 @@ def _chunks(kind: str, text: str, mapping: dict, done: int):
 
 
 def _process_chunk(import_id: int, kind: str, converter: RowConverter, chunk: list,
-                   progress: Progress, now: datetime | None) -> None:
+                   progress: Progress, now: datetime | None, into_list: tuple | None = None) -> None:
     from engine.contacts.ingest import store, validate
 
     # Every row goes through the same checks as the ingest API, so a bad row lists all of its
@@ -135,6 +136,8 @@ def _process_chunk(import_id: int, kind: str, converter: RowConverter, chunk: li
         _unknown_accounts(items, found)
     rows = [r for r in rows if checkable[r["_index"]] not in found]
     created, updated = store(kind, rows, now or utcnow()) if rows else (0, 0)
+    if into_list and rows:  # (list id, file name): in this chunk's transaction, with its rows
+        _add_to_list(*into_list, [r["external_id"] for r in rows], now or utcnow())
     errors = sorted(({"line": lines[i], "message": "; ".join(msgs), "problems": msgs}
                      for i, msgs in found.items()), key=lambda e: e["line"])
     after = Progress(progress.processed + len(chunk), progress.created + created,
@@ -147,6 +150,19 @@ def _process_chunk(import_id: int, kind: str, converter: RowConverter, chunk: li
     # The rows and the progress that counts them commit together (run_import commits).
     db.session.execute(update(ImportJob).where(ImportJob.id == import_id).values(**values))
     progress.__dict__.update(after.__dict__)
+
+
+def _add_to_list(list_id: int, filename: str, external_ids: list, now: datetime) -> None:
+    """Put the chunk's stored contacts in the import's list (source "import", the file
+    as the actor). A list deleted meanwhile gets nobody; the contacts still import."""
+    from engine.contacts.ingest import _lookup
+    from engine.contacts.lists import ListNotFound, add_members
+
+    ids = [found[0] for found in _lookup("contacts", set(external_ids), "id").values()]
+    try:
+        add_members(list_id, ids, source="import", actor=filename, now=now)
+    except ListNotFound:
+        log.warning("import into list %s: the list no longer exists", list_id)
 
 
 def _unknown_accounts(items: list, found: dict) -> None:

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import delete, exists, func, insert, literal, or_, select
 
 from extensions import db
-from models import Contact, ContactChange, ContactList, ListMember, Persona, Trigger
+from models import Contact, ContactChange, ContactList, ImportJob, ListMember, Persona, Trigger
 from models.contact_change import CHANGE_SOURCES
 from models.contact_list import LIST_NAME_MAX
 
@@ -41,14 +41,17 @@ class ListNotFound(ListError):
 
 
 class ListInUse(ListError):
-    """delete_list refused: .triggers and .personas are [(id, name)] using the list."""
+    """delete_list refused: .triggers and .personas are [(id, name)] using the list,
+    .imports [(id, file name)] of CSV imports still to put their contacts in it."""
 
-    def __init__(self, name: str, triggers: list, personas: list):
-        users = [f"trigger “{n}”" for _i, n in triggers] + [f"persona “{n}”" for _i, n in personas]
+    def __init__(self, name: str, triggers: list, personas: list, imports: list = ()):
+        users = ([f"trigger “{n}”" for _i, n in triggers] + [f"persona “{n}”" for _i, n in personas]
+                 + [f"the import of “{n}” (still running)" for _i, n in imports])
         shown = ", ".join(users[:5]) + (f" and {len(users) - 5} more" if len(users) > 5 else "")
         super().__init__("list_id", f"“{name}” is used by {shown}. Change those first, then delete the list.")
         self.triggers = triggers
         self.personas = personas
+        self.imports = list(imports)
 
 
 # ---- names -------------------------------------------------------------------
@@ -150,8 +153,10 @@ def delete_list(list_id: int) -> str:
     ListInUse while a trigger or persona uses it (saying which)."""
     contact_list = get_list(list_id, lock=True)
     usage = list_usage([list_id])[list_id]
-    if usage["triggers"] or usage["personas"]:
-        raise ListInUse(contact_list.name, usage["triggers"], usage["personas"])
+    imports = db.session.execute(select(ImportJob.id, ImportJob.filename).where(
+        ImportJob.list_id == list_id, ImportJob.status.in_(("pending", "running")))).all()
+    if usage["triggers"] or usage["personas"] or imports:
+        raise ListInUse(contact_list.name, usage["triggers"], usage["personas"], [tuple(i) for i in imports])
     name = contact_list.name
     # Explicit, so SQLite without foreign-key enforcement leaves nothing behind either.
     db.session.execute(delete(ContactChange).where(ContactChange.list_id == list_id))

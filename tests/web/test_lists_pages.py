@@ -251,3 +251,81 @@ def test_hostile_names_are_escaped_everywhere(login, people, make):
     for url in ("/lists/", f"/lists/{hostile.id}", f"/lists/{hostile.id}?tab=history", f"/contacts/{people[0].id}"):
         body = c.get(url).get_data(as_text=True)
         assert XSS not in body and "&lt;script&gt;" in body, url
+
+
+# ---- Settings -> Import: "Add the imported contacts to a list" ------------------------------
+
+IMPORT_CSV = ("external_id,account_external_id,email\n"
+              "c1,acc-x,ann@example.com\nc2,acc-x,not-an-email\nc3,acc-x,cy@example.com\n")
+IMPORT_MAP = {"field-external_id": "external_id", "field-account_external_id": "account_external_id",
+              "field-email": "email"}
+
+
+def _uploaded(client, text=IMPORT_CSV, name="march.csv"):
+    import io
+
+    from models import ImportJob
+
+    client.post("/settings/import", data={"kind": "contacts", "file": (io.BytesIO(text.encode()), name)},
+                content_type="multipart/form-data")
+    return db.session.scalars(select(ImportJob).order_by(ImportJob.id.desc())).first()
+
+
+def test_an_import_puts_its_contacts_in_a_new_list(login, make, run_jobs):
+    make.account(external_id="acc-x")
+    c = login("manager")
+    job = _uploaded(c)
+    page = c.get(f"/settings/import/{job.id}/map").get_data(as_text=True)
+    assert "Add the imported contacts to a list" in page and 'value="new"' in page
+    res = c.post(f"/settings/import/{job.id}/map", data={**IMPORT_MAP, "into_list": "new",
+                                                         "new_list_name": " Webinar — March "})
+    assert res.status_code == 302
+    made = db.session.scalars(select(ContactList)).one()
+    assert made.name == "Webinar — March" and made.created_by == "import: march.csv"
+    run_jobs()
+    from models import Contact
+
+    imported = set(db.session.scalars(select(Contact.id).where(Contact.external_id.in_(("c1", "c3")))))
+    assert members(made.id) == imported and len(imported) == 2  # the bad row is not imported, nor added
+    rows = db.session.execute(select(ContactChange.source, ContactChange.actor)
+                              .where(ContactChange.kind == "list_added")).all()
+    assert rows == [("import", "march.csv")] * 2
+    # Imported again into the same (existing) list: they are already in it, nothing new is recorded.
+    again = _uploaded(c, name="again.csv")
+    page = c.get(f"/settings/import/{again.id}/map").get_data(as_text=True)
+    assert f'<option value="{made.id}">Webinar — March</option>' in page
+    c.post(f"/settings/import/{again.id}/map", data={**IMPORT_MAP, "into_list": str(made.id)})
+    run_jobs()
+    assert members(made.id) == imported
+    assert db.session.scalar(select(func.count()).select_from(ContactChange)
+                             .where(ContactChange.kind.like("list_%"))) == 2
+
+
+@pytest.mark.parametrize("choice, name, message", [
+    ("new", "", "New list: Give the list a name."),
+    ("new", "x" * 10_000, "at most 200 characters"),
+    ("new", "taken", "New list: Another list already has this name."),
+    ("999", "", "no longer exists"),
+    ("junk", "", "no longer exists"),
+])
+def test_a_bad_list_choice_is_refused_and_the_import_waits(login, make, choice, name, message):
+    make.account(external_id="acc-x")
+    engine.create_list("Taken", actor=None, now=utcnow())
+    db.session.commit()
+    c = login("admin")
+    job = _uploaded(c)
+    res = c.post(f"/settings/import/{job.id}/map", data={**IMPORT_MAP, "into_list": choice, "new_list_name": name})
+    assert res.status_code == 400 and message in res.get_data(as_text=True)
+    db.session.refresh(job)
+    assert job.status == "draft" and job.list_id is None
+    assert _count(ContactList) == 1
+
+
+def test_a_list_an_import_still_fills_cannot_be_deleted(login, make, webinar):
+    make.account(external_id="acc-x")
+    c = login("admin")
+    job = _uploaded(c)
+    c.post(f"/settings/import/{job.id}/map", data={**IMPORT_MAP, "into_list": str(webinar.id)})
+    res = c.post(f"/lists/{webinar.id}/delete", data={})
+    assert "the import of “march.csv” (still running)" in c.get(res.headers["Location"]).get_data(as_text=True)
+    assert db.session.get(ContactList, webinar.id) is not None
