@@ -246,3 +246,18 @@ def test_rule_list_ids_walks_any_depth(app):
                     {"list": "7"}]}
     assert engine.rule_list_ids(rule) == {3, 5}
     assert engine.rule_list_ids(None) == set()
+
+
+def test_demo_lists_have_members_and_history(app):
+    import random
+
+    from devtools.demo import generate
+    from devtools.demo_lists import seed_lists
+
+    generate(accounts=30, contacts=300, events=0, seed=5, now=NOW)
+    assert seed_lists(random.Random(1), NOW) > 0
+    made = db.session.scalars(select(ContactList).order_by(ContactList.name)).all()
+    assert len(made) >= 2 and all(engine.member_counts([m.id])[m.id] > 0 for m in made)
+    sources = set(db.session.scalars(select(ContactChange.source)))
+    kinds = set(db.session.scalars(select(ContactChange.kind)))
+    assert sources == {"demo"} and kinds == {"list_added", "list_removed"}
