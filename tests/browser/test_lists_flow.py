@@ -112,3 +112,35 @@ def test_the_pages_fit_a_phone_and_1280(_browser, live_server):
             shot(pg, f"lists-delete-refused-{width}")
         finally:
             context.close()
+
+
+def test_the_states_the_page_sweep_does_not_reach_are_accessible(page):
+    """The empty Lists page, the new-list form with its error, the add box with unknown
+    people, the open Delete menu and the contact page's section (axe, as test_accessibility)."""
+    from collections import Counter
+
+    from axe_playwright_python.sync_playwright import Axe
+
+    from tests.browser.test_accessibility import violations_of
+
+    axe, totals, problems = Axe(), Counter(), []
+    page.login("admin")
+    acc = factories.account(name="Acme")
+    ann = factories.contact(acc, first_name="Ann", last_name="Lee", email="ann@acme.io")
+    db.session.commit()
+    page.goto(page.base + "/lists/")
+    problems += violations_of(axe, page, "/lists/ (empty)", totals)
+    page.get_by_role("button", name="Create list").click()
+    expect(page.get_by_text("Give the list a name.")).to_be_visible()
+    problems += violations_of(axe, page, "/lists/ (name error)", totals)
+    page.get_by_label("Name").fill("Webinar")
+    page.get_by_role("button", name="Create list").click()
+    page.get_by_label("Add people").fill("ghost@acme.io")
+    page.get_by_role("button", name="Add to list").click()
+    expect(page.locator(".add-errors")).to_be_visible()
+    problems += violations_of(axe, page, "list page (unknown people)", totals)
+    page.locator("summary", has_text="Delete").click()
+    problems += violations_of(axe, page, "list page (delete menu)", totals)
+    page.goto(page.base + f"/contacts/{ann.id}")
+    problems += violations_of(axe, page, "contact page (lists section)", totals)
+    assert problems == [], "\n".join(problems)
