@@ -12,7 +12,7 @@ class ListNameForm(FlaskForm):
 
 
 class AddMembersForm(FlaskForm):
-    people = TextAreaField("Add people", description="Emails or external ids, one per line.",
+    people = TextAreaField("Emails or external ids", description="One per line; up to 1,000 at once.",
                            render_kw={"rows": 4, "placeholder": "ann@acme.io\nu-1042"})
 
 

@@ -56,12 +56,12 @@ def test_create_a_list_add_a_contact_from_its_page_and_see_the_history(page):
 
     # Several at once by email / external id, with one unknown: nothing is added, the line is named.
     page.get_by_role("tab", name="Members").click()
-    page.get_by_label("Add people").fill("bo0@acme.io\nghost@acme.io\nu-ann")
+    page.get_by_label("Emails or external ids").fill("bo0@acme.io\nghost@acme.io\nu-ann")
     page.get_by_role("button", name="Add to list").click()
     expect(page.locator(".add-errors")).to_contain_text("ghost@acme.io")
     expect(page.get_by_text("so nobody was added")).to_be_visible()
     shot(page, "lists-add-errors")
-    page.get_by_label("Add people").fill("bo0@acme.io\nbo1@acme.io\nu-ann")
+    page.get_by_label("Emails or external ids").fill("bo0@acme.io\nbo1@acme.io\nu-ann")
     page.get_by_role("button", name="Add to list").click()
     expect(page.get_by_text("Added 2 people to “Webinar — March” (1 already in it).")).to_be_visible()
 
@@ -135,7 +135,7 @@ def test_the_states_the_page_sweep_does_not_reach_are_accessible(page):
     problems += violations_of(axe, page, "/lists/ (name error)", totals)
     page.get_by_label("Name").fill("Webinar")
     page.get_by_role("button", name="Create list").click()
-    page.get_by_label("Add people").fill("ghost@acme.io")
+    page.get_by_label("Emails or external ids").fill("ghost@acme.io")
     page.get_by_role("button", name="Add to list").click()
     expect(page.locator(".add-errors")).to_be_visible()
     problems += violations_of(axe, page, "list page (unknown people)", totals)
