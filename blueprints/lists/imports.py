@@ -15,6 +15,11 @@ def import_lists() -> list[ContactList]:
     return db.session.scalars(select(ContactList).order_by(func.lower(ContactList.name), ContactList.id)).all()
 
 
+def import_list(list_id: int | None) -> ContactList | None:
+    """The list an import puts its contacts in (None: no list, or deleted since)."""
+    return db.session.get(ContactList, list_id) if list_id else None
+
+
 def read_list_choice(form, filename: str, now) -> tuple[int | None, str | None]:
     """(list id or None, problem or None) from the map form's `into_list` ("" = none,
     a list id, or "new" with `new_list_name`). A new list is created (flushed, not

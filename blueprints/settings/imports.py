@@ -9,7 +9,7 @@ from flask_login import current_user
 from sqlalchemy import select, update
 
 from blueprints.auth.decorators import EDITORS, role_required
-from blueprints.lists.imports import import_lists, read_list_choice
+from blueprints.lists.imports import import_list, import_lists, read_list_choice
 from blueprints.settings.forms import ConfirmForm, UploadForm
 from blueprints.settings import bp
 from blueprints.ui import page_args, paginate, render_page
@@ -162,7 +162,8 @@ def import_job(import_id):
     job = _job(import_id)
     if job.status == "draft":
         return redirect(url_for("settings.map_import", import_id=job.id))
-    return render_page("settings/import_job.html", job=job, confirm=ConfirmForm(), now=utcnow())
+    return render_page("settings/import_job.html", job=job, confirm=ConfirmForm(), now=utcnow(),
+                       into_list=import_list(job.list_id))
 
 
 @bp.route("/import/<int:import_id>/progress")

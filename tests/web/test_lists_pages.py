@@ -282,6 +282,8 @@ def test_an_import_puts_its_contacts_in_a_new_list(login, make, run_jobs):
     assert res.status_code == 302
     made = db.session.scalars(select(ContactList)).one()
     assert made.name == "Webinar — March" and made.created_by == "import: march.csv"
+    page = c.get(f"/settings/import/{job.id}").get_data(as_text=True)
+    assert "The imported contacts are added to the list" in page and f'href="/lists/{made.id}"' in page
     run_jobs()
     from models import Contact
 
