@@ -13,6 +13,7 @@ NAV_ITEMS = (
     ("dashboard.index", "Home", "home"),
     ("triggers.index", "Triggers", "zap"),
     ("personas.index", "Personas", "users"),
+    ("lists.index", "Lists", "list"),
     ("email_templates.index", "Templates", "file"),
     ("outbox.index", "Outbox", "inbox"),
     ("accounts.index", "Accounts", "building"),
@@ -167,5 +168,6 @@ ICONS = {
     "copy": _svg('<rect x="9" y="9" width="13" height="13" rx="2"/><path d="M5 15H4a2 2 0 0 1-2-2V4a2 2 0 0 1 2-2h9a2 2 0 0 1 2 2v1"/>'),
     "trash": _svg('<path d="M3 6h18M19 6l-1 14a2 2 0 0 1-2 2H8a2 2 0 0 1-2-2L5 6M10 11v6M14 11v6M9 6V4a1 1 0 0 1 1-1h4a1 1 0 0 1 1 1v2"/>'),
     "edit": _svg('<path d="M12 20h9M16.5 3.5a2.1 2.1 0 0 1 3 3L7 19l-4 1 1-4z"/>'),
+    "list": _svg('<path d="M8 6h13M8 12h13M8 18h13M3 6h.01M3 12h.01M3 18h.01"/>'),
     "activity": _svg('<path d="M22 12h-4l-3 9L9 3l-3 9H2"/>'),
 }

@@ -147,6 +147,9 @@ def seed_story(app, now: datetime, days: int = 14, seed: int = 7, log=print) -> 
 
     fold_pending(now)  # as the ticks of those days would have
     db.session.commit()
+    from devtools.demo_lists import seed_lists
+
+    seed_lists(rng, now, days)
     return {"triggers": len(made), "messages": db.session.scalar(
         select(db.func.count()).select_from(OutboxMessage))}
 

@@ -24,6 +24,9 @@ class ImportJob(db.Model):
     failed_rows: Mapped[int] = mapped_column(default=0)  # every invalid row; `errors` keeps the first 1,000
     errors: Mapped[list] = mapped_column(JSONType, default=list)  # [{"line", "message"}]
     failure_reason: Mapped[str | None] = mapped_column(db.Text, nullable=True)  # the job itself broke
+    # A contacts import may put its contacts in a list (each chunk's, in that chunk's
+    # transaction). No foreign key: deleting the list is refused while an import waits for it.
+    list_id: Mapped[int | None] = mapped_column(nullable=True)
     created_by_id: Mapped[int | None] = mapped_column(db.ForeignKey("staff.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(db.DateTime, default=utcnow)
     queued_at: Mapped[datetime | None] = mapped_column(db.DateTime, nullable=True)  # "Start import" pressed

@@ -62,4 +62,4 @@ def _too_deep(_exc):
 
 
 # Endpoint modules register their routes on `bp` when imported.
-from blueprints.api import ingest, outbox, preview, triggers  # noqa: E402,F401
+from blueprints.api import ingest, lists, outbox, preview, triggers  # noqa: E402,F401

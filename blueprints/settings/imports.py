@@ -9,6 +9,7 @@ from flask_login import current_user
 from sqlalchemy import select, update
 
 from blueprints.auth.decorators import EDITORS, role_required
+from blueprints.lists.imports import import_list, import_lists, read_list_choice
 from blueprints.settings.forms import ConfirmForm, UploadForm
 from blueprints.settings import bp
 from blueprints.ui import page_args, paginate, render_page
@@ -68,7 +69,8 @@ def _map_page(job, mapping, attributes, problems=(), status=200):
             break
     return render_page("settings/import_map.html", job=job, columns=columns, preview=preview,
                        fields=FIELDS[job.kind], mapping=mapping, attributes=set(attributes),
-                       attribute_key=attribute_key, problems=problems, confirm=ConfirmForm()), status
+                       attribute_key=attribute_key, problems=problems, confirm=ConfirmForm(),
+                       import_lists=import_lists() if job.kind == "contacts" else []), status
 
 
 @bp.route("/import/<int:import_id>/map")
@@ -94,14 +96,20 @@ def start_import(import_id):
     attributes = [c for c in request.form.getlist("attribute") if c not in mapping.values()]
     columns, _records = read_records(job.csv_text)
     problems = check_mapping(job.kind, columns, mapping, attributes)
+    list_id = None
+    if not problems and job.kind == "contacts":  # "Add the imported contacts to a list"
+        list_id, list_problem = read_list_choice(request.form, job.filename, utcnow())
+        problems = [list_problem] if list_problem else []
     if problems:
+        db.session.rollback()
         return _map_page(job, mapping, attributes, problems, status=400)
     # Conditional: a double click starts one import, not two.
     started = db.session.execute(
         update(ImportJob).where(ImportJob.id == job.id, ImportJob.status == "draft")
-        .values(status="pending", mapping={**mapping, "attributes": attributes}, queued_at=utcnow())
+        .values(status="pending", mapping={**mapping, "attributes": attributes}, queued_at=utcnow(),
+                list_id=list_id)
     ).rowcount
-    db.session.commit()
+    db.session.commit() if started else db.session.rollback()  # (a new list only with its import)
     if started:
         _enqueue(job.id)
     return redirect(url_for("settings.import_job", import_id=job.id))
@@ -154,7 +162,8 @@ def import_job(import_id):
     job = _job(import_id)
     if job.status == "draft":
         return redirect(url_for("settings.map_import", import_id=job.id))
-    return render_page("settings/import_job.html", job=job, confirm=ConfirmForm(), now=utcnow())
+    return render_page("settings/import_job.html", job=job, confirm=ConfirmForm(), now=utcnow(),
+                       into_list=import_list(job.list_id))
 
 
 @bp.route("/import/<int:import_id>/progress")

@@ -42,6 +42,7 @@ def run_import(import_id: int, now: datetime | None = None) -> dict:
     job = db.session.get(ImportJob, import_id)
     kind, text, mapping = job.kind, job.csv_text, dict(job.mapping or {})
     filename = job.filename  # the change feed's actor for the contacts this import changes
+    list_id = job.list_id if kind == "contacts" else None  # the list the contacts go into
     # Counters live here and are written with one UPDATE per chunk, so the
     # (up to 20 MB) file text is read once, not reloaded after every commit.
     progress = Progress(job.processed_rows, job.created_rows, job.updated_rows, job.failed_rows,
@@ -51,7 +52,7 @@ def run_import(import_id: int, now: datetime | None = None) -> dict:
         for chunk in chunks:
             for attempt in (1, 2):
                 try:
-                    _process_chunk(import_id, kind, converter, chunk, progress, now, filename)
+                    _process_chunk(import_id, kind, converter, chunk, progress, now, filename, list_id)
                     db.session.commit()
                     break
                 except IntegrityError:
@@ -106,7 +107,8 @@ def _chunks(kind: str, text: str, mapping: dict, done: int):
 
 
 def _process_chunk(import_id: int, kind: str, converter: RowConverter, chunk: list,
-                   progress: Progress, now: datetime | None, filename: str | None = None) -> None:
+                   progress: Progress, now: datetime | None, filename: str | None = None,
+                   list_id: int | None = None) -> None:
     from engine.contacts.ingest import store, validate
 
     # Every row goes through the same checks as the ingest API, so a bad row lists all of its
@@ -137,6 +139,8 @@ def _process_chunk(import_id: int, kind: str, converter: RowConverter, chunk: li
     rows = [r for r in rows if checkable[r["_index"]] not in found]
     created, updated = (store(kind, rows, now or utcnow(), source="import", actor=filename)
                         if rows else (0, 0))
+    if list_id and rows:  # in this chunk's transaction, with its rows
+        _add_to_list(list_id, filename, [r["external_id"] for r in rows], now or utcnow())
     errors = sorted(({"line": lines[i], "message": "; ".join(msgs), "problems": msgs}
                      for i, msgs in found.items()), key=lambda e: e["line"])
     after = Progress(progress.processed + len(chunk), progress.created + created,
@@ -149,6 +153,19 @@ def _process_chunk(import_id: int, kind: str, converter: RowConverter, chunk: li
     # The rows and the progress that counts them commit together (run_import commits).
     db.session.execute(update(ImportJob).where(ImportJob.id == import_id).values(**values))
     progress.__dict__.update(after.__dict__)
+
+
+def _add_to_list(list_id: int, filename: str, external_ids: list, now: datetime) -> None:
+    """Put the chunk's stored contacts in the import's list (source "import", the file
+    as the actor). A list deleted meanwhile gets nobody; the contacts still import."""
+    from engine.contacts.ingest import _lookup
+    from engine.contacts.lists import ListNotFound, add_members
+
+    ids = [found[0] for found in _lookup("contacts", set(external_ids), "id").values()]
+    try:
+        add_members(list_id, ids, source="import", actor=filename, now=now)
+    except ListNotFound:
+        log.warning("import into list %s: the list no longer exists", list_id)
 
 
 def _unknown_accounts(items: list, found: dict) -> None:

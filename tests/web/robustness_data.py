@@ -115,11 +115,16 @@ def build() -> Dataset:
                         TickRun(as_of=now, finished_at=now, summary={"generated": 2, "sent": 1})])
     db.session.commit()
     viewer = factories.staff(role="viewer", email="viewer-member@example.com", name=f"Vic {XSS}")
+    from engine.contacts.lists import add_members, create_list
+
+    vip = create_list(f"VIP {XSS}", actor=f"api: {XSS}", now=now)
+    add_members(vip.id, [alice.id], source="api", actor=f"Backend {XSS}", now=now)
+    db.session.commit()
 
     data.ids = {"account_id": rich.id, "contact_id": alice.id, "persona_id": persona.id,
                 "template_id": template.id, "trigger_id": schedule.id, "message_id": sent_id,
                 "import_id": done_job.id, "key_id": key.id, "staff_id": viewer.id,
-                "communication_id": communication.id}
+                "communication_id": communication.id, "list_id": vip.id}
     data.endpoint_ids = {
         "settings.inbox_message": {"message_id": sink.id},
         "settings.map_import": {"import_id": draft_job.id},
