@@ -260,4 +260,4 @@ def test_demo_lists_have_members_and_history(app):
     assert len(made) >= 2 and all(engine.member_counts([m.id])[m.id] > 0 for m in made)
     sources = set(db.session.scalars(select(ContactChange.source)))
     kinds = set(db.session.scalars(select(ContactChange.kind)))
-    assert sources == {"demo"} and kinds == {"list_added", "list_removed"}
+    assert sources == {"demo"} and kinds == {"created", "list_added", "list_removed"}
