@@ -263,7 +263,10 @@ class _Parser:
         self._keys(obj, path, ("list", "op"))
         list_id, op = obj.get("list"), obj.get("op")
         ok = True
-        if not (isinstance(list_id, int) and not isinstance(list_id, bool)
+        if list_id is None:
+            self.err(_join(path, "list"), "choose a list")
+            ok = False
+        elif not (isinstance(list_id, int) and not isinstance(list_id, bool)
                 and 0 < list_id <= MAX_NUMBER):
             self.err(_join(path, "list"), "expected the id of a list (a whole number)")
             ok = False
