@@ -90,7 +90,7 @@ def list_texts(n: ListCond, passed: bool):
     in_list = passed if n.op == "member" else not passed
     subject = f"In list {name}"
     actual = "yes" if in_list else "no"
-    expected = "yes (in the list)" if n.op == "member" else "no (not in the list)"
+    expected = "to be in the list" if n.op == "member" else "not to be in the list"
     return subject, actual, expected, f"{subject}: {actual}"
 
 

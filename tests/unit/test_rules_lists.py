@@ -120,7 +120,7 @@ def test_explain_says_whether_the_contact_is_in_the_list(app, make):
     nodes = {n["path"]: n for n in yes["nodes"]}
     assert yes["matches"] is True
     assert nodes["all[0]"]["text"] == "In list Webinar — March <b>: yes"
-    assert nodes["all[0]"]["passed"] is True and nodes["all[0]"]["expected"] == "yes (in the list)"
+    assert nodes["all[0]"]["passed"] is True and nodes["all[0]"]["expected"] == "to be in the list"
     assert nodes["all[1].not"]["passed"] is False and nodes["all[1].not"]["actual"] == "yes"
     no = explain(rule, b.id, NOW)
     nodes = {n["path"]: n for n in no["nodes"]}
