@@ -315,6 +315,9 @@ def readable_errors(rule, errors) -> list[str]:
         shown = _list_shown(node.get("list")) if what == "List" else node.get("value")
         shown = "…" if shown in (None, "", []) else (", ".join(map(str, shown)) if isinstance(shown, list) else str(shown))
         text = f"“{what} {op} {shown}”: {e['message']}"
+        if what == "List":  # "In list Webinar — March" reads as the builder's row does
+            said = {"member": "In list", "not_member": "Not in list"}.get(node.get("op"), "List")
+            text = f"“{said} {shown}”: {e['message']}"
         if is_incomplete(node):
             text = f"{text} — this condition is not finished"
         out.append(text)

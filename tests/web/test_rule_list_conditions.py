@@ -140,6 +140,7 @@ def test_persona_with_a_list_rule_saves_shows_and_refuses_an_unknown_list(app, l
     res = c.post("/personas/new", data={"name": "Webinar people", "description": "",
                                         "rule_json": json.dumps(bad)})
     assert res.status_code == 422 and "no list with id 424242" in res.get_data(as_text=True)
+    assert "“In list #424242”: no list with id 424242" in res.get_data(as_text=True)
     assert db.session.query(Persona).count() == 0
     good = {"user_types": ["product_user"], "all": [{"list": webinar.id, "op": "member"}]}
     res = c.post("/personas/new", data={"name": "Webinar people", "description": "",
@@ -158,3 +159,24 @@ def test_the_match_list_summary_names_the_list(app, login, webinar):
     html = login("viewer").get("/rules/matches", query_string={"rule": json.dumps(rule)}).get_data(as_text=True)
     assert "Not in list" in html and "&lt;script&gt;alert" in html and "<script>alert" not in html
     assert "bob@bigco.test" in html and "ann@bigco.test" not in html
+
+
+def test_the_trigger_wizard_refuses_an_unknown_list_and_keeps_a_good_list_rule(login, webinar):
+    from tests.web.test_triggers_ui import RULE, _complete, _create
+
+    client = login("admin")
+    trigger = _complete(client, _create(client))
+    bad = {"user_types": ["product_user"], "all": [{"list": 424242, "op": "member"}]}
+    res = client.post(f"/triggers/{trigger.id}/edit/rule", data={
+        "kind": "schedule", "audience": "rule", "rule-rule_json": json.dumps(bad), "action": "save"})
+    assert res.status_code == 422
+    page = res.get_data(as_text=True)
+    assert "all[0].list" in page and "no list with id 424242" in page
+    db.session.refresh(trigger)
+    assert trigger.rule == RULE
+    good = {"user_types": ["product_user"], "all": [{"list": webinar.id, "op": "not_member"}]}
+    res = client.post(f"/triggers/{trigger.id}/edit/rule", data={
+        "kind": "schedule", "audience": "rule", "rule-rule_json": json.dumps(good), "action": "save"})
+    assert res.status_code == 302
+    db.session.refresh(trigger)
+    assert trigger.rule == good
