@@ -21,6 +21,12 @@
     var field = val(row, "[data-rb=field]");
     var op = val(row, "[data-rb=op]");
     var node;
+    if (field === "list") {
+      // {"list": id, "op": "member" | "not_member"}; null until a list is picked
+      // (the live preview leaves it out, saving says "choose a list").
+      var picked = val(row, "[data-rb=list-id]");
+      return { list: picked === "" ? null : num(picked), op: op };
+    }
     if (field.indexOf("event:") === 0) {
       var nameInput = q(row, "[data-rb=event-name]");
       node = { event: nameInput ? nameInput.value.trim() : field.slice(6), op: op };

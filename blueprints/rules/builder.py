@@ -13,8 +13,8 @@ in step with the visual builder). A visual tree is:
 
     {"user_types": [...], "main": Group, "account_enabled": bool, "account": [Cond]}
     Group = {"kind": "group", "mode": "all|any|none|notall", "children": [node]}
-    Cond  = {"kind": "cond", "field": "contact.role" | "event:<name>", "op", "value",
-             "within_days"}
+    Cond  = {"kind": "cond", "field": "contact.role" | "event:<name>" | "list", "op", "value",
+             "within_days"}          (a "list" condition's value is the list id)
 
 "none" is {"not": {"any": [...]}}, "notall" is {"not": {"all": [...]}}; a bare
 {"not": condition} becomes a one-condition "none" group (same meaning). Plain
@@ -30,7 +30,8 @@ from engine.rules.fields import OPERATOR_LABELS, OPERATORS, USER_TYPE_LABELS, US
 GROUP_MODES = (("all", "All of"), ("any", "Any of"), ("none", "None of"), ("notall", "Not all of"))
 DEFAULT_USER_TYPES = ["product_user", "crm_contact"]
 DEFAULT_FIELD = {"user": "contact.role", "account": "account.arr"}
-GROUP_ORDER = ("Contact", "Account", "Custom attributes", "Events")
+GROUP_ORDER = ("Contact", "Account", "Custom attributes", "Events", "Lists")
+LIST_FIELD = "list"  # the builder's field for {"list": id, "op": "member" | "not_member"}
 
 
 def empty_rule() -> dict:
@@ -62,10 +63,13 @@ def read_rule_field(form, prefix: str = ""):
 # ---------------------------------------------------------------- JSON -> tree
 
 def _is_cond(node) -> bool:
-    return isinstance(node, dict) and ("field" in node or "event" in node)
+    return isinstance(node, dict) and ("field" in node or "event" in node or "list" in node)
 
 
 def _cond(node) -> dict:
+    if "list" in node and "field" not in node and "event" not in node:
+        return {"kind": "cond", "field": LIST_FIELD, "op": node.get("op"),
+                "value": node.get("list"), "within_days": None}
     field = f"event:{node['event']}" if "event" in node else node.get("field")
     return {"kind": "cond", "field": field, "op": node.get("op"), "value": node.get("value"),
             "within_days": node.get("within_days")}
@@ -170,6 +174,8 @@ def value_kind(typ: str, op: str, choices) -> str:
         return "none"
     if typ == "event":
         return "event_drop" if op == "dropped_by_pct" else "event_count"
+    if typ == "list":
+        return "list_pick"
     if op == "between":
         return "between"
     if op in ("older_than_days", "within_last_days"):
@@ -207,11 +213,25 @@ def condition_view(cond: dict, index: dict, section: str = "user") -> dict:
         view["items"] = [str(v) for v in items]
         view["list_text"] = ", ".join(view["items"])
         view["check_choices"] = list(dict.fromkeys([str(c) for c in choices] + view["items"]))
+    if view["value_kind"] == "list_pick":
+        view.update(_list_pick(value, info.get("lists") or []))
     if view["value_kind"] == "date":
         text = "" if value is None else str(value)
         view["date_input"] = "date" if len(text) in (0, 10) else "text"
         view["value"] = text
     return view
+
+
+def _list_pick(value, lists) -> dict:
+    """The list picker's state: the chosen id (also one no longer in `lists`) and its name."""
+    try:
+        chosen = int(value) if value not in (None, "") and not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        chosen = None
+    names = {item["id"]: item["name"] for item in lists}
+    return {"lists": lists, "value": chosen,
+            "list_name": names.get(chosen, f"list #{chosen} (deleted)") if chosen else None,
+            "list_known": chosen in names}
 
 
 def tree_view(tree: dict, index: dict) -> dict:
@@ -264,7 +284,16 @@ def _node_at(rule, path: str):
                 break  # value / op / field / within_days: an attribute of this condition
         except (KeyError, IndexError, TypeError):
             return None
-    return node if isinstance(node, dict) and ("field" in node or "event" in node) else None
+    return node if _is_cond(node) else None
+
+
+def _list_shown(list_id):
+    """A list condition's list as an error names it: its name, or its id when unknown."""
+    from engine.rules.lists import list_names
+
+    if not isinstance(list_id, int) or isinstance(list_id, bool) or not 0 < list_id < 2**63:
+        return None
+    return list_names([list_id]).get(list_id, f"#{list_id}")
 
 
 def readable_errors(rule, errors) -> list[str]:
@@ -280,11 +309,15 @@ def readable_errors(rule, errors) -> list[str]:
             out.append(e["message"][:1].upper() + e["message"][1:])
             continue
         what = (f"Event “{node.get('event') or '…'}”" if "event" in node
+                else "List" if "list" in node and "field" not in node
                 else field_label(str(node.get("field") or "…")))
         op = OPERATOR_LABELS.get(node.get("op"), node.get("op") or "…")
-        shown = node.get("value")
+        shown = _list_shown(node.get("list")) if what == "List" else node.get("value")
         shown = "…" if shown in (None, "", []) else (", ".join(map(str, shown)) if isinstance(shown, list) else str(shown))
         text = f"“{what} {op} {shown}”: {e['message']}"
+        if what == "List":  # "In list Webinar — March" reads as the builder's row does
+            said = {"member": "In list", "not_member": "Not in list"}.get(node.get("op"), "List")
+            text = f"“{said} {shown}”: {e['message']}"
         if is_incomplete(node):
             text = f"{text} — this condition is not finished"
         out.append(text)

@@ -40,6 +40,9 @@ implements the same definitions; the property test checks they agree):
   now - within_days days < occurred_at <= now (no within_days = all time up
   to now). dropped_by_pct P (within_days D required): previous window
   (now - 2D, now - D] has count prev > 0 and (prev - current) * 100 >= P * prev.
+* Lists: {"list": <id>, "op": "member"} matches the contacts in that list now
+  (models.ListMember), "not_member" the others; the list must exist (checked
+  with the rule, so validating a rule with list conditions needs an app context).
 * Limits: `in` lists <= 1000 values, nesting depth <= 8, <= 100 conditions.
 
 Event conditions over 3 days or more (and all-time counts) compile to the daily
@@ -56,11 +59,13 @@ from datetime import datetime
 from engine.rules.nodes import MAX_CONDITIONS, MAX_DEPTH, MAX_IN_VALUES, Rule, RuleError
 from engine.rules.parser import parse
 from engine.rules.fields import USER_TYPE_LABELS, USER_TYPES, field_catalog
+from engine.rules.lists import list_ids_used, list_names
 
 __all__ = [
     "RuleError", "Rule", "parse_rule", "rule_warnings", "matching_contacts_select",
     "preview", "explain", "field_catalog", "USER_TYPES", "USER_TYPE_LABELS",
     "MAX_IN_VALUES", "MAX_DEPTH", "MAX_CONDITIONS", "rule_fields_used", "for_live_preview",
+    "list_ids_used",
 ]
 
 def parse_rule(rule) -> Rule:
@@ -69,6 +74,8 @@ def parse_rule(rule) -> Rule:
     Raises RuleError listing EVERY problem, each with the path of the bad node
     (e.g. {"path": "all[2].value", "message": "expected a number"}).
     Malformed JSON text raises RuleError with path "".
+    List conditions must name existing lists (one query; needs an app context
+    when the rule has any): "all[2].list: no list with id 7".
     A Rule passes through unchanged.
     """
     if isinstance(rule, Rule):
@@ -78,7 +85,7 @@ def parse_rule(rule) -> Rule:
             rule = json.loads(rule)
         except ValueError as exc:
             raise RuleError([{"path": "", "message": f"malformed JSON: {exc}"}]) from None
-    return parse(rule)
+    return parse(rule, list_names)
 
 
 def rule_warnings(rule) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from engine.rules.nodes import EventCond, FieldCond, Not, Rule, walk
+from engine.rules.nodes import LEAF_TYPES, EventCond, FieldCond, ListCond, Not, Rule, walk
 from engine.rules.fields import OPERATOR_LABELS, USER_TYPE_LABELS, column_for, field_label
 from engine.rules.attributes import nonnull_case
 from engine.rules.preview_query import event_count_columns, field_value
@@ -83,6 +83,17 @@ def event_texts(n: EventCond, cur, prev):
     return f"{n.event} {window}", f"{cur}", f"{symbol} {n.value}"
 
 
+def list_texts(n: ListCond, passed: bool):
+    """(subject, actual, expected, shown): "In list Webinar — March: yes". The name is
+    hostile text: the page escapes it."""
+    name = n.name if n.name is not None else f"#{n.list_id}"
+    in_list = passed if n.op == "member" else not passed
+    subject = f"In list {name}"
+    actual = "yes" if in_list else "no"
+    expected = "to be in the list" if n.op == "member" else "not to be in the list"
+    return subject, actual, expected, f"{subject}: {actual}"
+
+
 def _user_types_node(types, facts, passed, now):
     is_product, is_crm, last_seen, status, inactive_days = facts
     own = [label for flag, label in ((is_product, "product user"), (is_crm, "CRM contact")) if flag]
@@ -113,7 +124,7 @@ def explain_contact(rule: Rule, contact_id: int, now: datetime) -> dict:
         cols.append(nonnull_case(comp.node(leaf)))
         if isinstance(leaf, EventCond):
             cols.extend(event_count_columns(comp, leaf, C.id))
-        elif leaf.field.column is not None:
+        elif isinstance(leaf, FieldCond) and leaf.field.column is not None:
             cols.append(column_for(leaf.field.entity, leaf.field.column))
     row = db.session.execute(comp.base(*cols).where(C.id == contact_id)).first()
     if row is None:
@@ -131,6 +142,8 @@ def explain_contact(rule: Rule, contact_id: int, now: datetime) -> dict:
             prev = int(rest.pop(0) or 0) if leaf.op == "dropped_by_pct" else None
             subject, actual, expected = event_texts(leaf, cur, prev)
             shown = f"Event “{leaf.event}” {subject[len(leaf.event) + 1:]}: {actual}"
+        elif isinstance(leaf, ListCond):  # membership is the leaf's own truth value
+            subject, actual, expected, shown = list_texts(leaf, passed)
         else:
             raw = rest.pop(0) if leaf.field.column is not None else None
             value = field_value(c_attrs if leaf.field.entity == "contact" else a_attrs,
@@ -149,7 +162,7 @@ def explain_contact(rule: Rule, contact_id: int, now: datetime) -> dict:
 
 def _emit(node, depth, leaf_results, out) -> bool:
     """Append node (and its children) to out in rule order; return its truth."""
-    if isinstance(node, (FieldCond, EventCond)):
+    if isinstance(node, LEAF_TYPES):
         passed, label, actual, expected, shown = leaf_results[id(node)]
         out.append({"path": node.path, "depth": depth, "label": label, "passed": passed,
                     "actual": actual, "expected": expected, "text": shown})

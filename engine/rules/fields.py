@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time as _time
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from engine.db.text import readable_text
 
@@ -22,6 +22,7 @@ OPERATORS = {
     "boolean": ("is_true", "is_false"),
     "time": ("before", "after", "older_than_days", "within_last_days", "is_set", "is_not_set"),
     "event": ("count_eq", "count_gt", "count_gte", "count_lt", "count_lte", "dropped_by_pct"),
+    "list": ("member", "not_member"),
 }
 OPERATOR_LABELS = {
     "eq": "is", "ne": "is not", "in": "is one of", "not_in": "is none of",
@@ -32,6 +33,7 @@ OPERATOR_LABELS = {
     "within_last_days": "within the last N days", "count_eq": "count =",
     "count_gt": "count >", "count_gte": "count ≥", "count_lt": "count <",
     "count_lte": "count ≤", "dropped_by_pct": "dropped by at least %",
+    "member": "is in", "not_member": "is not in",
 }
 # Operators that need no value.
 VALUELESS = {"is_set", "is_not_set", "is_true", "is_false"}
@@ -185,4 +187,17 @@ def field_catalog(with_data: bool = True) -> list[dict]:
     for name in event_names():
         out.append({"path": f"event:{name}", "event": name, "label": name, "group": "Events",
                     "type": "event", "operators": list(OPERATORS["event"])})
+    out.append(list_catalog_item())
     return out
+
+
+def list_catalog_item() -> dict:
+    """The builder's "List membership" condition: one entry, the list is picked in the row.
+    Lists are read fresh (not cached): a list made a moment ago must be offered."""
+    from extensions import db
+    from models import ContactList
+
+    lists = [{"id": r.id, "name": r.name} for r in db.session.execute(
+        select(ContactList.id, ContactList.name).order_by(func.lower(ContactList.name), ContactList.id))]
+    return {"path": "list", "label": "List membership", "group": "Lists", "type": "list",
+            "operators": list(OPERATORS["list"]), "lists": lists}

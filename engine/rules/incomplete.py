@@ -1,7 +1,7 @@
 """Half-typed conditions ("Role is ___"): found in the rule JSON, so the live
 preview can leave them out (and say so) while saving still refuses them.
 
-A condition is incomplete when its field or event name is not chosen yet, or
+A condition is incomplete when its field, event name or list is not chosen yet, or
 its operator needs a value and the value is not there yet: missing / null, an
 empty list, a range with an empty end, or "" for an operator other than
 eq / ne (an exact match on "" is a complete, if rare, condition; the builder
@@ -19,9 +19,12 @@ def _blank(v) -> bool:
 
 
 def is_incomplete(node) -> bool:
-    """True for a condition (a dict with "field" or "event") that is half-typed."""
+    """True for a condition (a dict with "field", "event" or "list") that is half-typed."""
     if not isinstance(node, dict) or any(k in node for k in GROUP_KEYS):
         return False
+    if "list" in node and "field" not in node and "event" not in node:
+        # The builder sends null until a list is picked; a bad id is the parser's error.
+        return node.get("list") is None or _blank(node.get("op"))
     if "field" not in node and "event" not in node:
         return False
     if "field" in node and _blank(node.get("field")):

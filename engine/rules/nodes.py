@@ -58,6 +58,15 @@ class EventCond:
 
 
 @dataclass
+class ListCond:
+    """{"list": <ContactList id>, "op": "member" | "not_member"}."""
+    path: str
+    list_id: int
+    op: str
+    name: str | None = None  # the list's name when the rule was checked (for the explainer)
+
+
+@dataclass
 class Group:
     path: str
     kind: str  # all | any
@@ -73,17 +82,23 @@ class Not:
 @dataclass
 class Rule:
     user_types: tuple | None  # None = not restricted by type; () = nobody
-    root: object              # Group | Not | FieldCond | EventCond
+    root: object              # Group | Not | FieldCond | EventCond | ListCond
     source: dict = field(default_factory=dict)
 
     def leaves(self):
-        return [n for n in walk(self.root) if isinstance(n, (FieldCond, EventCond))]
+        return [n for n in walk(self.root) if isinstance(n, LEAF_TYPES)]
 
     def event_names(self) -> list[str]:
         return list(dict.fromkeys(n.event for n in self.leaves() if isinstance(n, EventCond)))
 
+    def list_ids(self) -> list[int]:
+        return list(dict.fromkeys(n.list_id for n in self.leaves() if isinstance(n, ListCond)))
+
     def field_paths(self) -> list[str]:
         return list(dict.fromkeys(n.field.path for n in self.leaves() if isinstance(n, FieldCond)))
+
+
+LEAF_TYPES = (FieldCond, EventCond, ListCond)
 
 
 def walk(node):

@@ -7,13 +7,16 @@ from datetime import datetime, timezone
 
 from engine.rules.nodes import (
     ATTRIBUTE_KEY, ATTRIBUTE_OP_TYPES, GROUP_KEYS, MAX_CONDITIONS, MAX_DAYS, MAX_DEPTH,
-    MAX_IN_VALUES, MAX_TEXT, EventCond, FieldCond, FieldRef, Group, Not, Rule, RuleError,
+    MAX_IN_VALUES, MAX_TEXT, EventCond, FieldCond, FieldRef, Group, ListCond, Not, Rule,
+    RuleError,
 )
 from engine.rules.fields import COLUMNS, OPERATORS, USER_TYPES, VALUELESS
 
 MAX_NUMBER = 2**63 - 1  # BIGINT: the widest integer both databases compare with
 MAX_COUNT = 2**31 - 1  # an event count is compared as an INTEGER
 RANGE = f"from {-MAX_NUMBER - 1} to {MAX_NUMBER}"
+LEAF_KEYS = ("field", "event", "list")  # what makes an object a condition
+LIST_OPS = ("member", "not_member")
 
 
 def _join(path, key):
@@ -52,6 +55,7 @@ class _Parser:
     def __init__(self):
         self.errors = []
         self.leaf_count = 0
+        self.lists: list[ListCond] = []
 
     def err(self, path, message):
         self.errors.append({"path": path, "message": message})
@@ -62,20 +66,24 @@ class _Parser:
             return None
         groups = [k for k in GROUP_KEYS if k in obj]
         if groups:
-            if len(groups) > 1 or "field" in obj or "event" in obj:
+            if len(groups) > 1 or any(k in obj for k in LEAF_KEYS):
                 self.err(path, "a node is either one group (all / any / not) or one condition")
                 return None
             for extra in sorted(set(obj) - {groups[0]}):
                 self.err(_join(path, extra), "unknown key")
             return self.group(groups[0], obj[groups[0]], path, depth)
-        if "field" in obj and "event" in obj:
-            self.err(path, 'a condition has either "field" or "event", not both')
+        kinds = [k for k in LEAF_KEYS if k in obj]
+        if len(kinds) > 1:
+            self.err(path, 'a condition has one of "field", "event" or "list", not several')
             return None
         if "field" in obj:
             return self.field_cond(obj, path)
         if "event" in obj:
             return self.event_cond(obj, path)
-        self.err(path, 'expected a condition ("field" or "event") or a group (all / any / not)')
+        if "list" in obj:
+            return self.list_cond(obj, path)
+        self.err(path, 'expected a condition ("field", "event" or "list") or a group '
+                       '(all / any / not)')
         return None
 
     def group(self, kind, body, path, depth):
@@ -248,10 +256,48 @@ class _Parser:
         return EventCond(path, name, op, value, int(within) if within is not None else None)
 
 
+    def list_cond(self, obj, path):
+        """{"list": id, "op": "member" | "not_member"}; whether the list exists is
+        checked once for the whole rule (parse's list_names)."""
+        self.leaf_count += 1
+        self._keys(obj, path, ("list", "op"))
+        list_id, op = obj.get("list"), obj.get("op")
+        ok = True
+        if list_id is None:
+            self.err(_join(path, "list"), "choose a list")
+            ok = False
+        elif not (isinstance(list_id, int) and not isinstance(list_id, bool)
+                and 0 < list_id <= MAX_NUMBER):
+            self.err(_join(path, "list"), "expected the id of a list (a whole number)")
+            ok = False
+        if op not in LIST_OPS:
+            self.err(_join(path, "op"), f'expected one of: {", ".join(LIST_OPS)}')
+            ok = False
+        if not ok:
+            return None
+        node = ListCond(path, list_id, op)
+        self.lists.append(node)
+        return node
+
+    def check_lists(self, list_names):
+        """One look-up for every list the rule names; an unknown id is an error at
+        the node's "list" key ("all[2].list")."""
+        if not self.lists or list_names is None:
+            return
+        names = list_names(sorted({n.list_id for n in self.lists}))
+        for n in self.lists:
+            if n.list_id in names:
+                n.name = names[n.list_id]
+            else:
+                self.err(_join(n.path, "list"), f"no list with id {n.list_id}")
+
+
 _BAD = object()
 
 
-def parse(rule) -> Rule:
+def parse(rule, list_names=None) -> Rule:
+    """list_names(ids) -> {id: name} of the lists that exist (engine/rules/lists.py);
+    None skips the existence check (only for callers that check it themselves)."""
     p = _Parser()
     if not isinstance(rule, dict):
         raise RuleError([{"path": "", "message": "expected a JSON object"}])
@@ -267,12 +313,13 @@ def parse(rule) -> Rule:
     body = {k: v for k, v in rule.items() if k != "user_types"}
     if not body:
         root = Group("", "all", [])
-    elif any(k in body for k in GROUP_KEYS + ("field", "event")):
+    elif any(k in body for k in GROUP_KEYS + LEAF_KEYS):
         root = p.node(body, "", 0)
     else:
         for k in sorted(body):
             p.err(k, "unknown key")
         root = None
+    p.check_lists(list_names)
     if p.leaf_count > MAX_CONDITIONS:
         p.err("", f"too many conditions ({p.leaf_count}; at most {MAX_CONDITIONS})")
     if p.errors:

@@ -23,7 +23,7 @@ from sqlalchemy import (
     or_, select, true, union_all,
 )
 
-from engine.rules.nodes import EventCond, FieldCond, Group, Not, Rule
+from engine.rules.nodes import EventCond, FieldCond, Group, ListCond, Not, Rule
 from engine.rules.fields import column_for
 from engine.rules.attributes import (
     ISO_SECONDS, ascii_lower, attr, iso_normalized, iso_shaped, text_contains,
@@ -114,6 +114,8 @@ class Compiler:
                 self.negated = not self.negated
         if isinstance(node, EventCond):
             return self.event(node)
+        if isinstance(node, ListCond):
+            return list_membership(node, self.Contact.id)
         return self.field(node)
 
     # -- fields -------------------------------------------------------------
@@ -365,6 +367,18 @@ def _compare(op, v, col):
 
 def _ascii_lower(s: str) -> str:
     return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in s)
+
+
+def list_membership(n: ListCond, contact_id):
+    """{"list": id, "op": "member" | "not_member"} as [NOT] EXISTS on list_members:
+    a semi- / anti-join on the (list_id, contact_id) primary key. EXISTS is never
+    NULL, so it needs no guard under `not`."""
+    from models import ListMember
+
+    members = ListMember.__table__.c
+    member = select(literal(1)).where(
+        members.list_id == n.list_id, members.contact_id == contact_id).exists()
+    return member if n.op == "member" else not_(member)
 
 
 def compile_select(rule: Rule, now: datetime, *, inactive_after_days=None, event_rollups=None):

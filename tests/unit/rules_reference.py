@@ -45,10 +45,12 @@ def iso_shaped(s):
 
 
 class Reference:
-    def __init__(self, accounts, contacts, events, now, inactive_after_days=30):
+    def __init__(self, accounts, contacts, events, now, inactive_after_days=30, list_members=()):
         self.accounts = {a["id"]: a for a in accounts}
         self.contacts = contacts
         self.events = events
+        # {(list_id, contact_id)}: who is in which list now.
+        self.list_members = {(m["list_id"], m["contact_id"]) for m in list_members}
         self.now = now
         self.inactive_after = inactive_after_days
 
@@ -83,6 +85,9 @@ class Reference:
             return not self.node(n["not"], c, a)
         if "event" in n:
             return self.event(n, c)
+        if "list" in n:
+            member = (n["list"], c["id"]) in self.list_members
+            return member if n["op"] == "member" else not member
         return self.field(n, c, a)
 
     # -- fields ---------------------------------------------------------------

@@ -118,7 +118,7 @@ def test_limits_are_enforced_with_clear_messages():
     ({"event": "login", "op": "dropped_by_pct", "value": 120, "within_days": 7}, "value",
      "expected a percentage from 0 to 100"),
     ({"event": "login", "op": "count_between", "value": 1}, "op", None),
-    ({"field": "contact.role", "event": "login"}, "", 'a condition has either "field" or "event", not both'),
+    ({"field": "contact.role", "event": "login"}, "", 'a condition has one of "field", "event" or "list", not several'),
     ({"user_types": "inactive"}, "user_types", "expected a list of user types"),
 ])
 def test_single_bad_nodes(rule, path, message):

@@ -16,7 +16,7 @@ from engine.contacts.event_days import rebuild
 from engine.rules import RuleError, explain, matching_contacts_select, parse_rule, preview
 from engine.rules import sql as rules_sql
 from extensions import db
-from models import Account, Contact, Event
+from models import Account, Contact, ContactList, Event, ListMember
 from tests.unit.rules_reference import Reference
 
 NOW = datetime(2026, 1, 10, 12, 0, 0)
@@ -54,6 +54,9 @@ attributes = st.one_of(
     st.just({}),
 )
 EVENT_NAMES = ["login", "report_created", "never_sent"]
+# Lists 1 and 2 get random members; list 3 exists and stays empty.
+LIST_IDS = [1, 2, 3]
+LISTS = [{"id": i, "name": f"List {i}"} for i in LIST_IDS]
 
 
 @st.composite
@@ -82,7 +85,12 @@ def datasets(draw):
             "name": draw(st.sampled_from(EVENT_NAMES[:2])), "occurred_at": draw(event_times(now)),
             "properties": {}, "received_at": NOW,
         } for i in range(draw(st.integers(0, 16)))]
-    return accounts, contacts, events, now
+    members = []
+    if contacts:
+        members = [{"list_id": list_id, "contact_id": contact_id} for list_id, contact_id in draw(
+            st.sets(st.tuples(st.sampled_from(LIST_IDS[:2]), st.integers(1, len(contacts))),
+                    max_size=10))]
+    return accounts, contacts, events, now, members
 
 
 TEXT_FIELDS = ["contact.role", "contact.first_name", "contact.timezone", "contact.email",
@@ -135,7 +143,9 @@ event_leaf = st.builds(event_cond, st.sampled_from(EVENT_NAMES),
                        st.integers(0, 3), st.sampled_from([None, 1, 3, 7, 14])) | \
     st.builds(event_cond, st.sampled_from(EVENT_NAMES), st.just("dropped_by_pct"),
               st.sampled_from([0, 25, 50, 100, 33.3]), st.sampled_from([1, 3, 4, 7]))
-leaf = text_leaf | number_leaf | bool_leaf | time_leaf | event_leaf
+list_leaf = st.builds(lambda list_id, op: {"list": list_id, "op": op},
+                      st.sampled_from(LIST_IDS), st.sampled_from(["member", "not_member"]))
+leaf = text_leaf | number_leaf | bool_leaf | time_leaf | event_leaf | list_leaf
 tree = st.recursive(leaf, lambda kids: st.one_of(
     st.lists(kids, max_size=3).map(lambda xs: {"all": xs}),
     st.lists(kids, max_size=3).map(lambda xs: {"any": xs}),
@@ -154,10 +164,11 @@ def rules(draw):
     return rule
 
 
-def load(accounts, contacts, events):
-    for model in (Event, Contact, Account):
+def load(accounts, contacts, events, members=()):
+    for model in (ListMember, ContactList, Event, Contact, Account):
         db.session.execute(delete(model))
-    for model, rows in ((Account, accounts), (Contact, contacts), (Event, events)):
+    for model, rows in ((Account, accounts), (Contact, contacts), (Event, events),
+                        (ContactList, LISTS), (ListMember, list(members))):
         if rows:
             db.session.execute(insert(model), rows)
     rebuild(db.session.connection())  # a Core insert: roll the events up like a bulk load
@@ -181,9 +192,9 @@ class compile_path:
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=datasets(), rule=rules(), more=st.lists(leaf, min_size=1, max_size=6))
 def test_compiled_sql_matches_reference(app, data, rule, more):
-    accounts, contacts, events, now = data
-    load(accounts, contacts, events)
-    reference = Reference(accounts, contacts, events, now)
+    accounts, contacts, events, now, members = data
+    load(accounts, contacts, events, members)
+    reference = Reference(accounts, contacts, events, now, list_members=members)
     for rollups in (True, False):
         with compile_path(rollups):
             check_against_reference(reference, contacts, rule, more, now, rollups)
@@ -214,7 +225,7 @@ def check_against_reference(reference, contacts, rule, more, now, rollups):
 def test_event_conditions_agree_on_both_compile_paths(app, data, conditions):
     """Event conditions alone, many per dataset: the rollup path and the raw path
     each select exactly the reference's contacts."""
-    accounts, contacts, events, now = data
+    accounts, contacts, events, now, _members = data
     load(accounts, contacts, events)
     reference = Reference(accounts, contacts, events, now)
     for condition in conditions:
@@ -248,13 +259,13 @@ json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
     lambda kids: st.lists(kids, max_size=3) | st.dictionaries(
         st.sampled_from(["all", "any", "not", "field", "op", "value", "event", "within_days",
-                         "user_types", "contact.role", "x"]), kids, max_size=4),
+                         "list", "user_types", "contact.role", "x"]), kids, max_size=4),
     max_leaves=12)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(json_values)
-def test_any_json_is_a_rule_or_a_rule_error(value):
+def test_any_json_is_a_rule_or_a_rule_error(app, value):  # app: list ids are looked up
     try:
         parse_rule(value)
     except RuleError as exc:
