@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, exists, func, insert, literal, or_, select
 
+from engine.rules import list_ids_used
 from extensions import db
 from models import Contact, ContactChange, ContactList, ImportJob, ListMember, Persona, Trigger
 from models.contact_change import CHANGE_SOURCES
@@ -109,23 +110,6 @@ def get_list(list_id, *, lock: bool = False) -> ContactList:
 
 # ---- who uses a list ---------------------------------------------------------------
 
-def rule_list_ids(node) -> set[int]:
-    """Every list id a stored rule tree names ({"list": id, ...} at any depth). Walks the
-    stored JSON itself, so a rule that no longer parses still counts as using its lists."""
-    found: set[int] = set()
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            value = item.get("list")
-            if isinstance(value, int) and not isinstance(value, bool):
-                found.add(value)
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return found
-
-
 def list_usage(list_ids) -> dict[int, dict]:
     """{list_id: {"triggers": [(id, name)], "personas": [(id, name)]}} for the given lists:
     triggers that fire on the list (list_added / list_removed) or test it in their rule,
@@ -137,10 +121,10 @@ def list_usage(list_ids) -> dict[int, dict]:
     rows = db.session.execute(select(Trigger.id, Trigger.name, Trigger.list_id, Trigger.rule).where(
         or_(Trigger.list_id.in_(wanted), Trigger.rule.isnot(None)))).all()
     for trigger_id, name, list_id, rule in rows:
-        for used in ({list_id} | rule_list_ids(rule)) & wanted:
+        for used in ({list_id} | set(list_ids_used(rule))) & wanted:
             usage[used]["triggers"].append((trigger_id, name))
     for persona_id, name, rule in db.session.execute(select(Persona.id, Persona.name, Persona.rule)).all():
-        for used in rule_list_ids(rule) & wanted:
+        for used in set(list_ids_used(rule)) & wanted:
             usage[used]["personas"].append((persona_id, name))
     for entry in usage.values():
         entry["triggers"].sort(key=lambda t: (t[1].lower(), t[0]))
@@ -312,5 +296,4 @@ def contact_lists(contact_id: int) -> list[tuple[ContactList, datetime]]:
 
 __all__ = ["NAME_TAKEN", "ListError", "ListInUse", "ListNotFound", "add_members", "clean_list_name",
            "contact_ids_for_external_ids", "contact_ids_for_references", "contact_lists", "create_list",
-           "delete_list", "get_list", "list_usage", "member_counts", "remove_members", "rename_list",
-           "rule_list_ids"]
+           "delete_list", "get_list", "list_usage", "member_counts", "remove_members", "rename_list"]

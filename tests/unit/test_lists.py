@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from engine.contacts import lists as engine
+from engine.rules import list_ids_used
 from extensions import db
 from models import ContactChange, ContactList, ListMember
 from models.contact_list import LIST_NAME_MAX
@@ -240,12 +241,12 @@ def test_references_are_external_ids_or_emails(app, make):
         ("ghost@example.com", "no contact has this email or external id")]
 
 
-def test_rule_list_ids_walks_any_depth(app):
+def test_list_usage_reads_lists_anywhere_in_a_rule(app):
     rule = {"all": [{"list": 3, "op": "member"}, {"any": [{"not": {"list": 5, "op": "not_member"}}]},
                     {"field": "contact.attributes.list", "op": "eq", "value": "list"}, {"list": True},
                     {"list": "7"}]}
-    assert engine.rule_list_ids(rule) == {3, 5}
-    assert engine.rule_list_ids(None) == set()
+    assert list_ids_used(rule) == [3, 5]
+    assert list_ids_used(None) == []
 
 
 def test_demo_lists_have_members_and_history(app):
