@@ -55,7 +55,7 @@ def test_the_list_picker_offers_the_lists_escaped(app, login, webinar):
 
 def test_without_lists_the_row_says_where_to_make_one(app, login):
     html = login("viewer").get("/rules/condition?rb_field=list").get_data(as_text=True)
-    assert "No lists yet" in html and 'href="/lists"' in html
+    assert "No lists yet" in html and 'href="/lists/"' in html
 
 
 def test_the_account_section_offers_no_list_condition(app, login, webinar):
