@@ -119,7 +119,7 @@ def test_the_trends_csv_is_the_whole_range(login, make):
     by_day = {r[0]: r[1:] for r in rows[1:]}
     assert by_day[(today - timedelta(days=5)).isoformat()] == ["2", "1", "1", "1", "1", "0", "0", "1.0000"]
     assert by_day[(today - timedelta(days=2)).isoformat()] == ["2", "2", "1", "0", "0", "0", "0", "0.0000"]
-    assert by_day[today.isoformat()] == ["0", "0", "0", "0", "0", "0", ""]
+    assert by_day[today.isoformat()] == ["0", "0", "0", "0", "0", "0", "0", ""]
     assert rows[-1] == ["total (distinct contacts)", "2", "2", "1", "1", "1", "0", "0", "1.0000"]
     custom = _csv(client.get(f"/reports/triggers/{trigger.id}/trends.csv?start={today - timedelta(days=2)}&end={today}"))
     assert [r[0] for r in custom[1:-1]] == [(today - timedelta(days=n)).isoformat() for n in (2, 1, 0)]
