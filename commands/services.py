@@ -1,4 +1,4 @@
-"""Development services: `flask nudge mail-sink`."""
+"""Services: `flask nudge mail-sink` (development) and `flask nudge bounce-listener`."""
 import signal
 import threading
 
@@ -9,6 +9,7 @@ from flask.cli import with_appcontext
 
 def register(group):
     group.add_command(mail_sink)
+    group.add_command(bounce_listener)
 
 
 @click.command("mail-sink")
@@ -35,3 +36,27 @@ def mail_sink(port, host):
     stop.wait()
     controller.stop()
     click.echo("Mail sink stopped.")
+
+
+@click.command("bounce-listener")
+@click.option("--port", type=int, default=2525, show_default=True)
+@click.option("--host", default="0.0.0.0", show_default=True)
+@with_appcontext
+def bounce_listener(port, host):
+    """The inbound SMTP server for DSNs sent to BOUNCE_DOMAIN (refuses any other domain)."""
+    from engine.bounces.listener import start_listener
+
+    app = current_app._get_current_object()
+    if not (app.config.get("BOUNCE_DOMAIN") or "").strip():
+        raise click.ClickException("BOUNCE_DOMAIN is not set: there is no bounce domain to accept mail for.")
+    try:
+        controller = start_listener(app, host, port)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc}")
+    click.echo(f"Bounce listener on {host}:{controller.port} for @{app.config['BOUNCE_DOMAIN']}.")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    controller.stop()
+    click.echo("Bounce listener stopped.")

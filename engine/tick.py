@@ -7,6 +7,7 @@ job twice or not at all without harm.
 from datetime import datetime
 from time import perf_counter
 
+from engine.bounces.imap import bounce_imap_step
 from engine.outbox.sweeps import expire_stuck_step, send_sweep_step
 from engine.personas import personas_refresh_step
 from engine.render.messages import render_sweep_step
@@ -20,9 +21,9 @@ from models.base import utcnow
 # refreshes; generate due triggers (highest priority first); render what is
 # still unrendered; turn stuck `sending` rows into `uncertain`; ring for send
 # jobs for everything due in the database; fold new delivery events into the
-# report aggregates.
+# report aggregates (after reading the bounce mailbox, when BOUNCE_IMAP_URL is set).
 TICK_STEPS = (personas_refresh_step, generate_step, render_sweep_step,
-              expire_stuck_step, send_sweep_step, report_fold_step)
+              expire_stuck_step, send_sweep_step, bounce_imap_step, report_fold_step)
 # The stored summary (TickRun.summary) also keeps, under this key, when each step
 # started and how long it took: {step: {"started_at": iso UTC, "seconds": float}}.
 # The returned summary is the steps' results only.

@@ -69,13 +69,14 @@ class _Built:
         C, A = comp.Contact, comp.Account
         contacts, accounts = comp.tables
         matched = comp.base(C.id.label("cid"), C.account_id.label("aid"),
-                            C.unsubscribed_at.label("unsub"), C.email.label("email")).where(
+                            C.unsubscribed_at.label("unsub"), C.email.label("email"),
+                            C.email_bounced_at.label("bounced")).where(
             comp.where(rule)).cte("matched")
         # The contacts a run would hold back whatever the trigger (unsubscribed, ...),
         # counted in the same pass: the preview says how many of the matches get it.
         totals = select(func.count().label("n"),
                         func.count(func.distinct(matched.c.aid)).label("accounts"),
-                        *held_back_columns(matched.c.unsub, matched.c.email)
+                        *held_back_columns(matched.c.unsub, matched.c.email, matched.c.bounced)
                         ).subquery("totals")
         self.held_codes = CONTACT_SUPPRESSIONS
         page = select(matched.c.cid).order_by(matched.c.cid).limit(limit).subquery("page")

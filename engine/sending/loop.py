@@ -165,7 +165,8 @@ def send_batch(batch: Batch, smtp, *, conn, config, clock, bucket, stats, comms)
                 break  # not ours any more
             conn.commit()  # `sending` is durable before the transaction starts
             handled.add(row.id)
-            outcome = smtp_mod.transmit(smtp, trigger.from_email, recipients, data)
+            sender = mime.envelope_sender(row.id, trigger, config)  # VERP with BOUNCE_DOMAIN
+            outcome = smtp_mod.transmit(smtp, sender, recipients, data)
             if outcome.reconnect:
                 smtp_mod.close_quietly(smtp)
                 smtp = None
@@ -201,6 +202,7 @@ def _send_copy(smtp, row, trigger, *, config, bucket):
         log.warning("BCC copy of message %s not built: %s", row.id, exc)
         return smtp
     bucket.take()
+    # A plain sender: a bounce of the BCC copy must not count against the contact.
     outcome = smtp_mod.transmit(smtp, trigger.from_email, recipients, data)
     if outcome.kind != "sent":
         log.warning("BCC copy of message %s to %s not delivered (%s): %s", row.id,

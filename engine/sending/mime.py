@@ -22,6 +22,7 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 
 from engine import tracking
+from engine.bounces import verp
 from engine.render import compile_for_trigger, html_to_text
 from engine.render.document import as_document
 from engine.render.messages import contact_context
@@ -71,6 +72,15 @@ def message_id_domain(config) -> str:
 def message_id_for(outbox_id, config) -> str:
     """<nudge-ID@domain>: derived from the outbox id, so a duplicate is traceable."""
     return f"<nudge-{outbox_id}@{message_id_domain(config)}>"
+
+
+def envelope_sender(outbox_id, trigger, config) -> str:
+    """MAIL FROM of a message: its VERP return path when BOUNCE_DOMAIN is set (so
+    the bounce names the message), else the trigger's From address."""
+    domain = (config.get("BOUNCE_DOMAIN") or "").strip()
+    if domain and outbox_id is not None:
+        return verp.return_path(outbox_id, domain=domain, secret=config["SECRET_KEY"])
+    return _get(trigger, "from_email")
 
 
 def _get(obj, name, default=None):

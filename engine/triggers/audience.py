@@ -139,7 +139,7 @@ def explain_audience_contact_level(contact_id: int) -> dict:
     from engine.rules.suppression import contact_suppressions
 
     C = Contact.__table__.c
-    rules = contact_suppressions(C.unsubscribed_at, C.email)
+    rules = contact_suppressions(C.unsubscribed_at, C.email, C.email_bounced_at)
     row = db.session.execute(select(C.id, *[cond for _, cond in rules])
                              .where(C.id == contact_id)).first()
     if row is None:

@@ -90,7 +90,7 @@ def control_columns(trigger, contact_id_col, now: datetime) -> list:
 def with_history(checked):
     """(FROM clause, columns) over the checked candidates joined to the outbox
     row that holds each back (control_columns): contact_id, account_id,
-    occurrence_key, email, unsubscribed_at, nth, held_id, held_at, held_state,
+    occurrence_key, email, unsubscribed_at, email_bounced_at, nth, held_id, held_at, held_state,
     held_trigger_id, held_trigger_name."""
     held = OutboxMessage.__table__.alias("held")
     held_trigger = Trigger.__table__.alias("held_trigger")
@@ -99,7 +99,8 @@ def with_history(checked):
     cols = SimpleNamespace(
         contact_id=checked.c.contact_id, account_id=checked.c.account_id,
         occurrence_key=checked.c.occurrence_key, email=checked.c.email,
-        unsubscribed_at=checked.c.unsubscribed_at, nth=checked.c.nth, held_id=held.c.id,
+        unsubscribed_at=checked.c.unsubscribed_at, email_bounced_at=checked.c.email_bounced_at,
+        nth=checked.c.nth, held_id=held.c.id,
         held_at=func.coalesce(held.c.sent_at, held.c.send_after, held.c.created_at),
         held_state=held.c.state, held_trigger_id=held.c.trigger_id,
         held_trigger_name=held_trigger.c.name)
@@ -154,11 +155,11 @@ def state_and_reason(trigger, c, now: datetime, dialect: str, *, duplicate=None)
         own = and_(own, c.held_at >= since)
     emailed = case((c.held_state == "sent", "sent "), else_="emailed ")
     # The contact-level suppressions have one definition, shared with the previews.
-    contact_level = dict(contact_suppressions(c.unsubscribed_at, c.email))
+    contact_level = dict(contact_suppressions(c.unsubscribed_at, c.email, c.email_bounced_at))
     # (condition, code, sentence) in order of precedence; the first that holds wins.
     rules = [(contact_level["unsubscribed"], "unsubscribed", literal("unsubscribed"))]
     rules += [(cond, code, literal(code.replace("_", " "))) for code, cond in contact_level.items()
-              if code not in ("unsubscribed", "no_email")]  # e.g. bounced, once it is added
+              if code not in ("unsubscribed", "no_email")]  # bounced
     if trigger.never_retrigger:
         rules.append((own, "never_retrigger", case(
             (c.held_state == "sent", "never re-trigger: already sent on " + days.day(c.held_at)),

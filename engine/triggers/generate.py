@@ -48,7 +48,7 @@ def generate(trigger: Trigger, candidates, now: datetime, *, send_after=None,
     nth = (over(func.row_number(), partition_by=cand.c.contact_id, order_by=cand.c.seq)
            if many_per_contact else literal(1, Integer))
     checked = (select(cand.c.contact_id, cand.c.account_id, cand.c.occurrence_key,
-                      Contact.email, Contact.unsubscribed_at, nth.label("nth"),
+                      Contact.email, Contact.unsubscribed_at, Contact.email_bounced_at, nth.label("nth"),
                       *controls.control_columns(trigger, cand.c.contact_id, now))
                .join(Contact, Contact.id == cand.c.contact_id)
                .cte("checked"))

@@ -65,14 +65,15 @@ def test_preview_counts_held_back_like_the_tick(app, make):
     nomail = make.contact(acc, role="admin")
     db.session.execute(db.update(Contact).where(Contact.id == nomail.id).values(email=""))
     make.contact(acc, role="user", unsubscribed_at=NOW)
+    make.contact(acc, role="admin", email_bounced_at=NOW - timedelta(days=1))
     db.session.commit()
     rule = {"field": "contact.role", "op": "eq", "value": "admin"}
     result = preview(rule, NOW, 20)
-    assert result["count"] == 4
-    assert result["held_back"] == {"unsubscribed": 2, "no_email": 1}
+    assert result["count"] == 5
+    assert result["held_back"] == {"unsubscribed": 2, "bounced": 1, "no_email": 1}
     assert result["reachable"] == 1
     assert held_back_counts(db.select(Contact.id.label("contact_id"))) == {
-        "unsubscribed": 3, "no_email": 1}
+        "unsubscribed": 3, "bounced": 1, "no_email": 1}
     # The tick holds back exactly those (same definition, engine/rules/suppression.py).
     trigger = make.trigger(rule=rule, status="active", kind="schedule")
     db.session.commit()
@@ -81,7 +82,7 @@ def test_preview_counts_held_back_like_the_tick(app, make):
     states = db.session.execute(db.select(OutboxMessage.reason_code, db.func.count())
                                 .where(OutboxMessage.trigger_id == trigger.id)
                                 .group_by(OutboxMessage.reason_code)).all()
-    assert dict(states) == {None: 1, "unsubscribed": 2, "no_email": 1}
+    assert dict(states) == {None: 1, "unsubscribed": 2, "bounced": 1, "no_email": 1}
 
 
 def test_explainer_speaks_builder_labels_and_singular_days(app, make):

@@ -106,5 +106,5 @@ def test_preview_adds_held_back_counts(api, make):
                                                       "value": "admin"}})
     body = resp.get_json()
     assert resp.status_code == 200 and body["count"] == 2
-    assert body["held_back"] == {"unsubscribed": 1, "no_email": 0}
+    assert body["held_back"] == {"unsubscribed": 1, "bounced": 0, "no_email": 0}
     assert body["reachable"] == 1
