@@ -31,8 +31,8 @@ def _fetch():
 
 
 def verp_secret():
-    """The key VERP return paths are signed with (engine/bounces/verp.py)."""
-    return current_app.config.get("BOUNCE_VERP_SECRET") or current_app.config["SECRET_KEY"]
+    """The key VERP return paths are signed with (engine/sending/mime.py uses SECRET_KEY)."""
+    return current_app.config["SECRET_KEY"]
 
 
 def _refused(provider: str, exc: Exception):
