@@ -166,3 +166,6 @@ def _timeline_section(contact, args):
     events = queries.contact_events(contact.id, page_number(args, "events_page"), TIMELINE_PER_PAGE)
     return {"events": events.items, "pagination": events,
             "summary": f"{events.total:,} event{'' if events.total == 1 else 's'}, newest first"}
+
+
+from blueprints.accounts import bounce  # noqa: E402,F401 - the bounce panel and its action

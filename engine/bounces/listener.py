@@ -48,8 +48,6 @@ class BounceHandler:
                     db.session.rollback()
                     log.exception("could not record a DSN for %s", rcpt)
                     return "451 4.3.0 Could not record the report, try again later"
-                finally:
-                    db.session.remove()
                 if not intake.parsed:
                     log.info("ignored a message for %s from %s: not a bounce of ours",
                              rcpt, envelope.mail_from)

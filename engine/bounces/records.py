@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, or_, select, update
 
 from engine.contacts.changes import encode_value
 from engine.db.upsert import insert_ignoring_duplicates
@@ -83,25 +83,27 @@ def record_bounce(*, message_id: int, kind: str, source: str, dedupe_key: str,
     email = (message.to_email or message.contact_email or "").strip()
     status = (status or "").strip()[:16] or None
     reason = (reason or "").strip()[:_TEXT_LIMIT] or None
-    inserted = db.session.execute(
+    # ON CONFLICT DO NOTHING ... RETURNING: the new record's id, or nothing for a
+    # repeat (then it was recorded, and applied, the first time).
+    inserted = db.session.scalars(
         insert_ignoring_duplicates(BounceRecord, index_elements=["source", "dedupe_key"])
         .values(message_id=message.id, trigger_id=message.trigger_id,
                 contact_id=message.contact_id, email=email, kind=kind, source=source,
                 status=status, reason=reason, dedupe_key=dedupe_key, at=now)
         .returning(BounceRecord.id)).first()
     if inserted is None:
-        return None  # a repeat: recorded (and applied) the first time
+        return None
     if kind == "complaint":
         _complaint(message, now)
     else:
-        db.session.add(DeliveryEvent(message_id=message.id, trigger_id=message.trigger_id,
-                                     contact_id=message.contact_id, kind="bounced", at=now,
-                                     detail=bounce_reason(status, reason)))
+        db.session.execute(insert(DeliveryEvent.__table__).values(
+            message_id=message.id, trigger_id=message.trigger_id, contact_id=message.contact_id,
+            kind="bounced", at=now, detail=bounce_reason(status, reason), counted=False))
         if kind == "hard":
             _mark_bounced(message.contact_id, email, bounce_reason(status, reason), now)
         else:
             _count_soft(message.contact_id, email, status, reason, now)
-    return db.session.get(BounceRecord, inserted.id)
+    return db.session.get(BounceRecord, inserted)
 
 
 def _complaint(message, now: datetime) -> None:
@@ -135,25 +137,19 @@ def _mark_bounced(contact_id: int, email: str, reason: str, now: datetime) -> bo
     return bool(changed)
 
 
-def _last_fixed_at(contact_id: int):
-    return db.session.execute(
-        select(func.max(ContactChange.at)).where(
-            ContactChange.contact_id == contact_id, ContactChange.kind == "field",
-            ContactChange.field == BOUNCE_FIELD, ContactChange.new_value.is_(None))).scalar()
-
-
 def soft_bounce_count(contact_id: int, email: str, now: datetime) -> int:
-    """Soft bounces of this address within the window (since it was last marked fixed)."""
+    """Soft bounces of this address within the window, and since staff last marked
+    it fixed (the change feed's record of that): one query."""
     limit, days = soft_bounce_policy()
-    since = now - timedelta(days=days)
-    fixed = _last_fixed_at(contact_id)
-    if fixed is not None and fixed > since:
-        since = fixed
+    fixed = (select(func.max(ContactChange.at)).where(
+        ContactChange.contact_id == contact_id, ContactChange.kind == "field",
+        ContactChange.field == BOUNCE_FIELD, ContactChange.new_value.is_(None))
+        .scalar_subquery())
     return db.session.execute(
         select(func.count(BounceRecord.id)).where(
             BounceRecord.contact_id == contact_id, BounceRecord.kind == "soft",
-            _same_address(BounceRecord.email, email), BounceRecord.at > since,
-            BounceRecord.at <= now)).scalar() or 0
+            _same_address(BounceRecord.email, email), BounceRecord.at > now - timedelta(days=days),
+            BounceRecord.at <= now, or_(fixed.is_(None), BounceRecord.at > fixed))).scalar() or 0
 
 
 def _count_soft(contact_id: int, email: str, status, reason, now: datetime) -> None:
