@@ -80,7 +80,7 @@ def test_a_webhook_bounce_shows_on_the_contact_trigger_outbox_and_settings(page,
         shot(page, "bounces-dashboard-phone")
         page.set_viewport_size({"width": 1280, "height": 900})
         page.goto(f"{page.base}/")
-        expect(page.locator(".stats")).to_contain_text("Bounced")
+        expect(page.locator(".stats")).to_contain_text("1 bounced")
         shot(page, "bounces-dashboard")
     finally:
         app.extensions.pop("webhook_fetch", None)
