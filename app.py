@@ -15,7 +15,7 @@ from extensions import csrf, db, htmx, login_manager, migrate
 # Each area is a blueprint package: `bp` in its __init__.py, views in routes.py.
 BLUEPRINTS = (
     "auth", "dashboard", "accounts", "personas", "email_templates", "triggers",
-    "outbox", "reports", "settings", "api", "tracking", "rules", "lists",
+    "outbox", "reports", "settings", "api", "tracking", "rules", "lists", "webhooks",
 )
 # Command modules, each exposing `register(group)` to add `flask nudge ...` commands.
 COMMAND_MODULES = ("commands.core", "commands.demo", "commands.services", "commands.engine")

@@ -95,6 +95,17 @@ class Config:
     # That many soft bounces of one address within that many days mark it bounced.
     BOUNCE_SOFT_LIMIT = int(os.environ.get("BOUNCE_SOFT_LIMIT", "3"))
     BOUNCE_SOFT_WINDOW_DAYS = int(os.environ.get("BOUNCE_SOFT_WINDOW_DAYS", "7"))
+    # Provider webhooks (POST /webhooks/<provider>, listed on Settings -> Deliverability);
+    # each one refuses every request (401) until its secret is set.
+    # Amazon SES over SNS: the topic ARNs whose messages are accepted (comma-separated).
+    SES_SNS_TOPIC_ARNS = os.environ.get("SES_SNS_TOPIC_ARNS", "")
+    # SendGrid: the signed event webhook's verification key (base64 DER, as SendGrid shows it).
+    SENDGRID_WEBHOOK_PUBLIC_KEY = os.environ.get("SENDGRID_WEBHOOK_PUBLIC_KEY", "")
+    # Postmark: the basic-auth credentials put into the webhook URL in Postmark.
+    POSTMARK_WEBHOOK_USERNAME = os.environ.get("POSTMARK_WEBHOOK_USERNAME", "")
+    POSTMARK_WEBHOOK_PASSWORD = os.environ.get("POSTMARK_WEBHOOK_PASSWORD", "")
+    # Mailgun: the HTTP webhook signing key (Mailgun -> Sending -> Webhooks).
+    MAILGUN_WEBHOOK_SIGNING_KEY = os.environ.get("MAILGUN_WEBHOOK_SIGNING_KEY", "")
     APPROVAL_HOLD_MINUTES = int(os.environ.get("APPROVAL_HOLD_MINUTES", "10"))
     INACTIVE_AFTER_DAYS = int(os.environ.get("INACTIVE_AFTER_DAYS", "30"))
     PERSONA_REFRESH_MINUTES = int(os.environ.get("PERSONA_REFRESH_MINUTES", "15"))

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from extensions import db
 
-METRICS = ("recipients", "delivered", "opened", "clicked", "failed", "unsubscribed")
+METRICS = ("recipients", "delivered", "opened", "clicked", "failed", "unsubscribed", "bounced")
 
 
 class ReportDayContact(db.Model):

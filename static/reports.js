@@ -11,12 +11,15 @@
     opened:       { color: "#1d5fd6", dash: [],        width: 2 },
     clicked:      { color: "#a21caf", dash: [2, 3],    width: 2 },
     failed:       { color: "#c0303f", dash: [10, 3, 2, 3], width: 2 },
-    unsubscribed: { color: "#b45309", dash: [4, 4],    width: 2 }
+    unsubscribed: { color: "#b45309", dash: [4, 4],    width: 2 },
+    bounced:      { color: "#57534e", dash: [1, 3],    width: 2 }
   };
   var LABELS = { recipients: "Recipients", delivered: "Delivered", opened: "Opened",
-                 clicked: "Clicked", failed: "Failed", unsubscribed: "Unsubscribed" };
+                 clicked: "Clicked", failed: "Failed", unsubscribed: "Unsubscribed",
+                 bounced: "Bounced" };
   var POINTS = { recipients: "circle", delivered: "rect", opened: "triangle",
-                 clicked: "rectRot", failed: "crossRot", unsubscribed: "star" };
+                 clicked: "rectRot", failed: "crossRot", unsubscribed: "star",
+                 bounced: "line" };
 
   function dataset(key, label, values, many) {
     var s = STYLE[key] || { color: "#585e74", dash: [], width: 2 };

@@ -17,7 +17,7 @@ login_manager.login_message_category = "info"
 
 # Endpoints reachable without a login: everything else requires one.
 PUBLIC_ENDPOINTS = {"auth.login", "auth.reset_password", "static"}
-PUBLIC_BLUEPRINTS = {"tracking", "api"}  # api authenticates by key
+PUBLIC_BLUEPRINTS = {"tracking", "api", "webhooks"}  # api by key, webhooks by signature
 
 
 @login_manager.user_loader

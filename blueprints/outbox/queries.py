@@ -17,6 +17,7 @@ from engine.outbox.suppressed import suppression_groups
 from extensions import db
 from models import Account, Contact, DeliveryEvent, OutboxMessage, Staff, Trigger
 from models.outbox import SUPPRESSION_CODES
+from models.bounce import BounceRecord
 
 # (key, label, states shown). "sending" is a moment inside Approved;
 # "cancelled" (trigger deactivated or deleted) sits next to Rejected.
@@ -308,6 +309,14 @@ def delivery_events(message_id: int) -> list:
     return db.session.scalars(
         select(DeliveryEvent).where(DeliveryEvent.message_id == message_id)
         .order_by(DeliveryEvent.at, DeliveryEvent.id).limit(500)
+    ).all()
+
+
+def bounce_records(message_id: int) -> list:
+    """The bounces and complaints that came back for one message, oldest first."""
+    return db.session.scalars(
+        select(BounceRecord).where(BounceRecord.message_id == message_id)
+        .order_by(BounceRecord.at, BounceRecord.id).limit(100)
     ).all()
 
 

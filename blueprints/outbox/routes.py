@@ -179,6 +179,7 @@ def message(message_id):
         m = queries.load_message(message_id)
     return render_template(
         "outbox/message.html", m=m, now=now, events=queries.delivery_events(m.id),
+        bounce_records=queries.bounce_records(m.id),
         history=message_history(m), send_at=engine_outbox.sends_at(m),
         can_unapprove=engine_outbox.can_unapprove(m, now), can_act=current_user.can_approve,
         back=queries.parse_filters(request.args), countdown_window=queries.COUNTDOWN_WINDOW,

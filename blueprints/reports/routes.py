@@ -20,7 +20,8 @@ from blueprints.reports.ranges import EARLIEST, MAX_DAYS, RANGES, parse_range
 from engine.clock import local_date
 
 METRIC_LABELS = {"recipients": "Recipients", "delivered": "Delivered", "opened": "Opened",
-                 "clicked": "Clicked", "failed": "Failed", "unsubscribed": "Unsubscribed"}
+                 "clicked": "Clicked", "failed": "Failed", "unsubscribed": "Unsubscribed",
+                 "bounced": "Bounced"}
 CHART_METRICS = tuple(METRIC_LABELS)
 
 

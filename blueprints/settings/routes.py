@@ -23,7 +23,7 @@ def index():
     role = current_user.role
     cards = {"scheduler": True, "import": role in ("admin", "manager"),
              "api_keys": role == "admin", "staff": role == "admin", "inbox": role == "admin",
-             "dkim": role == "admin"}
+             "dkim": role == "admin", "deliverability": role in ("admin", "manager")}
     facts = {}
     if cards["api_keys"]:
         facts["keys"] = _count(select(ApiKey.id).where(ApiKey.revoked_at.is_(None)))
@@ -32,6 +32,8 @@ def index():
         facts["admins"] = _count(select(Staff.id).where(Staff.role == "admin"))
     if cards["inbox"]:
         facts["inbox"] = _count(select(SinkMessage.id))
+    if cards["deliverability"]:
+        facts["bounce_domain"] = (current_app.config.get("BOUNCE_DOMAIN") or "").strip()
     if cards["import"]:
         facts["last_import"] = db.session.scalars(
             select(ImportJob).where(ImportJob.status != "draft").order_by(ImportJob.id.desc()).limit(1)
@@ -48,4 +50,4 @@ def scheduler():
 
 
 # Page modules add their routes to `bp` when imported.
-from blueprints.settings import api_keys, imports, inbox, staff  # noqa: E402,F401
+from blueprints.settings import api_keys, deliverability, imports, inbox, staff  # noqa: E402,F401

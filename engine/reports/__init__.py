@@ -6,6 +6,8 @@ into report_days; engine/reports/rebuild.py recomputes them from the events):
   bounced outcome that day);
 - Delivered / Opened / Clicked / Failed / Unsubscribed: distinct contacts with
   that delivery event that day (Failed includes bounces);
+- Bounced: distinct contacts whose email bounced that day (a DSN or a provider
+  webhook reported it, hard or soft; complaints count as Unsubscribed);
 - Click-thru rate: clicked / opened.
 A range's totals count each contact once (range_totals: distinct contacts with
 that event in the range, from the events themselves), so a totals cell and its
@@ -29,6 +31,7 @@ METRIC_KINDS = {
     "clicked": ("clicked",),
     "failed": ("failed", "bounced"),
     "unsubscribed": ("unsubscribed",),
+    "bounced": ("bounced",),
 }
 MIDNIGHT = datetime.min.time()
 

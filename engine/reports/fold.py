@@ -23,11 +23,13 @@ from models import DeliveryEvent, ReportDay, ReportDayContact, ReportFoldLock, R
 from models.report import METRICS
 
 # Natero's definitions: Recipients = attempted (delivered, failed or bounced),
-# Failed includes bounces; the others are their own event kind.
+# Failed includes bounces, which also count under Bounced (a hard or soft bounce
+# that came back later, from a DSN or a provider webhook); the others are their
+# own event kind.
 KIND_METRICS = {
     "delivered": ("recipients", "delivered"),
     "failed": ("recipients", "failed"),
-    "bounced": ("recipients", "failed"),
+    "bounced": ("recipients", "failed", "bounced"),
     "opened": ("opened",),
     "clicked": ("clicked",),
     "unsubscribed": ("unsubscribed",),

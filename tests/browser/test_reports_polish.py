@@ -131,7 +131,7 @@ def test_trigger_report_totals_drill_down_and_chart_lines(page, make):
     expect(canvas).to_be_visible()
     datasets = page.evaluate("""() => Chart.getChart(document.querySelector('#trends canvas'))
         .data.datasets.map(d => ({label: d.label, tension: d.tension, dash: d.borderDash, color: d.borderColor}))""")
-    assert [d["label"] for d in datasets] == ["Recipients", "Delivered", "Opened", "Clicked", "Failed", "Unsubscribed"]
+    assert [d["label"] for d in datasets] == ["Recipients", "Delivered", "Opened", "Clicked", "Failed", "Unsubscribed", "Bounced"]
     assert all(d["tension"] == 0 for d in datasets)  # straight lines
     recipients, delivered = datasets[0], datasets[1]
     assert recipients["color"] != delivered["color"] and delivered["dash"] and not recipients["dash"]

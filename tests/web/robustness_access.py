@@ -5,7 +5,7 @@ from tests.web import robustness_data as rd
 
 ROLES = ("admin", "manager", "approver", "viewer")
 PUBLIC_ENDPOINTS = {"auth.login", "auth.reset_password", "static"}
-PUBLIC_BLUEPRINTS = {"tracking"}
+PUBLIC_BLUEPRINTS = {"tracking", "webhooks"}  # webhooks prove themselves by signature
 # Who may open or post to an endpoint; anything not listed is open to every signed-in role
 # for GET and to editors (admin, manager) for POST.
 ADMIN_ONLY = {"settings.api_keys", "settings.create_api_key", "settings.revoke_api_key", "settings.staff",
@@ -14,7 +14,7 @@ ADMIN_ONLY = {"settings.api_keys", "settings.create_api_key", "settings.revoke_a
 EDITOR_PAGES = {"triggers.new", "triggers.step", "triggers.delete", "triggers.deactivate", "personas.create", "personas.edit",
                 "email_templates.new", "email_templates.edit", "email_templates.delete", "settings.imports",
                 "settings.import_job", "settings.map_import", "settings.import_progress",
-                "settings.import_errors_csv"}
+                "settings.import_errors_csv", "settings.deliverability"}
 APPROVER_ACTIONS = {"outbox.act", "outbox.approve_all"}
 # POST endpoints that change nothing (previews, the rule builder) or are the sign-in itself.
 READ_ONLY_POSTS = {"auth.login", "auth.logout", "email_templates.preview", "rules.visual", "rules.validate",

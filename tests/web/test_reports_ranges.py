@@ -113,14 +113,14 @@ def test_the_trends_csv_is_the_whole_range(login, make):
     trigger, today = _history(make)
     rows = _csv(client.get(f"/reports/triggers/{trigger.id}/trends.csv?days=7"))
     assert rows[0] == ["day", "recipients", "delivered", "opened", "clicked", "failed", "unsubscribed",
-                       "click_thru_rate"]
+                       "bounced", "click_thru_rate"]
     days = [r[0] for r in rows[1:-1]]
     assert days == [(today - timedelta(days=n)).isoformat() for n in range(6, -1, -1)]  # oldest first, 7 days
     by_day = {r[0]: r[1:] for r in rows[1:]}
-    assert by_day[(today - timedelta(days=5)).isoformat()] == ["2", "1", "1", "1", "1", "0", "1.0000"]
-    assert by_day[(today - timedelta(days=2)).isoformat()] == ["2", "2", "1", "0", "0", "0", "0.0000"]
-    assert by_day[today.isoformat()] == ["0", "0", "0", "0", "0", "0", ""]
-    assert rows[-1] == ["total (distinct contacts)", "2", "2", "1", "1", "1", "0", "1.0000"]
+    assert by_day[(today - timedelta(days=5)).isoformat()] == ["2", "1", "1", "1", "1", "0", "0", "1.0000"]
+    assert by_day[(today - timedelta(days=2)).isoformat()] == ["2", "2", "1", "0", "0", "0", "0", "0.0000"]
+    assert by_day[today.isoformat()] == ["0", "0", "0", "0", "0", "0", "0", ""]
+    assert rows[-1] == ["total (distinct contacts)", "2", "2", "1", "1", "1", "0", "0", "1.0000"]
     custom = _csv(client.get(f"/reports/triggers/{trigger.id}/trends.csv?start={today - timedelta(days=2)}&end={today}"))
     assert [r[0] for r in custom[1:-1]] == [(today - timedelta(days=n)).isoformat() for n in (2, 1, 0)]
     assert custom[-1][1] == "2"
@@ -153,7 +153,8 @@ def test_reports_index_has_a_range_picker_a_chart_and_a_csv(login, make):
     chart = re.search(r"data-chart='([^']*)'", page).group(1)
     data = json.loads(chart.replace("&#34;", '"').replace("&quot;", '"').replace("&#39;", "'"))
     assert len(data["labels"]) == 30 and sum(data["delivered"]) == 3 and sum(data["recipients"]) == 4
-    assert [s[0] for s in data["series"]] == ["recipients", "delivered", "opened", "clicked", "failed", "unsubscribed"]
+    assert [s[0] for s in data["series"]] == ["recipients", "delivered", "opened", "clicked", "failed", "unsubscribed",
+                                             "bounced"]
     week = client.get("/reports/?days=7", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "<html" not in week and "reports-triggers" in week
     start = today - timedelta(days=3)
@@ -162,7 +163,7 @@ def test_reports_index_has_a_range_picker_a_chart_and_a_csv(login, make):
     rows = _csv(client.get(f"/reports/export.csv?start={start}&end={today}"))
     assert rows[0][:5] == ["trigger_id", "trigger", "status", "from", "to"]
     by_name = {r[1]: r for r in rows[1:]}
-    assert by_name["<script>alert('x')</script>"][5:12] == ["2", "2", "1", "0", "0", "0", "0.0000"]
+    assert by_name["<script>alert('x')</script>"][5:13] == ["2", "2", "1", "0", "0", "0", "0", "0.0000"]
     assert by_name["'=cmd|' /C calc'!A0"][2] == "inactive"  # a formula is neutralised
     assert other.id in [int(r[0]) for r in rows[1:]]
 
