@@ -20,6 +20,7 @@ STEP_TITLES = {
     "render_sweep_step": "Render",
     "expire_stuck_step": "Stuck sends",
     "send_sweep_step": "Send sweep",
+    "bounce_imap_step": "Bounce mailbox",
     "report_fold_step": "Reports",
 }
 STEP_ORDER = tuple(step.__name__ for step in TICK_STEPS)
@@ -137,6 +138,22 @@ def _send(r: dict, s: StepView, names) -> None:
         s.lines.append(s.error)
 
 
+def _bounces(r: dict, s: StepView, names) -> None:
+    if r.get("error"):
+        s.error = f"could not read the bounce mailbox: {r['error']}"
+        s.lines.append(s.error)
+        return
+    if not r.get("polled"):
+        s.lines.append("no bounce mailbox set (BOUNCE_IMAP_URL)")
+        return
+    read, recorded = int(r.get("read", 0)), int(r.get("recorded", 0))
+    s.did_something = bool(read)
+    s.lines.append(f"{_n(read, 'message')} read, {_n(recorded, 'bounce')} recorded"
+                   if read else "no new messages in the bounce mailbox")
+    if r.get("errors"):
+        s.lines.append(f"{_n(int(r['errors']), 'message')} could not be recorded (kept for the next tick)")
+
+
 def _fold(r: dict, s: StepView, names) -> None:
     n = int(r.get("folded", 0))
     s.did_something = bool(n)
@@ -157,7 +174,8 @@ def _generic(r, s: StepView, names) -> None:
 
 
 DESCRIBE = {"personas_refresh_step": _personas, "generate_step": _generate, "render_sweep_step": _render,
-            "expire_stuck_step": _stuck, "send_sweep_step": _send, "report_fold_step": _fold}
+            "expire_stuck_step": _stuck, "send_sweep_step": _send, "bounce_imap_step": _bounces,
+            "report_fold_step": _fold}
 
 
 def _instant(value):

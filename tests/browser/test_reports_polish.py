@@ -60,10 +60,12 @@ def test_scheduler_page_and_home_card_read_as_sentences(page, make):
         "generate_step": {str(trigger.id): {"candidates": 4, "created": 3, "suppressed": 1, "settled_id": 100007,
                                             "rendered": 3, "render_failed": 0}},
         "render_sweep_step": {"unrendered": 0}, "expire_stuck_step": {"uncertain": 0},
-        "send_sweep_step": {"due": 3, "enqueued": 1}, "report_fold_step": {"folded": 9},
+        "send_sweep_step": {"due": 3, "enqueued": 1}, "bounce_imap_step": {"polled": False},
+        "report_fold_step": {"folded": 9},
         TIMING_KEY: {k: {"started_at": now.isoformat(), "seconds": s} for k, s in [
             ("personas_refresh_step", 0.002), ("generate_step", 0.612), ("render_sweep_step", 0.01),
-            ("expire_stuck_step", 0.0004), ("send_sweep_step", 0.03), ("report_fold_step", 0.18)]}}))
+            ("expire_stuck_step", 0.0004), ("send_sweep_step", 0.03), ("bounce_imap_step", 0.0),
+            ("report_fold_step", 0.18)]}}))
     db.session.commit()
     page.login("viewer")
     home = page.locator("#home-scheduler")
@@ -76,19 +78,20 @@ def test_scheduler_page_and_home_card_read_as_sentences(page, make):
     home.get_by_role("link").click()
     expect(page).to_have_url(re.compile(r"/settings/scheduler$"))
     steps = page.locator("#last-tick-steps tbody tr")
-    expect(steps).to_have_count(6)
+    expect(steps).to_have_count(7)
     cells = [[c.strip() for c in tr.locator("td").all_inner_texts()] for tr in steps.all()]
     assert [c[0] for c in cells] == ["Persona refresh", "Generate emails", "Render", "Stuck sends",
-                                     "Send sweep", "Reports"]
+                                     "Send sweep", "Bounce mailbox", "Reports"]
     assert cells[1][1].startswith("“Welcome aboard”: 4 candidates, 3 emails created")
-    assert cells[1][2] == "612 ms" and cells[3][2] == "< 1 ms" and cells[5][1] == "9 delivery events added to the reports"
+    assert cells[1][2] == "612 ms" and cells[3][2] == "< 1 ms" and cells[5][1] == "no bounce mailbox set (BOUNCE_IMAP_URL)"
+    assert cells[6][1] == "9 delivery events added to the reports"
     assert re.fullmatch(r"\d\d:\d\d:\d\d New York", cells[0][3])  # the browser's zone
     main = page.locator("main").inner_text()
     assert "{" not in main and "'candidates'" not in main and "settled" not in main
     # The earlier (real) tick opens to its own steps.
     older = page.locator("#tick-runs > tbody > tr").nth(1)
     older.locator("summary").click()
-    expect(older.locator("table.tick-steps tbody tr")).to_have_count(6)
+    expect(older.locator("table.tick-steps tbody tr")).to_have_count(7)
     expect(older).to_contain_text("“Welcome aboard”: 0 candidates, 0 emails created")
     expect(older).to_contain_text("No email due to send")
     shot(page, "scheduler")
