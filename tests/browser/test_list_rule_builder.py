@@ -110,5 +110,5 @@ def test_without_lists_the_condition_points_at_the_lists_page(page, make):
     add_condition(page, 1)
     choose(last_row(page), "field", "list")
     expect(last_row(page).locator(".rb-no-lists")).to_contain_text("No lists yet")
-    expect(last_row(page).locator(".rb-no-lists a")).to_have_attribute("href", "/lists")
+    expect(last_row(page).locator(".rb-no-lists a")).to_have_attribute("href", "/lists/")
     expect(count(page)).to_have_text("1")  # the unfinished condition is left out

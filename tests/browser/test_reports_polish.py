@@ -83,7 +83,7 @@ def test_scheduler_page_and_home_card_read_as_sentences(page, make):
     assert [c[0] for c in cells] == ["Persona refresh", "Generate emails", "Render", "Stuck sends",
                                      "Send sweep", "Bounce mailbox", "Reports"]
     assert cells[1][1].startswith("“Welcome aboard”: 4 candidates, 3 emails created")
-    assert cells[1][2] == "612 ms" and cells[3][2] == "< 1 ms" and cells[5][1] == "no bounce mailbox set (BOUNCE_IMAP_URL)"
+    assert cells[1][2] == "612 ms" and cells[3][2] == "< 1 ms" and cells[5][1] == "No bounce mailbox set (BOUNCE_IMAP_URL)"
     assert cells[6][1] == "9 delivery events added to the reports"
     assert re.fullmatch(r"\d\d:\d\d:\d\d New York", cells[0][3])  # the browser's zone
     main = page.locator("main").inner_text()
