@@ -229,6 +229,10 @@ def build_message(fields, trigger, *, config, subject_prefix: str = "",
     if outbox_id is not None:
         msg.set_raw("List-Unsubscribe", _list_unsubscribe(outbox_id, config))
         msg.set_raw("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
+        if (config.get("POSTMARK_WEBHOOK_USERNAME") or "").strip():
+            # Postmark's bounce webhook carries neither our Message-ID nor a VERP
+            # sender, only the message's metadata: this names the message there.
+            msg.set_raw("X-PM-Metadata-nudge-message-id", message_id or message_id_for(outbox_id, config))
         if track and html:
             html = _instrument(html, outbox_id, trigger, config.get("PUBLIC_BASE_URL", ""))
     if _get(trigger, "id") is not None:

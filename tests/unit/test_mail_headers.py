@@ -76,6 +76,21 @@ def test_list_id_per_trigger_and_mailto_unsubscribe_when_configured(app, make):
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
+def test_postmark_metadata_names_the_message_only_when_postmark_is_configured(app, make):
+    """Postmark's bounce webhook only hands back the message's metadata
+    (engine/bounces/webhooks/postmark.py reads it); the BCC copy never carries it,
+    so a bounce of the copy cannot mark the contact."""
+    trigger = make.trigger()
+    app.config.update(MESSAGE_ID_DOMAIN="mail.acme.io", POSTMARK_WEBHOOK_USERNAME="")
+    assert _build(app, trigger)["X-PM-Metadata-nudge-message-id"] is None
+    app.config.update(POSTMARK_WEBHOOK_USERNAME="nudge")
+    _, msg = _wire(app, trigger)
+    assert msg["X-PM-Metadata-nudge-message-id"] == "<nudge-42@mail.acme.io>"
+    copy = message_from_bytes(bcc_copy.copy_message_bytes(FIELDS, trigger, config=app.config),
+                              policy=default_policy)
+    assert copy["X-PM-Metadata-nudge-message-id"] is None
+
+
 def test_a_text_only_message_is_one_text_plain_part(app, make):
     _, msg = _wire(app, make.trigger(html=None, text="Hi"), html="", text="Hi Ada")
     assert msg.get_content_type() == "text/plain" and not msg.is_multipart()
