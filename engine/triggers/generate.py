@@ -195,35 +195,43 @@ def run_events(trigger, now) -> dict | None:
 
     if not trigger.event_name:
         return None
-    old = db.session.execute(select(Trigger.last_event_id).where(Trigger.id == trigger.id)).scalar() or 0
-    scope = [Event.name == trigger.event_name, Event.id > old]
+    return _run_settled_rows(trigger, now, Event, Trigger.last_event_id, Event.received_at,
+                             [Event.name == trigger.event_name])
+
+
+def _run_settled_rows(trigger, now, model, mark, received_at, scope) -> dict | None:
+    """Rows of `model` (events, change-feed rows) matching `scope` that have not
+    fired the trigger, behind a mark that only advances over settled ids (see
+    run_events); an optional rule and the persona narrow who qualifies."""
+    old = db.session.execute(select(mark).where(Trigger.id == trigger.id)).scalar() or 0
+    scope = [*scope, model.id > old]
     if trigger.started_at:
-        scope.append(Event.received_at >= trigger.started_at)  # never fire for history
+        scope.append(received_at >= trigger.started_at)  # never fire for history
     fired = (select(OutboxMessage.id).where(
-        OutboxMessage.trigger_id == trigger.id, OutboxMessage.contact_id == Event.contact_id,
-        OutboxMessage.occurrence_key == cast(Event.id, String(64))).exists())
+        OutboxMessage.trigger_id == trigger.id, OutboxMessage.contact_id == model.contact_id,
+        OutboxMessage.occurrence_key == cast(model.id, String(64))).exists())
     unfired = and_(*scope, ~fired)
-    pending = db.session.execute(select(Event.id).where(unfired).limit(1)).first() is not None
+    pending = db.session.execute(select(model.id).where(unfired).limit(1)).first() is not None
     settled = db.session.execute(
-        select(Event.id).where(Event.id > old, Event.received_at <= now - EVENT_SETTLE)
-        .order_by(Event.id.desc()).limit(1)).scalar() or old
+        select(model.id).where(model.id > old, received_at <= now - EVENT_SETTLE)
+        .order_by(model.id.desc()).limit(1)).scalar() or old
     db.session.rollback()  # end the read so the lock is the transaction's first statement
     if not pending and settled == old:
         return None  # the usual quiet tick: no write at all
     # The lock (first statement): on PostgreSQL a concurrent run waits here, then
     # either finds the mark moved (and stops) or sees this run's rows.
-    if not _advance_mark(trigger.id, Trigger.last_event_id, old, settled) or not pending:
+    if not _advance_mark(trigger.id, mark, old, settled) or not pending:
         return None  # the caller commits the settled mark
-    stmt = (select(Event.contact_id.label("contact_id"), Contact.account_id.label("account_id"),
-                   cast(Event.id, String(64)).label("occurrence_key"), Event.id.label("seq"))
-            .join(Contact, Contact.id == Event.contact_id).where(unfired))
+    stmt = (select(model.contact_id.label("contact_id"), Contact.account_id.label("account_id"),
+                   cast(model.id, String(64)).label("occurrence_key"), model.id.label("seq"))
+            .join(Contact, Contact.id == model.contact_id).where(unfired))
     narrowed = rule_filter(trigger, now)
     if narrowed is not None:
-        stmt = stmt.where(Event.contact_id.in_(narrowed))
+        stmt = stmt.where(model.contact_id.in_(narrowed))
     if trigger.persona_id:  # the audience is the persona's members, as "matching now" counts
         from models import PersonaMember
 
-        stmt = stmt.where(Event.contact_id.in_(select(PersonaMember.contact_id).where(
+        stmt = stmt.where(model.contact_id.in_(select(PersonaMember.contact_id).where(
             PersonaMember.persona_id == trigger.persona_id)))
     counts = generate(trigger, stmt, now)
     return dict(counts, settled_id=settled)
@@ -275,36 +283,7 @@ def run_changes(trigger, now) -> dict | None:
     scope = feed_scope(trigger)
     if scope is None:
         return None
-    old = db.session.execute(select(Trigger.last_change_id).where(Trigger.id == trigger.id)).scalar() or 0
-    scope.append(CC.id > old)
-    if trigger.started_at:
-        scope.append(CC.at >= trigger.started_at)  # never fire for history
-    fired = (select(OutboxMessage.id).where(
-        OutboxMessage.trigger_id == trigger.id, OutboxMessage.contact_id == CC.contact_id,
-        OutboxMessage.occurrence_key == cast(CC.id, String(64))).exists())
-    unfired = and_(*scope, ~fired)
-    pending = db.session.execute(select(CC.id).where(unfired).limit(1)).first() is not None
-    settled = db.session.execute(
-        select(CC.id).where(CC.id > old, CC.at <= now - EVENT_SETTLE)
-        .order_by(CC.id.desc()).limit(1)).scalar() or old
-    db.session.rollback()  # end the read so the lock is the transaction's first statement
-    if not pending and settled == old:
-        return None  # the usual quiet tick: no write at all
-    if not _advance_mark(trigger.id, Trigger.last_change_id, old, settled) or not pending:
-        return None  # the caller commits the settled mark
-    stmt = (select(CC.contact_id.label("contact_id"), Contact.account_id.label("account_id"),
-                   cast(CC.id, String(64)).label("occurrence_key"), CC.id.label("seq"))
-            .join(Contact, Contact.id == CC.contact_id).where(unfired))
-    narrowed = rule_filter(trigger, now)
-    if narrowed is not None:
-        stmt = stmt.where(CC.contact_id.in_(narrowed))
-    if trigger.persona_id:  # as for event triggers: the persona's current members
-        from models import PersonaMember
-
-        stmt = stmt.where(CC.contact_id.in_(select(PersonaMember.contact_id).where(
-            PersonaMember.persona_id == trigger.persona_id)))
-    counts = generate(trigger, stmt, now)
-    return dict(counts, settled_id=settled)
+    return _run_settled_rows(trigger, now, CC, Trigger.last_change_id, CC.at, scope)
 
 
 RUNNERS = {"schedule": run_schedule, "persona_enter": run_transitions,
