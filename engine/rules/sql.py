@@ -212,17 +212,7 @@ class Compiler:
             c_prev, c_cur = counts.c.prev, counts.c.n - counts.c.prev
             return cid.in_(select(counts.c.cid).where(
                 c_prev > 0, (c_prev - c_cur) * 100 >= c_prev * float(v)))
-        # Contacts without events in the window have count 0 and no group: express
-        # each operator as IN / NOT IN of a group set that never needs count 0.
-        if n.op == "count_gte":
-            return true() if v <= 0 else having(cur >= v)
-        if n.op == "count_gt":
-            return having(cur > v)
-        if n.op == "count_lte":
-            return not_(having(cur > v))
-        if n.op == "count_lt":
-            return false() if v <= 0 else not_(having(cur >= v))
-        return not_(having(cur >= 1)) if v == 0 else having(cur == v)
+        return count_condition(n.op, v, cur, having)
 
     # -- events from the daily rollup ---------------------------------------
     def uses_rollup(self, n: EventCond) -> bool:
@@ -318,15 +308,7 @@ class Compiler:
         def having(h):
             return cid.in_(select(counts.c.cid).where(h))
 
-        if n.op == "count_gte":
-            return true() if v <= 0 else having(cur >= v)
-        if n.op == "count_gt":
-            return having(cur > v)
-        if n.op == "count_lte":
-            return not_(having(cur > v))
-        if n.op == "count_lt":
-            return false() if v <= 0 else not_(having(cur >= v))
-        return not_(having(cur >= 1)) if v == 0 else having(cur == v)
+        return count_condition(n.op, v, cur, having)
 
     # -- whole rule ---------------------------------------------------------
     def where(self, rule: Rule):
@@ -367,6 +349,22 @@ def _compare(op, v, col):
 
 def _ascii_lower(s: str) -> str:
     return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in s)
+
+
+def count_condition(op: str, v, cur, having):
+    """A count_* operator over a per-contact count `cur` of a grouped set, where
+    having(h) = "contact in the groups where h". Contacts without events in the
+    window have count 0 and no group: each operator is IN / NOT IN of a group set
+    that never needs count 0."""
+    if op == "count_gte":
+        return true() if v <= 0 else having(cur >= v)
+    if op == "count_gt":
+        return having(cur > v)
+    if op == "count_lte":
+        return not_(having(cur > v))
+    if op == "count_lt":
+        return false() if v <= 0 else not_(having(cur >= v))
+    return not_(having(cur >= 1)) if v == 0 else having(cur == v)
 
 
 def list_membership(n: ListCond, contact_id):
