@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 
 from engine.contacts.changes import encode_value
 from engine.db.upsert import insert_ignoring_duplicates
@@ -43,6 +43,23 @@ def _setting(name: str, default: int) -> int:
         return int(current_app.config.get(name) or default)
     except RuntimeError:  # no app context: the engine's defaults
         return default
+
+
+# Built once (a burst of webhook events records thousands of bounces): the
+# message and its contact's address; the bounced delivery event; the mark.
+_MESSAGE = (
+    select(OutboxMessage.id, OutboxMessage.trigger_id, OutboxMessage.contact_id,
+           OutboxMessage.to_email, Contact.email.label("contact_email"))
+    .join(Contact, Contact.id == OutboxMessage.contact_id)
+    .where(OutboxMessage.id == bindparam("message")))
+_BOUNCED_EVENT = insert(DeliveryEvent.__table__)
+_contacts = Contact.__table__.c
+_MARK_BOUNCED = (
+    update(Contact.__table__)
+    .where(_contacts.id == bindparam("contact"),
+           func.lower(func.trim(_contacts.email)) == bindparam("address"),
+           _contacts.email_bounced_at.is_(None))
+    .values(email_bounced_at=bindparam("marked_at"), email_bounce_reason=bindparam("why")))
 
 
 def soft_bounce_policy() -> tuple[int, int]:
@@ -72,11 +89,8 @@ def record_bounce(*, message_id: int, kind: str, source: str, dedupe_key: str,
     dedupe_key = (dedupe_key or "").strip()[:255]
     if not dedupe_key:
         raise ValueError("a bounce needs a dedupe key")
-    message = db.session.execute(
-        select(OutboxMessage.id, OutboxMessage.trigger_id, OutboxMessage.contact_id,
-               OutboxMessage.to_email, Contact.email.label("contact_email"))
-        .join(Contact, Contact.id == OutboxMessage.contact_id)
-        .where(OutboxMessage.id == int(message_id))).first()
+    conn = db.session.connection()
+    message = conn.execute(_MESSAGE, {"message": int(message_id)}).first()
     if message is None:
         log.warning("bounce for unknown message %s (%s %s) ignored", message_id, source, dedupe_key)
         return None
@@ -85,20 +99,21 @@ def record_bounce(*, message_id: int, kind: str, source: str, dedupe_key: str,
     reason = (reason or "").strip()[:_TEXT_LIMIT] or None
     # ON CONFLICT DO NOTHING ... RETURNING: the new record's id, or nothing for a
     # repeat (then it was recorded, and applied, the first time).
-    inserted = db.session.scalars(
-        insert_ignoring_duplicates(BounceRecord, index_elements=["source", "dedupe_key"])
-        .values(message_id=message.id, trigger_id=message.trigger_id,
-                contact_id=message.contact_id, email=email, kind=kind, source=source,
-                status=status, reason=reason, dedupe_key=dedupe_key, at=now)
-        .returning(BounceRecord.id)).first()
+    inserted = conn.execute(
+        insert_ignoring_duplicates(BounceRecord.__table__, index_elements=["source", "dedupe_key"])
+        .returning(BounceRecord.__table__.c.id),
+        {"message_id": message.id, "trigger_id": message.trigger_id,
+         "contact_id": message.contact_id, "email": email, "kind": kind, "source": source,
+         "status": status, "reason": reason, "dedupe_key": dedupe_key, "at": now}).scalar()
     if inserted is None:
         return None
     if kind == "complaint":
         _complaint(message, now)
     else:
-        db.session.execute(insert(DeliveryEvent.__table__).values(
-            message_id=message.id, trigger_id=message.trigger_id, contact_id=message.contact_id,
-            kind="bounced", at=now, detail=bounce_reason(status, reason), counted=False))
+        conn.execute(_BOUNCED_EVENT, {
+            "message_id": message.id, "trigger_id": message.trigger_id,
+            "contact_id": message.contact_id, "kind": "bounced", "at": now,
+            "detail": bounce_reason(status, reason), "counted": False})
         if kind == "hard":
             _mark_bounced(message.contact_id, email, bounce_reason(status, reason), now)
         else:
@@ -124,12 +139,9 @@ def _mark_bounced(contact_id: int, email: str, reason: str, now: datetime) -> bo
     marked already; waiting emails to it are suppressed "bounced". True if marked."""
     if not email:
         return False
-    changed = db.session.execute(
-        update(Contact)
-        .where(Contact.id == contact_id, _same_address(Contact.email, email),
-               Contact.email_bounced_at.is_(None))
-        .values(email_bounced_at=now, email_bounce_reason=reason)
-        .execution_options(synchronize_session=False)).rowcount
+    changed = db.session.connection().execute(_MARK_BOUNCED, {
+        "contact": contact_id, "address": email.strip().lower(), "marked_at": now,
+        "why": reason}).rowcount
     if changed:
         from engine.outbox import suppress_for_bounce
 

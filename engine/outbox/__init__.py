@@ -18,7 +18,7 @@ in `reason`, the detail staff read.
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, or_, select, update
 
 from engine.outbox.send_states import TRIGGER_INACTIVE, M, T, _cfg, _exec, _lease, due_condition
 from engine.outbox.send_states import (  # noqa: F401 - the send path's transitions, re-exported
@@ -66,14 +66,17 @@ def suppress_for_unsubscribe(contact_id: int, now: datetime) -> int:
     return _exec(stmt).rowcount
 
 
+# Built once: a burst of webhook bounces runs it per record.
+_SUPPRESS_FOR_BOUNCE = (
+    update(T).where(M.contact_id == bindparam("bounced_contact"), M.state.in_(WAITING_STATES))
+    .values(state="suppressed", reason_code="bounced", reason="address bounced",
+            claim_token=None, updated_at=bindparam("bounced_at")))
+
+
 def suppress_for_bounce(contact_id: int, now: datetime) -> int:
     """Waiting or approved (not yet sending) emails of a contact whose address just
     bounced (engine/bounces/records.py) -> suppressed "bounced"."""
-    stmt = (update(T)
-            .where(M.contact_id == contact_id, M.state.in_(WAITING_STATES))
-            .values(state="suppressed", reason_code="bounced", reason="address bounced",
-                    claim_token=None, updated_at=now))
-    return _exec(stmt).rowcount
+    return _exec(_SUPPRESS_FOR_BOUNCE, {"bounced_contact": contact_id, "bounced_at": now}).rowcount
 
 
 # ------------------------------------------------------------ the send time
