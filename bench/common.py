@@ -1,7 +1,8 @@
 """What every benchmark needs: the app on a given database, throwaway PostgreSQL
-databases, and stopping the embedded Redis a run started. Nothing here imports
-the app at module level: each benchmark sets NUDGE_INSTANCE_DIR first."""
+databases, stopping the embedded Redis a run started, and timing. Nothing here
+imports the app at module level: each benchmark sets NUDGE_INSTANCE_DIR first."""
 import os
+import time
 
 
 def make_app(url, testing=True):
@@ -56,3 +57,27 @@ def run_on_each_database(run, args, sqlite_url, pg_url, name, sqlite=True):
                 pg_databases(pg_url, "drop", name)
     finally:
         stop_embedded_redis()
+
+
+def timed(fn):
+    """(wall seconds, result) of one call."""
+    started = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - started, result
+
+
+def best_of(rounds, fn, reset, cpu=None):
+    """The fastest of `rounds` runs (the machine is shared; noise only slows runs down),
+    calling reset() between them. `cpu`, a list: gets this process's CPU seconds of
+    each round (reporting only)."""
+    best = None
+    for i in range(rounds):
+        if i:
+            reset()
+        started = time.process_time()
+        seconds, result = timed(fn)
+        if cpu is not None:
+            cpu.append(time.process_time() - started)
+        if best is None or seconds < best[0]:
+            best = (seconds, result)
+    return best

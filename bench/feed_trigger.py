@@ -26,7 +26,7 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from bench.common import make_app, run_on_each_database
+from bench.common import best_of, make_app, run_on_each_database
 
 _TMP = Path(tempfile.mkdtemp(prefix="nudge-bench-feed-"))
 os.environ["NUDGE_INSTANCE_DIR"] = str(_TMP / "instance")
@@ -127,18 +127,6 @@ def forget(trigger_id):
     db.session.execute(text("DELETE FROM outbox_messages WHERE trigger_id = :t"), {"t": trigger_id})
     db.session.execute(text("UPDATE triggers SET last_change_id = 0 WHERE id = :t"), {"t": trigger_id})
     db.session.commit()
-
-
-def best_of(rounds, fn, reset):
-    best = None
-    for _ in range(rounds):
-        reset()
-        started = time.perf_counter()
-        result = fn()
-        seconds = time.perf_counter() - started
-        if best is None or seconds < best[0]:
-            best = (seconds, result)
-    return best
 
 
 def run(label, url, args):

@@ -18,11 +18,10 @@ Target: every refresh < 5 s for 100k contacts.
 import argparse
 import os
 import tempfile
-import time
 from datetime import datetime
 from pathlib import Path
 
-from bench.common import make_app, run_on_each_database
+from bench.common import make_app, run_on_each_database, timed
 
 _TMP = Path(tempfile.mkdtemp(prefix="nudge-bench-personas-"))
 os.environ["NUDGE_INSTANCE_DIR"] = str(_TMP / "instance")
@@ -39,12 +38,6 @@ RULES = {
     "event count": {"user_types": ["product_user"], "all": [
         {"event": "report_created", "op": "count_eq", "value": 0, "within_days": 30}]},
 }
-
-
-def timed(fn):
-    started = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - started, result
 
 
 def run(label, url, args):

@@ -30,13 +30,12 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import datetime, time as clock, timedelta
 from pathlib import Path
 
 # Child processes (workers, the memory run) share the parent's instance dir and so
 # its embedded Redis; the parent shuts that Redis down when it is done.
-from bench.common import make_app, run_on_each_database
+from bench.common import best_of, make_app, run_on_each_database, timed
 
 _TMP = Path(os.environ.get("NUDGE_BENCH_DIR") or tempfile.mkdtemp(prefix="nudge-bench-tick-"))
 os.environ["NUDGE_BENCH_DIR"] = str(_TMP)
@@ -61,12 +60,6 @@ TARGET_RATIO = 0.5
 TARGET_MB = 300
 TARGET_RENDER_RATIO = 0.5  # issue 17: PostgreSQL renders at least half as fast as SQLite
 RENDER_RATES = {}  # label -> msgs/s, so the PostgreSQL run can print its ratio to SQLite's
-
-
-def timed(fn):
-    started = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - started, result
 
 
 def add_trigger(name, status="active", **kw):
@@ -127,22 +120,6 @@ def forget(trigger_id):
                 "DELETE FROM trigger_runs WHERE trigger_id = :t"):
         db.session.execute(text(sql), {"t": trigger_id, "k": NOW.date().isoformat()})
     db.session.commit()
-
-
-def best_of(rounds, fn, reset, cpu=None):
-    """The fastest of `rounds` runs (the machine is shared; noise only slows runs down).
-    `cpu`, a list: gets this process's CPU seconds of each round (reporting only)."""
-    best = None
-    for i in range(rounds):
-        if i:
-            reset()
-        started = time.process_time()
-        seconds, result = timed(fn)
-        if cpu is not None:
-            cpu.append(time.process_time() - started)
-        if best is None or seconds < best[0]:
-            best = (seconds, result)
-    return best
 
 
 def run(label, url, args):
