@@ -30,12 +30,17 @@ def mail_sink(port, host):
     click.echo(f"Mail sink listening on {host}:{port}; messages appear at Settings -> Dev inbox.")
     if app.config.get("SMTP_HOST"):
         click.echo(f"Note: SMTP_HOST is set ({app.config['SMTP_HOST']}), so Nudge sends there, not here.")
+    _serve_until_stopped(controller, "Mail sink")
+
+
+def _serve_until_stopped(controller, name: str) -> None:
+    """Keep an aiosmtpd controller's server running until SIGINT / SIGTERM."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     stop.wait()
     controller.stop()
-    click.echo("Mail sink stopped.")
+    click.echo(f"{name} stopped.")
 
 
 @click.command("bounce-listener")
@@ -54,9 +59,4 @@ def bounce_listener(port, host):
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc}")
     click.echo(f"Bounce listener on {host}:{controller.port} for @{app.config['BOUNCE_DOMAIN']}.")
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
-    controller.stop()
-    click.echo("Bounce listener stopped.")
+    _serve_until_stopped(controller, "Bounce listener")
