@@ -158,10 +158,10 @@ def _process_chunk(import_id: int, kind: str, converter: RowConverter, chunk: li
 def _add_to_list(list_id: int, filename: str, external_ids: list, now: datetime) -> None:
     """Put the chunk's stored contacts in the import's list (source "import", the file
     as the actor). A list deleted meanwhile gets nobody; the contacts still import."""
-    from engine.contacts.ingest import _lookup
+    from engine.contacts.ingest import lookup_by_external_id
     from engine.contacts.lists import ListNotFound, add_members
 
-    ids = [found[0] for found in _lookup("contacts", set(external_ids), "id").values()]
+    ids = [found[0] for found in lookup_by_external_id("contacts", set(external_ids), "id").values()]
     try:
         add_members(list_id, ids, source="import", actor=filename, now=now)
     except ListNotFound:
@@ -171,13 +171,13 @@ def _add_to_list(list_id: int, filename: str, external_ids: list, now: datetime)
 def _unknown_accounts(items: list, found: dict) -> None:
     """validate() looks accounts up only for rows that are otherwise valid: for the rows that
     already have a problem, say too when their account does not exist (one query)."""
-    from engine.contacts.ingest import _lookup
+    from engine.contacts.ingest import lookup_by_external_id
 
     refs = {i: items[i].get("account_external_id") for i in found if items[i] is not None}
     refs = {i: ref.strip() for i, ref in refs.items() if isinstance(ref, str) and ref.strip()}
     if not refs:
         return
-    known = _lookup("accounts", set(refs.values()), "id")
+    known = lookup_by_external_id("accounts", set(refs.values()), "id")
     for i, ref in refs.items():
         if ref not in known and not any(m.startswith("account_external_id: ") for m in found[i]):
             found[i].append("account_external_id: unknown account")

@@ -84,7 +84,7 @@ def _chunks(values):
         yield values[start:start + CHUNK]
 
 
-def _lookup(table: str, keys, *columns) -> dict:
+def lookup_by_external_id(table: str, keys, *columns) -> dict:
     """{external_id: (column values...)} for the given external ids, one query per chunk.
 
     Plain SQL on the session's connection: this runs for every batch, and
@@ -194,7 +194,7 @@ def validate(kind: str, items: list) -> tuple[list[dict], list[dict]]:
 
 
 def _resolve(rows, errors, ref_field, id_field, table, message):
-    ids = _lookup(table, {r[ref_field] for r in rows}, "id")
+    ids = lookup_by_external_id(table, {r[ref_field] for r in rows}, "id")
     kept = []
     for row in rows:
         found = ids.get(row[ref_field])
@@ -227,7 +227,7 @@ def store(kind: str, rows: list[dict], now: datetime, *,
         return _store_contacts(rows, now, source, actor)
     model = MODELS[kind]
     table = model.__table__
-    existing = _lookup(table.name, [r["external_id"] for r in rows], "id", "attributes")
+    existing = lookup_by_external_id(table.name, [r["external_id"] for r in rows], "id", "attributes")
     inserts, updates = [], {}
     columns = set(table.c.keys())
     for row in rows:
@@ -275,7 +275,7 @@ def _stored_contacts(external_ids) -> dict:
     chunk; values converted as SQLAlchemy would (SQLite: times from text, booleans from
     0/1, attributes from JSON text)."""
     sqlite = db.session.connection().dialect.name == "sqlite"
-    found = _lookup("contacts", external_ids, "id", *_CONTACT_STORED)
+    found = lookup_by_external_id("contacts", external_ids, "id", *_CONTACT_STORED)
     parse = datetime.fromisoformat
     stored = {}
     for ext, values in found.items():
@@ -339,7 +339,7 @@ def _merge(stored: dict, given: dict) -> dict:
 
 def _store_events(rows, now, touched_contacts):
     ext_ids = [r["external_id"] for r in rows if r.get("external_id")]
-    seen = set(_lookup("events", ext_ids, "id")) if ext_ids else set()
+    seen = set(lookup_by_external_id("events", ext_ids, "id")) if ext_ids else set()
     inserts = []
     for row in rows:
         ext = row.get("external_id")

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, exists, func, insert, literal, or_, select
 
+from engine.contacts.ingest import lookup_by_external_id
 from engine.rules import list_ids_used
 from extensions import db
 from models import Contact, ContactChange, ContactList, ImportJob, ListMember, Persona, Trigger
@@ -245,11 +246,7 @@ def contact_ids_for_external_ids(ext_ids, field: str = "contact_external_ids") -
             errors.append({"index": index, "field": field, "message": "must be a contact's external_id (text)"})
         else:
             wanted.setdefault(value.strip(), []).append(index)
-    found: dict[str, int] = {}
-    keys = list(wanted)
-    for start in range(0, len(keys), CHUNK):
-        found.update(db.session.execute(select(Contact.external_id, Contact.id).where(
-            Contact.external_id.in_(keys[start:start + CHUNK]))).all())
+    found = {key: row[0] for key, row in lookup_by_external_id("contacts", list(wanted), "id").items()}
     for key, indexes in wanted.items():
         if key not in found:
             errors.extend({"index": i, "field": field, "message": f"unknown contact “{key}”"} for i in indexes)
