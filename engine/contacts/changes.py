@@ -33,16 +33,12 @@ def decode_value(text: str | None):
 # them with insert_changes() / record_created() in the SAME transaction as the change (the
 # caller commits both or neither). Set-based: one executemany INSERT per batch of changes.
 
-# Built-in contact columns that are recorded, with their rule field names. external_id is
-# the upsert key (never changes); id, the bounce columns and unsubscribed_at are not set by
-# ingest (unsubscribing records contact.unsubscribed_at itself, engine/tracking).
-CONTACT_FIELDS = {
-    "account_id": "contact.account_id", "email": "contact.email",
-    "first_name": "contact.first_name", "last_name": "contact.last_name", "role": "contact.role",
-    "is_crm_contact": "contact.is_crm_contact", "is_product_user": "contact.is_product_user",
-    "timezone": "contact.timezone", "created_at": "contact.created_at",
-    "last_seen_at": "contact.last_seen_at", "unsubscribed_at": "contact.unsubscribed_at",
-}
+# Built-in contact columns that are recorded, as rule fields "contact.<column>". external_id
+# is the upsert key (never changes); id and the bounce columns are not recorded; unsubscribing
+# records contact.unsubscribed_at itself (engine/tracking).
+RECORDED_COLUMNS = frozenset({
+    "account_id", "email", "first_name", "last_name", "role", "is_crm_contact",
+    "is_product_user", "timezone", "created_at", "last_seen_at", "unsubscribed_at"})
 ATTRIBUTE_PREFIX = "contact.attributes."
 ACTOR_MAX = 320  # ContactChange.actor
 
@@ -80,9 +76,8 @@ def contact_field_changes(stored: dict, values: dict) -> list[tuple[str, object,
                 if not same_value(old_v, new_v):
                     changes.append((ATTRIBUTE_PREFIX + key, old_v, new_v))
             continue
-        field = CONTACT_FIELDS.get(column)
-        if field is not None and not same_value(stored.get(column), new):
-            changes.append((field, stored.get(column), new))
+        if column in RECORDED_COLUMNS and not same_value(stored.get(column), new):
+            changes.append((f"contact.{column}", stored.get(column), new))
     return changes
 
 
